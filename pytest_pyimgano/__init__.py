@@ -1,0 +1,1 @@
+"""pytest plugin of pyimgano: YAML suites of checkpoints x datasets x thresholds (SPEC §8)."""
