@@ -54,16 +54,12 @@ def to_numpy(value: Any) -> np.ndarray:
 
 def _field(output: Any, keys: tuple[str, ...]) -> Any:
     """First present, non-None field of ``output`` among ``keys`` (dict-like or attribute)."""
+    mapping_like = isinstance(output, Mapping) or (
+        callable(getattr(output, "keys", None)) and hasattr(output, "__getitem__")
+    )
+    present = set(output.keys()) if mapping_like else set()
     for key in keys:
-        if isinstance(output, Mapping):
-            value = output.get(key)
-        else:
-            try:
-                value = output[key] if hasattr(output, "keys") and key in output.keys() else None
-            except Exception:  # noqa: BLE001 - exotic mapping-likes fall back to attributes
-                value = None
-            if value is None:
-                value = getattr(output, key, None)
+        value = output[key] if key in present else getattr(output, key, None)
         if value is not None:
             return value
     return None

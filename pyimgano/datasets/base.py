@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+
+from pyimgano.errors import DatasetError
 
 NORMAL = 0
 ANOMALOUS = 1
@@ -52,13 +54,13 @@ def fingerprint_samples(samples: Sequence[Sample]) -> str:
     """sha256 over the sorted per-image (label, image-file hash, mask-file hashes) records.
 
     Paths do not enter the fingerprint: moving a dataset keeps it, changing any pixel, label or
-    mask of it changes it.
+    mask of it changes it. An unreadable file raises :class:`DatasetError` naming it.
     """
     records = sorted(
         "{}:{}:{}".format(
             sample.label,
-            file_sha256(sample.image_path),
-            ",".join(file_sha256(m) for m in (sample.mask_paths or ())),
+            _hash_dataset_file(sample.image_path),
+            ",".join(_hash_dataset_file(m) for m in (sample.mask_paths or ())),
         )
         for sample in samples
     )
@@ -67,6 +69,24 @@ def fingerprint_samples(samples: Sequence[Sample]) -> str:
         digest.update(record.encode("ascii"))
         digest.update(b"\n")
     return digest.hexdigest()
+
+
+def _hash_dataset_file(path: Path) -> str:
+    try:
+        return file_sha256(path)
+    except OSError as exc:
+        raise DatasetError(f"cannot read dataset file {path}: {exc}") from exc
+
+
+def sort_samples(samples: Iterable[Sample]) -> tuple[Sample, ...]:
+    """The canonical sample order: normal images first, then defect types in name order; within
+    a group by file name, then by full path (ties between folders)."""
+    return tuple(
+        sorted(
+            samples,
+            key=lambda s: (s.label != NORMAL, s.defect_type, s.image_path.name, str(s.image_path)),
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -98,3 +118,25 @@ class Dataset(Sequence[Sample]):
     @cached_property
     def fingerprint(self) -> str:
         return fingerprint_samples(self.samples)
+
+    def missing_masks(self) -> list[Sample]:
+        """Anomalous samples without a mask file (``mask_paths is None``), in dataset order."""
+        return [s for s in self.samples if s.label == ANOMALOUS and not s.mask_paths]
+
+
+def require_masks(dataset: Dataset, *, show: int = 5) -> None:
+    """Raise :class:`DatasetError` unless every anomalous sample has a mask.
+
+    For callers that need pixel metrics: an anomalous image without its mask is an error, never
+    an all-zero mask (SPEC §4). The message names the first ``show`` images without one.
+    """
+    missing = dataset.missing_masks()
+    if not missing:
+        return
+    names = ", ".join(str(s.image_path) for s in missing[:show])
+    more = f" and {len(missing) - show} more" if len(missing) > show else ""
+    raise DatasetError(
+        f"{len(missing)} of {dataset.n_anomalous} anomalous images of {dataset.format} category "
+        f"{dataset.category!r} under {dataset.root} have no ground-truth mask, which pixel "
+        f"metrics need: {names}{more}"
+    )

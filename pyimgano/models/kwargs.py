@@ -34,11 +34,13 @@ def parse_model_kwargs(text: str | None, *, source: str = "--model-kwargs") -> d
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{source}: not valid JSON ({exc.msg} at position {exc.pos}): {text!r}")
+        raise ConfigError(
+            f"{source}: not valid JSON ({exc.msg} at position {exc.pos}): {text!r}"
+        ) from None
     if not isinstance(value, dict):
         raise ConfigError(
-            f"{source}: expected a JSON object like '{{\"key\": value}}', got {type(value).__name__}"
-            f" {text!r}"
+            f"{source}: expected a JSON object like '{{\"key\": value}}', got "
+            f"{type(value).__name__} {text!r}"
         )
     return value
 

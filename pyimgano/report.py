@@ -1,0 +1,154 @@
+"""Reports: the JSON object per evaluated (model, category) and its per-image JSONL (SPEC §6).
+
+Strict JSON (no NaN/Infinity), UTF-8, sorted keys, floats as produced, written atomically
+(temporary file in the target directory, then ``os.replace``): a reader never sees a partial
+report, and an interrupted run leaves the previous file (or none) in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pyimgano.errors import ReportError
+
+SCHEMA_VERSION = "1.0"
+
+
+@dataclass
+class Report:
+    """One evaluated (model, category); :meth:`to_dict` gives the SPEC §6 JSON object.
+
+    ``records`` (per-image path, label, defect, score, pred_label) go to the JSONL file beside
+    the report, not into the JSON object.
+    """
+
+    metrics: dict[str, float | None]
+    metric_notes: dict[str, str]
+    metrics_by_defect: dict[str, dict[str, float | None]]
+    model: dict[str, Any]
+    dataset: dict[str, Any]
+    timing: dict[str, float | None]
+    environment: dict[str, Any]
+    thresholds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    item: dict[str, Any] | None = None
+    records: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    schema_version: str = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "item": self.item,
+            "metrics": dict(self.metrics),
+            "metric_notes": dict(self.metric_notes),
+            "metrics_by_defect": {k: dict(v) for k, v in self.metrics_by_defect.items()},
+            "model": dict(self.model),
+            "dataset": dict(self.dataset),
+            "thresholds": {k: dict(v) for k, v in self.thresholds.items()},
+            "timing": dict(self.timing),
+            "environment": dict(self.environment),
+        }
+
+
+def _check_finite(value: Any, where: str) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ReportError(f"report value at {where} is {value}; reports hold no NaN/Infinity")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_finite(item, f"{where}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _check_finite(item, f"{where}[{index}]")
+
+
+def dumps(obj: Any) -> str:
+    """Strict, stable JSON text: sorted keys, indent 2, trailing newline, NaN refused."""
+    _check_finite(obj, "$")
+    return json.dumps(obj, sort_keys=True, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` via a temporary file and ``os.replace``."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    return target
+
+
+def records_path(report_path: str | os.PathLike[str]) -> Path:
+    """The JSONL path beside a report: ``x.json`` → ``x.jsonl``."""
+    path = Path(report_path)
+    return path.with_suffix(".jsonl") if path.suffix == ".json" else Path(f"{path}.jsonl")
+
+
+def jsonl_text(records: Iterable[Mapping[str, Any]]) -> str:
+    lines = []
+    for index, record in enumerate(records):
+        _check_finite(record, f"record[{index}]")
+        lines.append(json.dumps(record, sort_keys=True, allow_nan=False, ensure_ascii=False))
+    return "".join(line + "\n" for line in lines)
+
+
+def write_report(report: Report, path: str | os.PathLike[str]) -> Path:
+    """Validate and write ``report`` to ``path`` and its records to the JSONL beside it.
+
+    Both are written atomically; the JSONL first, so a report file never points to missing
+    records. Returns the report path.
+    """
+    data = report.to_dict()
+    validate_report(data)
+    text = dumps(data)
+    write_text_atomic(records_path(path), jsonl_text(report.records))
+    return write_text_atomic(path, text)
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    """A JSON Schema shipped in ``pyimgano/schemas`` (``"report"`` or ``"suite"``)."""
+    text = resources.files("pyimgano.schemas").joinpath(f"{name}.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def validate_report(data: Mapping[str, Any]) -> None:
+    """Raise :class:`ReportError` if ``data`` does not follow the report schema."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(load_schema("report"))
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        where = "/".join(str(p) for p in first.absolute_path) or "(top level)"
+        raise ReportError(f"report does not follow the schema at {where}: {first.message}")
+
+
+def read_report(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load a report JSON file; :class:`ReportError` names the file on any problem."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            data = json.load(stream)
+    except FileNotFoundError:
+        raise ReportError(f"{path}: no such report file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReportError(f"{path}: not a readable JSON report ({exc})") from None
+    if not isinstance(data, dict):
+        raise ReportError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data

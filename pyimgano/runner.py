@@ -1,0 +1,127 @@
+"""``run_case``: one (model, dataset, category) from configuration to :class:`Evaluation`.
+
+This is the single path shared by ``pyimgano-benchmark`` and the pytest plugin: resolve the
+model kwargs (SPEC §7), load the dataset (SPEC §4) and check its pinned fingerprint, create the
+model (checkpoint trust, device), then :func:`pyimgano.benchmark.evaluate`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyimgano.benchmark import Evaluation, evaluate
+from pyimgano.errors import ConfigError, DatasetError
+
+#: kwargs that only the command line (or the suite's ``sha256`` key) may set.
+RESERVED_KWARGS = ("trust_checkpoint", "checkpoint_sha256")
+
+
+@dataclass(frozen=True)
+class Case:
+    """Everything needed to evaluate one model on one category.
+
+    Attributes
+    ----------
+    model : str
+        Registry name.
+    dataset_format, root, category
+        Passed to :func:`pyimgano.datasets.load_dataset`.
+    checkpoint : path or None
+        Fills ``checkpoint_path`` unless ``model_kwargs`` holds it (a different one is an error).
+    model_kwargs : mapping
+        The user's constructor kwargs.
+    device : str
+        ``auto``, ``cpu``, ``cuda`` or ``cuda:N``; injected only if the model accepts ``device``.
+    checkpoint_sha256 : str or None
+        Pin for the checkpoint's bytes (SPEC §7).
+    trust_checkpoint : bool
+        Load an unpinned pickle checkpoint anyway (command line only).
+    fingerprint : str or None
+        Expected dataset fingerprint; a different one is a :class:`DatasetError`.
+    dataset_options : mapping
+        Extra loader options (``folder`` format directories).
+    """
+
+    model: str
+    dataset_format: str
+    root: Path
+    category: str
+    checkpoint: Path | None = None
+    model_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    device: str = "auto"
+    pixel: bool = False
+    batch_size: int = 16
+    aupro_limit: float = 0.3
+    checkpoint_sha256: str | None = None
+    trust_checkpoint: bool = False
+    fingerprint: str | None = None
+    dataset_options: Mapping[str, Any] = field(default_factory=dict)
+
+
+def model_kwargs_for(case: Case) -> dict[str, Any]:
+    """The constructor kwargs for ``case`` (SPEC §7 precedence and validation)."""
+    from pyimgano.models import get_entry, resolve_model_kwargs
+
+    for key in RESERVED_KWARGS:
+        if key in case.model_kwargs:
+            flag = "--trust-checkpoint" if key == "trust_checkpoint" else "--checkpoint-sha256"
+            raise ConfigError(
+                f"model kwargs may not set {key!r}; use {flag} (CLI) or the suite's "
+                "sha256 / --pyimgano-trust-checkpoints (pytest)"
+            )
+    if case.batch_size < 1:
+        raise ConfigError(f"batch size must be a positive integer, got {case.batch_size}")
+    entry = get_entry(case.model)
+    defaults: dict[str, Any] = {"device": case.device}
+    if case.checkpoint_sha256 is not None:
+        defaults["checkpoint_sha256"] = case.checkpoint_sha256.lower()
+    if case.trust_checkpoint:
+        defaults["trust_checkpoint"] = True
+    return resolve_model_kwargs(
+        entry, case.model_kwargs, checkpoint_path=case.checkpoint, defaults=defaults
+    )
+
+
+def load_case_dataset(case: Case):
+    """Load the case's dataset and check its fingerprint pin."""
+    from pyimgano.datasets import load_dataset
+
+    dataset = load_dataset(
+        case.dataset_format, case.root, case.category, **dict(case.dataset_options)
+    )
+    if case.fingerprint is not None and dataset.fingerprint != case.fingerprint.lower():
+        raise DatasetError(
+            f"dataset {case.dataset_format}:{case.category} at {case.root} has fingerprint "
+            f"{dataset.fingerprint}, but the suite pins {case.fingerprint}: the data changed"
+        )
+    return dataset
+
+
+def run_case(case: Case, *, progress: bool = False) -> Evaluation:
+    """Evaluate ``case``; raises a :class:`~pyimgano.errors.PyImganoError` on bad input."""
+    from pyimgano.models import create_model
+
+    kwargs = model_kwargs_for(case)
+    dataset = load_case_dataset(case)
+    started = time.perf_counter()
+    model = create_model(case.model, **kwargs)
+    if not getattr(model, "load_seconds", 0.0):
+        model.load_seconds = time.perf_counter() - started
+    recorded = {k: v for k, v in kwargs.items() if k not in RESERVED_KWARGS}
+    if "checkpoint_path" in recorded:
+        recorded["checkpoint_path"] = os.fspath(recorded["checkpoint_path"])
+    return evaluate(
+        model,
+        dataset,
+        pixel=case.pixel,
+        batch_size=case.batch_size,
+        aupro_limit=case.aupro_limit,
+        model_name=case.model,
+        model_kwargs=recorded,
+        progress=progress,
+    )

@@ -1,0 +1,315 @@
+"""Train tiny real anomalib checkpoints offline (tests, demo, benchmarks).
+
+:func:`train_checkpoint` fits a small anomalib model (PaDiM, PatchCore, ... with randomly
+initialised backbones: ``pre_trained=False``, so nothing is downloaded) on one MVTec-layout
+category and writes both files pyimgano reads:
+
+- ``<out_dir>/<model>/<category>/model.pt`` — anomalib's exported torch model
+  (``Engine.export(..., export_type=ExportType.TORCH)``: a pickled ``{"model": AnomalibModule}``);
+- ``<out_dir>/<model>/<category>/model.ckpt`` — the Lightning checkpoint of the same fitted model
+  (``Trainer.save_checkpoint``: state_dict, hyper_parameters and anomalib's safe component
+  configuration).
+
+Both come from one fit, so they hold the same weights, memory bank / Gaussian and normalisation
+statistics. A ``manifest.json`` beside them records the parameters and both files' sha256;
+a second call with the same parameters returns the cached files without training.
+
+torch, lightning and anomalib are imported inside :func:`train_checkpoint` only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyimgano.errors import ConfigError, DatasetError
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_VERSION = 1
+
+#: Feature layers that suit each backbone when nothing else is asked for.
+_DEFAULT_LAYERS: dict[str, tuple[str, ...]] = {
+    "padim": ("layer1", "layer2", "layer3"),
+    "patchcore": ("layer2", "layer3"),
+}
+
+_NOISY_LOGGERS = ("lightning", "lightning_fabric", "pytorch_lightning", "anomalib")
+
+
+@dataclass(frozen=True)
+class TrainedCheckpoint:
+    """Files written by :func:`train_checkpoint`.
+
+    Attributes
+    ----------
+    pt_path : Path
+        The exported torch model (``model.pt``).
+    ckpt_path : Path
+        The Lightning checkpoint (``model.ckpt``).
+    manifest_path : Path
+    model : str
+        anomalib model name (``"padim"``, ``"patchcore"``, ...).
+    category : str
+    pt_sha256, ckpt_sha256 : str
+        Hex sha256 of the two files.
+    cached : bool
+        True when the files were already there and nothing was trained.
+    params : dict
+        The parameters recorded in the manifest.
+    """
+
+    pt_path: Path
+    ckpt_path: Path
+    manifest_path: Path
+    model: str
+    category: str
+    pt_sha256: str
+    ckpt_sha256: str
+    cached: bool
+    params: dict[str, Any]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _model_kwargs(
+    model: str, *, backbone: str, layers: tuple[str, ...] | None, coreset_sampling_ratio: float
+) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"backbone": backbone, "pre_trained": False}
+    chosen = layers if layers is not None else _DEFAULT_LAYERS.get(model)
+    if chosen is not None:
+        kwargs["layers"] = list(chosen)
+    if model == "patchcore":
+        kwargs["coreset_sampling_ratio"] = coreset_sampling_ratio
+    return kwargs
+
+
+def _read_manifest(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+@contextlib.contextmanager
+def _quiet_lightning() -> Iterator[None]:
+    """Silence Lightning/anomalib chatter while training.
+
+    Their loggers are set to ERROR, warnings are ignored, and stderr (tqdm bars such as
+    PatchCore's coreset selection, Lightning's tips) is captured; it is written back to stderr
+    when training fails, so nothing that explains a failure is lost.
+    """
+    loggers = [
+        logging.getLogger(name)
+        for name in list(logging.root.manager.loggerDict)
+        if name.split(".")[0] in _NOISY_LOGGERS
+    ]
+    saved = [(log, log.level) for log in loggers]
+    for log in loggers:
+        log.setLevel(logging.ERROR)
+    captured = io.StringIO()
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stderr(captured):
+            warnings.simplefilter("ignore")
+            yield
+    except BaseException:
+        sys.stderr.write(captured.getvalue())
+        raise
+    finally:
+        for log, level in saved:
+            log.setLevel(level)
+
+
+def train_checkpoint(
+    model: str,
+    data_root: str | os.PathLike[str],
+    category: str,
+    out_dir: str | os.PathLike[str],
+    *,
+    image_size: int = 64,
+    seed: int = 0,
+    max_epochs: int = 1,
+    backbone: str = "resnet18",
+    layers: tuple[str, ...] | None = None,
+    coreset_sampling_ratio: float = 0.05,
+    batch_size: int = 32,
+    force: bool = False,
+) -> TrainedCheckpoint:
+    """Train ``model`` on ``data_root/category`` and write ``model.pt`` and ``model.ckpt``.
+
+    Parameters
+    ----------
+    model : str
+        anomalib model name as in ``anomalib.models`` module names (``"padim"``,
+        ``"patchcore"``, ...).
+    data_root : path
+        MVTec AD layout root: ``<data_root>/<category>/{train/good,test/...,ground_truth/...}``.
+    category : str
+    out_dir : path
+        Files go to ``<out_dir>/<model>/<category>/``.
+    image_size : int, default 64
+        Side of the square the model's pre-processor resizes to.
+    seed : int, default 0
+        Seeds Python, NumPy and torch before the model is built (PaDiM's random feature
+        subset, backbone initialisation, PatchCore's coreset start).
+    max_epochs : int, default 1
+    backbone : str, default "resnet18"
+        A timm backbone; it is randomly initialised (``pre_trained=False``).
+    layers : tuple of str, optional
+        Feature layers; defaults suit resnet18 (PaDiM layer1-3, PatchCore layer2-3).
+    coreset_sampling_ratio : float, default 0.05
+        PatchCore only.
+    batch_size : int, default 32
+    force : bool, default False
+        Retrain even when cached files with the same parameters exist.
+
+    Returns
+    -------
+    TrainedCheckpoint
+
+    Raises
+    ------
+    ConfigError
+        Unknown anomalib model name.
+    DatasetError
+        ``data_root/category`` is not a directory.
+    """
+    data_root = Path(data_root)
+    target = Path(out_dir) / model / category
+    pt_path, ckpt_path = target / "model.pt", target / "model.ckpt"
+    manifest_path = target / MANIFEST_NAME
+    if not (data_root / category).is_dir():
+        raise DatasetError(f"{data_root / category}: category directory not found")
+
+    params: dict[str, Any] = {
+        "manifest_version": MANIFEST_VERSION,
+        "model": model,
+        "data_root": str(data_root.resolve()),
+        "category": category,
+        "image_size": int(image_size),
+        "seed": int(seed),
+        "max_epochs": int(max_epochs),
+        "backbone": backbone,
+        "layers": list(layers) if layers is not None else None,
+        "coreset_sampling_ratio": float(coreset_sampling_ratio),
+        "batch_size": int(batch_size),
+    }
+
+    if not force and pt_path.is_file() and ckpt_path.is_file():
+        manifest = _read_manifest(manifest_path)
+        if (
+            manifest is not None
+            and manifest.get("params") == params
+            and manifest.get("pt_sha256") == _sha256(pt_path)
+            and manifest.get("ckpt_sha256") == _sha256(ckpt_path)
+        ):
+            return TrainedCheckpoint(
+                pt_path=pt_path,
+                ckpt_path=ckpt_path,
+                manifest_path=manifest_path,
+                model=model,
+                category=category,
+                pt_sha256=manifest["pt_sha256"],
+                ckpt_sha256=manifest["ckpt_sha256"],
+                cached=True,
+                params=params,
+            )
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # timm / dinov2 deprecation shims on import
+        import anomalib.models as anomalib_models
+        from anomalib.data import MVTecAD
+        from anomalib.deploy import ExportType
+        from anomalib.engine import Engine
+        from lightning.pytorch import seed_everything
+
+    from pyimgano.models.anomalib_entries import ANOMALIB_IMAGE_MODELS
+
+    class_name = ANOMALIB_IMAGE_MODELS.get(model)
+    model_class = getattr(anomalib_models, class_name, None) if class_name else None
+    if model_class is None:
+        raise ConfigError(
+            f"unknown anomalib model {model!r}; known: {', '.join(sorted(ANOMALIB_IMAGE_MODELS))}"
+        )
+
+    target.mkdir(parents=True, exist_ok=True)
+    with _quiet_lightning(), tempfile.TemporaryDirectory(prefix="pyimgano-train-") as work:
+        seed_everything(seed, workers=True, verbose=False)
+        kwargs = _model_kwargs(
+            model, backbone=backbone, layers=layers, coreset_sampling_ratio=coreset_sampling_ratio
+        )
+        kwargs["pre_processor"] = model_class.configure_pre_processor(
+            image_size=(image_size, image_size)
+        )
+        module = model_class(**kwargs)
+        datamodule = MVTecAD(
+            root=data_root,
+            category=category,
+            train_batch_size=batch_size,
+            eval_batch_size=batch_size,
+            num_workers=0,
+            seed=seed,
+        )
+        engine = Engine(
+            default_root_dir=work,
+            logger=False,
+            accelerator="cpu",
+            devices=1,
+            max_epochs=max_epochs,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
+        engine.fit(model=module, datamodule=datamodule)
+        # Both files come from the same fitted module; write to temporaries, then rename.
+        ckpt_tmp = Path(work) / "model.ckpt"
+        engine.trainer.save_checkpoint(ckpt_tmp)
+        exported = engine.export(
+            model=module,
+            export_type=ExportType.TORCH,
+            export_root=Path(work) / "export",
+            model_file_name="model",
+        )
+        if exported is None or not Path(exported).is_file():
+            raise RuntimeError(f"anomalib export wrote no torch model for {model}/{category}")
+        shutil.move(str(exported), pt_path)
+        shutil.move(str(ckpt_tmp), ckpt_path)
+
+    manifest = {
+        "params": params,
+        "pt_sha256": _sha256(pt_path),
+        "ckpt_sha256": _sha256(ckpt_path),
+    }
+    manifest_tmp = manifest_path.with_suffix(".json.tmp")
+    manifest_tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(manifest_tmp, manifest_path)
+    return TrainedCheckpoint(
+        pt_path=pt_path,
+        ckpt_path=ckpt_path,
+        manifest_path=manifest_path,
+        model=model,
+        category=category,
+        pt_sha256=manifest["pt_sha256"],
+        ckpt_sha256=manifest["ckpt_sha256"],
+        cached=False,
+        params=params,
+    )
+
+
+__all__ = ["TrainedCheckpoint", "train_checkpoint"]

@@ -1,0 +1,96 @@
+"""The shared runner: evaluate() and run_case() with the fake detector."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from pyimgano.benchmark import evaluate
+from pyimgano.datasets import load_dataset
+from pyimgano.errors import DatasetError, ModelOutputError
+from pyimgano.models.base import Batch
+from pyimgano.outputs import Prediction
+from pyimgano.runner import Case, run_case
+from tests.fakes import FakeDetector
+
+
+@pytest.fixture
+def tiles(synthetic_root):
+    return load_dataset("mvtec", synthetic_root, "tiles")
+
+
+def test_each_image_decoded_once_and_image_auroc_matches_sklearn(tiles):
+    model = FakeDetector()
+    evaluation = evaluate(model, tiles, pixel=True, batch_size=4)
+    assert sorted(model.decoded) == sorted(s.image_path for s in tiles)
+    labels = [s.label for s in tiles]
+    scores = [p.score for p in evaluation.predictions]
+    assert evaluation.report.metrics["image_auroc"] == pytest.approx(
+        roc_auc_score(labels, scores), abs=1e-12
+    )
+    assert evaluation.report.dataset["n_anomalous"] == sum(labels)
+    assert [r["score"] for r in evaluation.report.records] == scores
+
+
+def test_by_defect_metrics_use_that_defect_against_good(tiles):
+    evaluation = evaluate(FakeDetector(), tiles, batch_size=8)
+    scores = np.array([p.score for p in evaluation.predictions])
+    defects = np.array([s.defect_type for s in tiles])
+    for defect, values in evaluation.report.metrics_by_defect.items():
+        keep = (defects == "good") | (defects == defect)
+        expected = roc_auc_score((defects[keep] != "good").astype(int), scores[keep])
+        assert values["image_auroc"] == pytest.approx(expected, abs=1e-12)
+
+
+def test_maps_are_aligned_to_mask_size(tiles):
+    pytest.importorskip("torch")
+    full = evaluate(FakeDetector(), tiles, pixel=True).report.metrics
+    coarse = evaluate(FakeDetector(downsample=2), tiles, pixel=True).report.metrics
+    assert coarse["pixel_auroc"] is not None
+    assert coarse["pixel_auroc"] != full["pixel_auroc"]  # resized maps differ, but are scored
+
+
+def test_model_without_maps_gives_null_pixel_metrics_with_reason(tiles):
+    report = evaluate(FakeDetector(with_map=False), tiles, pixel=True).report
+    for name in ("pixel_auroc", "pixel_ap", "pixel_f1_max", "aupro"):
+        assert report.metrics[name] is None
+        assert report.metric_notes[name] == "the model yields no anomaly map"
+
+
+def test_timing_needs_two_batches(tiles):
+    one_batch = evaluate(FakeDetector(), tiles, batch_size=len(tiles)).report.timing
+    assert one_batch["ms_per_image"] is None and one_batch["images_per_s"] is None
+    many = evaluate(FakeDetector(), tiles, batch_size=2).report.timing
+    assert many["ms_per_image"] > 0 and many["images_per_s"] > 0
+
+
+class Dropping(FakeDetector):
+    def predict(self, image_paths, *, batch_size):
+        for batch in super().predict(image_paths, batch_size=batch_size):
+            yield Batch(batch.indices[1:], batch.predictions[1:], batch.seconds)
+
+
+class Doubling(FakeDetector):
+    def predict(self, image_paths, *, batch_size):
+        batch = Batch((0,), (Prediction(0.1, None, None),), 0.0)
+        yield batch
+        yield batch
+
+
+def test_missing_or_repeated_predictions_are_errors(tiles):
+    with pytest.raises(ModelOutputError, match="no score for"):
+        evaluate(Dropping(), tiles, batch_size=4)
+    with pytest.raises(ModelOutputError, match="predicted this image twice"):
+        evaluate(Doubling(), tiles)
+
+
+def test_run_case_checks_fingerprint_pin(synthetic_root, fake_model_name, tiles):
+    case = Case(model=fake_model_name, dataset_format="mvtec", root=synthetic_root,
+                category="tiles", fingerprint=tiles.fingerprint)
+    report = run_case(case).report
+    assert report.dataset["fingerprint"] == tiles.fingerprint
+    bad = Case(model=fake_model_name, dataset_format="mvtec", root=synthetic_root,
+               category="tiles", fingerprint="0" * 64)
+    with pytest.raises(DatasetError, match="pins 0000.*the data changed"):
+        run_case(bad)
