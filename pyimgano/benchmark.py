@@ -35,6 +35,7 @@ class Evaluation:
     report: Report
     dataset: Dataset
     predictions: list[Prediction]
+    aupro_limit: float = 0.3
 
 
 def _progress(total: int, enabled: bool, desc: str):
@@ -223,6 +224,7 @@ def evaluate(
             "batch_size": int(batch_size),
             "workers": worker_count(),
         },
+        settings={"pixel": bool(pixel), "aupro_limit": float(aupro_limit)},
         records=[
             {
                 "path": str(sample.image_path),
@@ -234,7 +236,9 @@ def evaluate(
             for sample, prediction in zip(dataset, predictions, strict=False)
         ],
     )
-    return Evaluation(report=report, dataset=dataset, predictions=predictions)
+    return Evaluation(
+        report=report, dataset=dataset, predictions=predictions, aupro_limit=aupro_limit
+    )
 
 
 def _jsonable(value: Any) -> Any:

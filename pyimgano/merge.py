@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import glob
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from pyimgano.diff.compare import METRIC_ORDER
 from pyimgano.diff.inputs import (
     SUMMARY_KIND,
     SUMMARY_NAME,
@@ -30,7 +29,7 @@ from pyimgano.diff.inputs import (
     schema_major,
     summary_report_path,
 )
-from pyimgano.errors import ReportError
+from pyimgano.errors import ConfigError, ReportError
 from pyimgano.report import SCHEMA_VERSION, dumps, read_report, records_path, write_text_atomic
 
 SUMMARY_MD_NAME = "summary.md"
@@ -103,10 +102,12 @@ def summary_item_from_report(report: Mapping[str, Any], relative: str) -> dict[s
     }
 
 
-def _relative(text: str, where: Path) -> str:
+def _relative(text: str) -> str | None:
+    """A summary's report path as a relative POSIX path, or ``None`` when it points outside
+    the summary's directory (absolute, or through ``..``): such reports are not copied."""
     path = PurePosixPath(text.replace("\\", "/"))
     if path.is_absolute() or ".." in path.parts:
-        raise ReportError(f"{where}: report path {text!r} is not inside the report directory")
+        return None
     return path.as_posix()
 
 
@@ -120,7 +121,7 @@ def _read_summary_entries(
         if report_path is None:
             entries.append(SummaryEntry(item=dict(item), source=path, major=major))
             continue
-        relative = _relative(str(item["report"]), path)
+        relative = _relative(str(item["report"]))
         if not report_path.is_file():
             warnings.append(
                 f"{path}: report {report_path} of {item['nodeid']} not found; the merged "
@@ -250,7 +251,12 @@ def merged_item(entry: SummaryEntry) -> dict[str, Any]:
     item = {key: entry.item.get(key) for key in SUMMARY_KEYS}
     item["metrics"] = dict(item["metrics"] or {})
     item["thresholds"] = dict(item["thresholds"] or {})
-    item["report"] = entry.relative if entry.report_file is not None else None
+    if entry.report_file is None:
+        item["report"] = None
+    elif entry.relative is not None:
+        item["report"] = entry.relative
+    else:  # outside its input directory: not copied, referenced where it is
+        item["report"] = Path(os.path.abspath(entry.report_file)).as_posix()
     extra = {k: v for k, v in entry.item.items() if k not in SUMMARY_KEYS}
     return {**extra, **item}
 
@@ -264,49 +270,30 @@ def summary_object(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 # summary.md
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return format(value, ".4f")
-    return str(value).replace("|", "\\|").replace("\n", " ")
-
-
-def summary_markdown(summary: Mapping[str, Any]) -> str:
-    """``summary.md``: counts per outcome, one table row per item, then failure messages."""
-    items = list(summary.get("items") or [])
-    outcomes: dict[str, int] = {}
-    for item in items:
-        outcomes[str(item.get("outcome"))] = outcomes.get(str(item.get("outcome")), 0) + 1
-    columns = [
-        name
-        for name in METRIC_ORDER
-        if any((item.get("metrics") or {}).get(name) is not None for item in items)
+def summary_markdown(items: Sequence[Mapping[str, Any]], out_dir: Path) -> str:
+    """``summary.md`` for ``items``, rendered by the pytest plugin's own renderer so that a
+    merged summary reads exactly like one written by a single run."""
+    try:
+        from pytest_pyimgano.session import ItemRecord, markdown
+    except ImportError as exc:  # pragma: no cover - pytest is installed with the plugin
+        raise ConfigError(
+            f"writing {SUMMARY_MD_NAME} needs the pytest plugin's dependencies ({exc})"
+        ) from exc
+    records = [
+        ItemRecord(
+            nodeid=str(item["nodeid"]),
+            suite=str(item.get("suite") or ""),
+            id=str(item.get("id") or ""),
+            category=str(item.get("category") or ""),
+            outcome=str(item.get("outcome") or "passed"),
+            report=item.get("report"),
+            metrics=dict(item.get("metrics") or {}),
+            thresholds=dict(item.get("thresholds") or {}),
+            message=item.get("message"),
+        )
+        for item in items
     ]
-    lines = ["# pyimgano summary", ""]
-    counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
-    lines.append(f"{len(items)} item(s){': ' + counts if counts else ''}.")
-    if items:
-        lines += [
-            "",
-            "| item | outcome | " + " | ".join(columns) + (" | " if columns else "") + "report |",
-            "|---|---|" + "---:|" * len(columns) + "---|",
-        ]
-        for item in items:
-            metrics = item.get("metrics") or {}
-            report = item.get("report")
-            link = f"[{PurePosixPath(report).name}]({report})" if report else "—"
-            cells = [f"`{_cell(item.get('nodeid'))}`", _cell(item.get("outcome"))]
-            cells += [_cell(metrics.get(name)) for name in columns]
-            cells.append(link)
-            lines.append("| " + " | ".join(cells) + " |")
-    messages = [item for item in items if item.get("message")]
-    if messages:
-        lines += ["", "## Messages"]
-        for item in messages:
-            lines += ["", f"### `{item.get('nodeid')}` ({item.get('outcome')})", "", "```"]
-            lines += [str(item["message"]).rstrip("\n"), "```"]
-    return "\n".join(lines) + "\n"
+    return markdown(records, out_dir)
 
 
 # ------------------------------------------------------------------------------------------
@@ -318,13 +305,13 @@ def _copy(source: Path, target: Path) -> None:
     if target.exists() and os.path.samefile(source, target):
         return
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(handle)
+    # not mkstemp: its 0600 mode would survive the rename; the copy gets the umask's mode
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        shutil.copyfile(source, tmp_name)
-        os.replace(tmp_name, target)
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -352,7 +339,7 @@ def write_merged(
         items.append(merged_item(entry))
     summary = summary_object(items)
     summary_path = write_text_atomic(out_dir / SUMMARY_NAME, dumps(summary))
-    markdown_path = write_text_atomic(out_dir / SUMMARY_MD_NAME, summary_markdown(summary))
+    markdown_path = write_text_atomic(out_dir / SUMMARY_MD_NAME, summary_markdown(items, out_dir))
     return summary_path, markdown_path, items
 
 

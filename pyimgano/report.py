@@ -41,6 +41,7 @@ class Report:
     environment: dict[str, Any]
     thresholds: dict[str, dict[str, Any]] = field(default_factory=dict)
     item: dict[str, Any] | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
     records: list[dict[str, Any]] = field(default_factory=list, repr=False)
     schema_version: str = SCHEMA_VERSION
 
@@ -56,6 +57,7 @@ class Report:
             "thresholds": {k: dict(v) for k, v in self.thresholds.items()},
             "timing": dict(self.timing),
             "environment": dict(self.environment),
+            "settings": dict(self.settings),
         }
 
 
@@ -82,6 +84,7 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp makes 0600; keep the usual file mode
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
             stream.write(text)
             stream.flush()
@@ -92,6 +95,13 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
             os.unlink(tmp_name)
         raise
     return target
+
+
+def _umask() -> int:
+    """The process umask (read by setting and restoring it; there is no getter)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def records_path(report_path: str | os.PathLike[str]) -> Path:

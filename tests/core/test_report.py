@@ -116,3 +116,15 @@ def test_read_report_errors_name_the_file(tmp_path):
     listy.write_text("[]")
     with pytest.raises(ReportError, match="list.json: expected a JSON object"):
         read_report(listy)
+
+
+def test_written_files_get_the_usual_mode(tmp_path):
+    import stat
+
+    mask = os.umask(0o022)
+    try:
+        path = write_report(make_report(), tmp_path / "r.json")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert stat.S_IMODE(records_path(path).stat().st_mode) == 0o644

@@ -1,0 +1,141 @@
+"""``pyimgano-diff --merge``: sharded report dirs combine into one summary."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pyimgano.cli.diff import main
+from pyimgano.errors import ReportError
+from pyimgano.merge import merge_paths, summary_markdown
+from tests.diff.helpers import (
+    CATEGORIES,
+    make_report,
+    nodeid_of,
+    records_for,
+    relative_of,
+    standard_reports,
+    write_set,
+    write_summary,
+)
+
+
+def shards(tmp_path, *, conflict=False):
+    reports = standard_reports()
+    reports["bottle"] = make_report(
+        "bottle", nodeid=nodeid_of("bottle"),
+        records=records_for("bottle", [0.1, 0.9], [0, 1]),
+    )
+    first = write_set(tmp_path / "shard1", {"bottle": reports["bottle"]}, summary=True)
+    second_reports = {c: reports[c] for c in ("cable", "screw")}
+    if conflict:
+        second_reports["bottle"] = make_report(
+            "bottle", nodeid=nodeid_of("bottle"), metrics={"aupro": 0.5}
+        )
+    second = write_set(tmp_path / "shard2", second_reports, summary=True)
+    return first, second, reports
+
+
+def test_disjoint_shards_combine(tmp_path, capsys):
+    first, second, reports = shards(tmp_path)
+    (first / relative_of("bottle")).with_name("bottle.roc.png").write_bytes(b"png")
+    out = tmp_path / "merged"
+    assert main(["--merge", str(out), str(first), str(second / "summary.json")]) == 0
+    err = capsys.readouterr().err
+    assert "merged 3 item(s) from 2 input(s)" in err
+
+    summary = json.loads((out / "summary.json").read_text("utf-8"))
+    assert summary["kind"] == "pyimgano-summary" and summary["schema_version"] == "1.0"
+    assert [i["nodeid"] for i in summary["items"]] == [nodeid_of(c) for c in CATEGORIES]
+    for item in summary["items"]:
+        assert (out / item["report"]).is_file()
+        assert item["outcome"] == "passed"
+    assert (out / relative_of("bottle")).with_suffix(".jsonl").is_file()
+    assert (out / relative_of("bottle")).with_name("bottle.roc.png").read_bytes() == b"png"
+    markdown = (out / "summary.md").read_text("utf-8")
+    assert "3 items: 3 passed." in markdown  # the pytest plugin's summary.md layout
+    assert f"`{nodeid_of('screw')}`" in markdown
+
+    # the merged set diffs clean against the same run done in one piece
+    whole = write_set(tmp_path / "whole", reports, summary=True)
+    assert main([str(whole / "summary.json"), str(out / "summary.json")]) == 0
+    assert main([str(whole), str(out)]) == 0
+
+
+def test_conflicting_duplicates_are_refused_naming_both_files(tmp_path, capsys):
+    first, second, _ = shards(tmp_path, conflict=True)
+    out = tmp_path / "merged"
+    assert main(["--merge", str(out), str(first), str(second)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert nodeid_of("bottle") in err
+    assert str(first / "summary.json") in err and str(second / "summary.json") in err
+    assert "aupro" in err
+    assert not (out / "summary.json").exists()
+
+
+def test_identical_duplicates_are_kept_once(tmp_path):
+    first, _, _ = shards(tmp_path)
+    result = merge_paths([first, first / "summary.json"], tmp_path / "merged")
+    assert [i["nodeid"] for i in result.items] == [nodeid_of("bottle")]
+
+
+def test_report_dirs_without_summary_use_their_reports(tmp_path):
+    reports = {"bottle": make_report("bottle"), "cable": make_report(
+        "cable", thresholds={"image_auroc": {"min": 0.99, "value": 0.95, "passed": False}})}
+    base = write_set(tmp_path / "cli", reports)  # no summary.json, no item (CLI reports)
+    result = merge_paths([base], tmp_path / "merged")
+    items = {i["nodeid"]: i for i in result.items}
+    assert set(items) == {relative_of("bottle"), relative_of("cable")}
+    assert items[relative_of("cable")]["outcome"] == "failed"
+    assert items[relative_of("bottle")]["category"] == "bottle"
+
+
+def test_merge_in_place_into_an_input(tmp_path):
+    first, second, _ = shards(tmp_path)
+    result = merge_paths([first, second], first)
+    assert len(result.items) == 3
+    assert (first / relative_of("screw")).is_file()
+
+
+def test_missing_report_is_a_warning_and_keeps_summary_metrics(tmp_path):
+    first, _, _ = shards(tmp_path)
+    (first / relative_of("bottle")).unlink()
+    result = merge_paths([first], tmp_path / "merged")
+    assert result.items[0]["report"] is None
+    assert result.items[0]["metrics"]["aupro"] == 0.88
+    assert "not found" in result.warnings[0]
+
+
+def test_bad_inputs(tmp_path, capsys):
+    report = write_set(tmp_path / "a", {"bottle": make_report("bottle")}) / relative_of("bottle")
+    with pytest.raises(ReportError, match="not a summary.json"):
+        merge_paths([report], tmp_path / "out")
+    with pytest.raises(ReportError, match="no such file"):
+        merge_paths([tmp_path / "nope"], tmp_path / "out")
+    assert main(["--merge", str(tmp_path / "out"), str(tmp_path / "a"), "--format", "json"]) == 2
+    assert "--merge takes no --format" in capsys.readouterr().err
+
+
+def test_summary_md_is_the_plugins_rendering(tmp_path):
+    items = [{"nodeid": "s::m[a]", "suite": "s", "id": "m", "category": "a", "outcome": "failed",
+              "metrics": {"image_auroc": 0.5}, "thresholds": {}, "report": "s/m/a.json",
+              "message": "image_auroc 0.5 < 0.9"}]
+    text = summary_markdown(items, tmp_path)
+    assert "| `s::m[a]` | 0.5000 | **failed** | image_auroc 0.5 < 0.9 |" in text
+
+
+def test_report_outside_the_summary_dir_is_referenced_not_copied(tmp_path):
+    elsewhere = write_set(tmp_path / "elsewhere", {"bottle": make_report("bottle")})
+    report = (elsewhere / relative_of("bottle")).resolve()
+    shard = tmp_path / "shard"
+    shard.mkdir()
+    write_summary(shard, [{
+        "nodeid": nodeid_of("bottle"), "suite": "s", "id": "patchcore", "category": "bottle",
+        "outcome": "passed", "report": str(report), "metrics": {}, "thresholds": {},
+        "message": None,
+    }])
+    result = merge_paths([shard], tmp_path / "merged")
+    assert result.items[0]["report"] == report.as_posix()
+    assert not (tmp_path / "merged" / "suites").exists()
