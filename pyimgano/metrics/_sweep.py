@@ -1,0 +1,106 @@
+"""Walk sorted samples once, from the highest score down, and emit threshold curve points.
+
+A *source* yields chunks ``(scores, ids, next_score)`` that together list every sample in
+non-increasing score order:
+
+- ``scores``: 1-D array of the chunk's scores (or any order-preserving keys of them),
+- ``ids``: 1-D integer array, 0 for a normal sample, ``> 0`` for an anomalous one (for pixels,
+  the 1-based global index of the ground-truth region the pixel belongs to),
+- ``next_score``: the first score of the next chunk, or ``None`` after the last chunk.
+
+:func:`sweep` turns each chunk into a :class:`~pyimgano.metrics._curves.Block` holding the
+cumulative counts at every distinct score that *ends* in the chunk (a run of equal scores is one
+threshold; the point is taken after its last element, as MVTec's ``compute_pro`` keeps the last
+element of each run), carries the running totals into the next chunk, and hands each block to
+every consumer. Memory stays at a few arrays of one chunk, whatever the number of samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+import numpy as np
+
+from pyimgano.metrics._curves import Block
+
+__all__ = ["Chunk", "Consumer", "sweep"]
+
+Chunk = tuple[np.ndarray, np.ndarray, object]
+
+
+class Consumer(Protocol):
+    def update(self, block: Block) -> None: ...
+
+
+def _group_ends(scores: np.ndarray, next_score: object) -> np.ndarray:
+    """Positions of the last element of each run of equal scores that ends in this chunk."""
+    is_end = np.empty(scores.size, dtype=bool)
+    np.not_equal(scores[:-1], scores[1:], out=is_end[:-1])
+    is_end[-1] = next_score is None or bool(scores[-1] != next_score)
+    return np.flatnonzero(is_end)
+
+
+def sweep(
+    chunks: Iterable[Chunk],
+    consumers: Sequence[Consumer],
+    *,
+    weights: np.ndarray | None = None,
+    keep_scores: bool = False,
+) -> None:
+    """Feed every consumer the curve points of ``chunks``, in decreasing-threshold order.
+
+    Parameters
+    ----------
+    chunks : iterable of (scores, ids, next_score)
+        See the module docstring.
+    consumers : sequence of objects with ``update(block)``
+        Accumulators from :mod:`pyimgano.metrics._curves`.
+    weights : ndarray of float64, shape (n_regions + 1,), optional
+        ``weights[id]`` is added to the ``pro`` sum for each sample with that id
+        (``1 / region size`` for pixels, ``weights[0] == 0``). Without it ``block.pro`` is None.
+    keep_scores : bool
+        Also give each block the threshold values (``block.scores``), for curves.
+    """
+    seen = 0  # samples in earlier chunks
+    tp_seen = 0  # anomalous samples in earlier chunks
+    pro_seen = 0.0  # their region weights
+    last_fp = last_tp = 0  # the last point emitted
+    for scores, ids, next_score in chunks:
+        if scores.size == 0:
+            continue
+        ends = _group_ends(scores, next_score)
+        anomalous = ids != 0
+        running_tp = np.cumsum(anomalous, dtype=np.int64)
+        tp_local = running_tp[ends]
+        chunk_tp = int(running_tp[-1])
+        del running_tp
+        pro = None
+        chunk_pro = 0.0
+        if weights is not None:
+            # Region weights of the chunk's anomalous pixels, summed in order; the running
+            # sum after the k-th anomalous pixel is running_pro[k].
+            running_pro = np.zeros(chunk_tp + 1, dtype=np.float64)
+            np.cumsum(weights[ids[np.flatnonzero(anomalous)]], out=running_pro[1:])
+            chunk_pro = float(running_pro[-1])
+            pro = running_pro[tp_local]
+            pro += pro_seen
+        del anomalous
+        if ends.size:
+            tp = tp_local + tp_seen
+            fp = ends + (seen + 1)  # samples at or above each threshold ...
+            fp -= tp  # ... that are normal
+            block = Block(
+                fp=fp,
+                tp=tp,
+                pro=pro,
+                prev_fp=last_fp,
+                prev_tp=last_tp,
+                scores=scores[ends] if keep_scores else None,
+            )
+            for consumer in consumers:
+                consumer.update(block)
+            last_fp, last_tp = int(fp[-1]), int(tp[-1])
+        seen += scores.size
+        tp_seen += chunk_tp
+        pro_seen += chunk_pro
