@@ -1,0 +1,58 @@
+"""The shipped suite JSON Schema agrees with the parser (SPEC §6: schemas ship in the package)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from pyimgano.errors import SuiteError
+from pyimgano.report import load_schema
+from pytest_pyimgano.suite import expand_suite, load_yaml, parse_suite
+from tests.plugin.test_suite import ENV, SUITE, base
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def validator() -> jsonschema.Draft202012Validator:
+    schema = load_schema("suite")
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "suites").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_suites_validate(path):
+    data = load_yaml(path.read_text("utf-8"), str(path))
+    assert list(validator().iter_errors(data)) == []
+    parse_suite(data, path, environ={})
+
+
+def test_spec_example_validates():
+    assert list(validator().iter_errors(base())) == []
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda d: d.update(extra=1),
+        lambda d: d.update(pyimgano_suite=2),
+        lambda d: d["defaults"].update(pixels=True),
+        lambda d: d["models"][0]["thresholds"].update(image_aucroc=0.9),
+        lambda d: d["defaults"]["snapshot"].update(tolerance={"ms_per_image": 1}),
+        lambda d: d["datasets"]["mvtec"].update(layout="raw"),
+        lambda d: d["models"][0]["model_kwargs"].update(trust_checkpoint=True),
+        lambda d: d["models"][0].update(categories=[]),
+        lambda d: d["models"][0].update(sha256="xyz"),
+        lambda d: d["defaults"].update(batch_size=0),
+        lambda d: d["models"][0].pop("dataset"),
+    ],
+)
+def test_schema_and_parser_reject_the_same_suites(edit):
+    data = copy.deepcopy(base())
+    edit(data)
+    assert list(validator().iter_errors(data)), "the schema accepts it"
+    with pytest.raises(SuiteError):
+        expand_suite(parse_suite(data, SUITE, environ=ENV),
+                     list_categories=lambda *a, **k: ["bottle", "cable"])
