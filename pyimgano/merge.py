@@ -21,7 +21,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pyimgano.diff.inputs import (
-    SUMMARY_KIND,
     SUMMARY_NAME,
     check_report,
     check_summary,
@@ -29,10 +28,10 @@ from pyimgano.diff.inputs import (
     schema_major,
     summary_report_path,
 )
-from pyimgano.errors import ConfigError, ReportError
-from pyimgano.report import SCHEMA_VERSION, dumps, read_report, records_path, write_text_atomic
+from pyimgano.errors import ReportError
+from pyimgano.report import dumps, read_report, records_path, write_text_atomic
+from pyimgano.summary import SUMMARY_KIND, SUMMARY_MD, ItemRecord, markdown, summary_object
 
-SUMMARY_MD_NAME = "summary.md"
 SUMMARY_KEYS = (
     "nodeid",
     "suite",
@@ -261,39 +260,9 @@ def merged_item(entry: SummaryEntry) -> dict[str, Any]:
     return {**extra, **item}
 
 
-def summary_object(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The ``summary.json`` object for ``items``."""
-    return {"schema_version": SCHEMA_VERSION, "kind": SUMMARY_KIND, "items": list(items)}
-
-
-# ------------------------------------------------------------------------------------------
-# summary.md
-
-
 def summary_markdown(items: Sequence[Mapping[str, Any]], out_dir: Path) -> str:
-    """``summary.md`` for ``items``, rendered by the pytest plugin's own renderer so that a
-    merged summary reads exactly like one written by a single run."""
-    try:
-        from pytest_pyimgano.session import ItemRecord, markdown
-    except ImportError as exc:  # pragma: no cover - pytest is installed with the plugin
-        raise ConfigError(
-            f"writing {SUMMARY_MD_NAME} needs the pytest plugin's dependencies ({exc})"
-        ) from exc
-    records = [
-        ItemRecord(
-            nodeid=str(item["nodeid"]),
-            suite=str(item.get("suite") or ""),
-            id=str(item.get("id") or ""),
-            category=str(item.get("category") or ""),
-            outcome=str(item.get("outcome") or "passed"),
-            report=item.get("report"),
-            metrics=dict(item.get("metrics") or {}),
-            thresholds=dict(item.get("thresholds") or {}),
-            message=item.get("message"),
-        )
-        for item in items
-    ]
-    return markdown(records, out_dir)
+    """``summary.md`` for ``items``, rendered exactly as a single run renders it."""
+    return markdown([ItemRecord.from_dict(item) for item in items], out_dir)
 
 
 # ------------------------------------------------------------------------------------------
@@ -339,7 +308,7 @@ def write_merged(
         items.append(merged_item(entry))
     summary = summary_object(items)
     summary_path = write_text_atomic(out_dir / SUMMARY_NAME, dumps(summary))
-    markdown_path = write_text_atomic(out_dir / SUMMARY_MD_NAME, summary_markdown(items, out_dir))
+    markdown_path = write_text_atomic(out_dir / SUMMARY_MD, summary_markdown(items, out_dir))
     return summary_path, markdown_path, items
 
 

@@ -30,7 +30,6 @@ SNAPSHOT_CREATED = "created"
 SNAPSHOT_UPDATED = "updated"
 
 #: metrics shown in the terminal table and summary.md (when present).
-HEADLINE_METRICS = ("image_auroc", "image_ap", "pixel_auroc", "aupro")
 
 
 class SpeedGateWarning(UserWarning):

@@ -10,64 +10,24 @@ atomically, and only when suite items ran.
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_pyimgano.item import HEADLINE_METRICS
+from pyimgano.summary import (
+    SUMMARY_JSON,
+    SUMMARY_MD,
+    ItemRecord,
+    footer_line,
+    markdown,
+    summary_object,
+    terminal_lines,
+)
 
-SUMMARY_VERSION = "1.0"
-SUMMARY_KIND = "pyimgano-summary"
-SUMMARY_JSON = "summary.json"
-SUMMARY_MD = "summary.md"
-OUTCOMES = ("passed", "failed", "skipped", "error")
 _OWN = ("pyimgano_item", "pyimgano_report", "pyimgano_device", "pyimgano_snapshot",
         "pyimgano_thresholds")
-
-
-@dataclass
-class ItemRecord:
-    """What the summary knows about one item."""
-
-    nodeid: str
-    suite: str
-    id: str
-    category: str
-    outcome: str = "passed"
-    report: str | None = None
-    metrics: dict[str, Any] = field(default_factory=dict)
-    thresholds: dict[str, Any] = field(default_factory=dict)
-    message: str | None = None
-    device: str | None = None
-    snapshot: str | None = None
-
-    def to_dict(self, report_dir: Path) -> dict[str, Any]:
-        return {
-            "nodeid": self.nodeid,
-            "suite": self.suite,
-            "id": self.id,
-            "category": self.category,
-            "outcome": self.outcome,
-            "report": relative_report(self.report, report_dir),
-            "metrics": dict(self.metrics),
-            "thresholds": dict(self.thresholds),
-            "message": self.message,
-        }
-
-
-def relative_report(path: str | None, report_dir: Path) -> str | None:
-    """A report path relative to the report dir (POSIX), absolute if it lies outside."""
-    if path is None:
-        return None
-    try:
-        return Path(path).relative_to(report_dir).as_posix()
-    except ValueError:
-        rel = os.path.relpath(path, report_dir)
-        return Path(path).as_posix() if rel.startswith("..") else Path(rel).as_posix()
 
 
 def _pairs(properties: Iterable[Any]) -> list[tuple[str, Any]]:
@@ -150,11 +110,7 @@ class PyImganoSession:
 
     def summary(self) -> dict[str, Any]:
         """The ``summary.json`` object."""
-        return {
-            "schema_version": SUMMARY_VERSION,
-            "kind": SUMMARY_KIND,
-            "items": [r.to_dict(self.report_dir) for r in self.sorted_records()],
-        }
+        return summary_object([r.to_dict(self.report_dir) for r in self.sorted_records()])
 
     def write(self) -> list[Path]:
         """Write ``summary.json`` and ``summary.md`` atomically into the report dir."""
@@ -179,88 +135,3 @@ def _outcome(report: Any) -> str | None:
 
 def _rank(outcome: str) -> int:
     return {"passed": 0, "skipped": 1, "failed": 2, "error": 3}.get(outcome, 0)
-
-
-# ------------------------------------------------------------------------------------------
-# rendering
-
-
-def headline_columns(records: Sequence[ItemRecord]) -> list[str]:
-    """The headline metrics that at least one item has a value for."""
-    return [
-        m for m in HEADLINE_METRICS if any(r.metrics.get(m) is not None for r in records)
-    ]
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return f"{value:.4f}"
-    return str(value)
-
-
-def _failed_gates(record: ItemRecord) -> list[str]:
-    return sorted(m for m, t in record.thresholds.items() if not t.get("passed", True))
-
-
-def terminal_lines(records: Sequence[ItemRecord]) -> list[str]:
-    """The terminal table: item, each headline metric, result."""
-    columns = headline_columns(records)
-    header = ["item", *columns, "result"]
-    rows = [
-        [r.nodeid, *(_fmt(r.metrics.get(m)) for m in columns), r.outcome.upper()]
-        for r in records
-    ]
-    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
-    lines = []
-    for row in (header, *rows):
-        pairs = enumerate(zip(row, widths, strict=True))
-        cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in pairs]
-        lines.append("  ".join(cells).rstrip())
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return lines
-
-
-def _counts(records: Sequence[ItemRecord]) -> str:
-    counts = {o: sum(r.outcome == o for r in records) for o in OUTCOMES}
-    return ", ".join(f"{n} {o}" for o, n in counts.items() if n)
-
-
-def footer_line(records: Sequence[ItemRecord], report_dir: Path) -> str:
-    """One line: counts, the report dir, the device(s) used."""
-    devices = sorted({r.device for r in records if r.device})
-    where = f"; device {', '.join(devices)}" if devices else ""
-    noun = "item" if len(records) == 1 else "items"
-    return (
-        f"pyimgano: {len(records)} {noun} ({_counts(records)}); reports in {report_dir}{where}"
-    )
-
-
-def _md(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def markdown(records: Sequence[ItemRecord], report_dir: Path) -> str:
-    """``summary.md``: a Markdown table for CI job pages."""
-    columns = headline_columns(records)
-    lines = [
-        "# pyimgano summary",
-        "",
-        f"{len(records)} {'item' if len(records) == 1 else 'items'}: {_counts(records)}.",
-        "",
-        "| item | " + " | ".join(columns) + (" | " if columns else "") + "result | note |",
-        "|---|" + "---:|" * len(columns) + "---|---|",
-    ]
-    for r in records:
-        result = r.outcome if r.outcome in ("passed", "skipped") else f"**{r.outcome}**"
-        note = r.message or ""
-        failed = _failed_gates(r)
-        if failed and not note:
-            note = "gates failed: " + ", ".join(failed)
-        cells = [f"`{_md(r.nodeid)}`", *(_fmt(r.metrics.get(m)) for m in columns), result,
-                 _md(note)]
-        lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", f"Reports: `{report_dir}`", ""]
-    return "\n".join(lines)
-

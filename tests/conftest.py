@@ -6,6 +6,8 @@ import pytest
 
 from pyimgano.models import register_model, unregister_model
 
+pytest_plugins = ["pytester"]
+
 FAKE_MODEL = "test_fake_detector"
 
 

@@ -18,9 +18,9 @@ from typing import Any
 from pyimgano.diff.compare import ItemInput, Side
 from pyimgano.errors import ReportError
 from pyimgano.report import SCHEMA_VERSION, read_report, records_path
+from pyimgano.summary import SUMMARY_JSON, SUMMARY_KIND
 
-SUMMARY_NAME = "summary.json"
-SUMMARY_KIND = "pyimgano-summary"
+SUMMARY_NAME = SUMMARY_JSON
 REPORT = "report"
 DIRECTORY = "dir"
 SUMMARY = "summary"

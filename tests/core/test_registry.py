@@ -29,6 +29,16 @@ def test_import_does_not_pull_torch_or_anomalib():
     assert json.loads(out.stdout) == []
 
 
+def test_diff_and_merge_do_not_pull_pytest_or_torch():
+    code = (
+        "import sys, json, pyimgano.merge, pyimgano.cli.diff, pyimgano.summary;"
+        "print(json.dumps(sorted(m for m in sys.modules"
+        " if m.split('.')[0] in ('torch', 'anomalib', 'pytest', '_pytest'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []
+
+
 @pytest.mark.parametrize("name", SPEC_ALIASES)
 def test_alias_metadata(name):
     info = model_info(f"vision_{name}_anomalib")

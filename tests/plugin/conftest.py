@@ -45,12 +45,6 @@ def pytest_unconfigure(config):
 """
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # ``pytest_plugins`` is only allowed in the top-level conftest; load pytester here instead.
-    if not config.pluginmanager.has_plugin("pytester"):
-        config.pluginmanager.import_plugin("pytester")
-
-
 @pytest.fixture(scope="session")
 def plugin_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two tiny synthetic categories (32 px, 10 test images each)."""

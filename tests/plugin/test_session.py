@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
-from pytest_pyimgano.session import PyImganoSession, markdown, terminal_lines
+from pyimgano.summary import markdown, terminal_lines
+from pytest_pyimgano.session import PyImganoSession
 
 ITEM = ("pyimgano_item", json.dumps({"suite": "s.yaml", "id": "m", "category": "c"}))
 
