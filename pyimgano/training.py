@@ -12,7 +12,12 @@ category and writes both files pyimgano reads:
 
 Both come from one fit, so they hold the same weights, memory bank / Gaussian and normalisation
 statistics. A ``manifest.json`` beside them records the parameters and both files' sha256;
-a second call with the same parameters returns the cached files without training.
+a second call with the same parameters returns the cached files without training. Training is
+deterministic on one machine: the same parameters and ``out_dir`` give byte-identical files.
+
+Only models that can be trained from scratch offline work here: those whose constructor takes
+``pre_trained`` (PaDiM, PatchCore, DFM, ...). Models that always fetch weights (STFPM's
+ImageNet teacher, EfficientAd, WinCLIP, ...) try to download them and fail without network.
 
 torch, lightning and anomalib are imported inside :func:`train_checkpoint` only.
 """
@@ -21,13 +26,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import io
 import json
 import logging
 import os
 import shutil
 import sys
-import tempfile
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -90,15 +95,25 @@ def _sha256(path: Path) -> str:
 
 
 def _model_kwargs(
-    model: str, *, backbone: str, layers: tuple[str, ...] | None, coreset_sampling_ratio: float
+    model_class: type,
+    model: str,
+    *,
+    backbone: str,
+    layers: tuple[str, ...] | None,
+    coreset_sampling_ratio: float,
 ) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"backbone": backbone, "pre_trained": False}
+    """Constructor kwargs for ``model_class``: only the ones its ``__init__`` names.
+
+    ``pre_trained`` is always False where the model has it (nothing may be downloaded).
+    """
+    accepted = inspect.signature(model_class.__init__).parameters
+    wanted: dict[str, Any] = {"backbone": backbone, "pre_trained": False}
     chosen = layers if layers is not None else _DEFAULT_LAYERS.get(model)
     if chosen is not None:
-        kwargs["layers"] = list(chosen)
+        wanted["layers"] = list(chosen)
     if model == "patchcore":
-        kwargs["coreset_sampling_ratio"] = coreset_sampling_ratio
-    return kwargs
+        wanted["coreset_sampling_ratio"] = coreset_sampling_ratio
+    return {key: value for key, value in wanted.items() if key in accepted}
 
 
 def _read_manifest(path: Path) -> dict[str, Any] | None:
@@ -135,6 +150,14 @@ def _quiet_lightning() -> Iterator[None]:
     finally:
         for log, level in saved:
             log.setLevel(level)
+
+
+@contextlib.contextmanager
+def _removed_after(path: Path) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def train_checkpoint(
@@ -250,10 +273,18 @@ def train_checkpoint(
         )
 
     target.mkdir(parents=True, exist_ok=True)
-    with _quiet_lightning(), tempfile.TemporaryDirectory(prefix="pyimgano-train-") as work:
+    # A fixed work dir (not a random temporary one): the ModelCheckpoint state inside the .ckpt
+    # records it, so the same parameters and out_dir give a byte-identical .ckpt.
+    work = target / ".work"
+    shutil.rmtree(work, ignore_errors=True)
+    with _quiet_lightning(), _removed_after(work):
         seed_everything(seed, workers=True, verbose=False)
         kwargs = _model_kwargs(
-            model, backbone=backbone, layers=layers, coreset_sampling_ratio=coreset_sampling_ratio
+            model_class,
+            model,
+            backbone=backbone,
+            layers=layers,
+            coreset_sampling_ratio=coreset_sampling_ratio,
         )
         kwargs["pre_processor"] = model_class.configure_pre_processor(
             image_size=(image_size, image_size)
@@ -278,12 +309,12 @@ def train_checkpoint(
         )
         engine.fit(model=module, datamodule=datamodule)
         # Both files come from the same fitted module; write to temporaries, then rename.
-        ckpt_tmp = Path(work) / "model.ckpt"
+        ckpt_tmp = work / "model.ckpt"
         engine.trainer.save_checkpoint(ckpt_tmp)
         exported = engine.export(
             model=module,
             export_type=ExportType.TORCH,
-            export_root=Path(work) / "export",
+            export_root=work / "export",
             model_file_name="model",
         )
         if exported is None or not Path(exported).is_file():

@@ -1,0 +1,395 @@
+"""Checkpoint trust and loading (SPEC §3, §7 "Checkpoint trust").
+
+The rules, for the CLI and the plugin alike:
+
+- A checkpoint file is read **once**; its sha256 is computed from those bytes, and those same
+  bytes are what gets deserialised (``torch.load(io.BytesIO(data))``) — the file is never
+  reopened, so what was hashed is what is loaded.
+- A torch ``.pt``/``.pth`` (anomalib's ``Engine.export(export_type=TORCH)``: a pickled
+  ``{"model": AnomalibModule}``) is unpickled only when its sha256 equals the given pin or the
+  caller trusts it (``--trust-checkpoint`` / ``--pyimgano-trust-checkpoints``). A pin that does
+  not match is refused — also together with trust, since a pin is an explicit statement about
+  the file — before any unpickling happens.
+- A Lightning ``.ckpt`` is loaded with ``weights_only=True`` (torch's restricted unpickler, which
+  only rebuilds tensors, containers and allow-listed types) and needs neither pin nor trust. If it
+  cannot be loaded that way (it pickles other objects), the pin/trust rule above applies before
+  it is loaded with ``weights_only=False``.
+- Tensors are mapped to the target device while loading (``map_location``), so a checkpoint
+  saved on a GPU loads on a CPU-only machine.
+- pyimgano never reads or sets anomalib's ``TRUST_REMOTE_CODE`` environment switch: it does not
+  call anomalib's ``TorchInferencer`` loader but verifies and loads the bytes itself.
+
+Before anything is unpickled, the bytes are checked for a torch container (a zip archive, or the
+legacy pickle format); the zip's ``data.pkl`` is *parsed* (``pickletools.genops``, which executes
+nothing) to tell an exported model from a Lightning checkpoint, so a file with the wrong
+extension gets a message with the fix instead of a trust prompt or a traceback.
+
+Every failure is a :class:`~pyimgano.errors.CheckpointError` naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pickle
+import pickletools
+import re
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyimgano.errors import CheckpointError, ConfigError
+
+TORCH_SUFFIXES = (".pt", ".pth")
+LIGHTNING_SUFFIXES = (".ckpt",)
+SUPPORTED_SUFFIXES = TORCH_SUFFIXES + LIGHTNING_SUFFIXES
+
+#: Contents recognised by :func:`sniff_contents`.
+EXPORTED_MODEL = "exported_model"
+LIGHTNING_CHECKPOINT = "lightning_checkpoint"
+UNKNOWN_CONTENTS = "unknown"
+
+TRUST_HINT = "--trust-checkpoint / --pyimgano-trust-checkpoints"
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_ZIP_MAGIC = b"PK\x03\x04"
+_EMPTY_ZIP_MAGIC = b"PK\x05\x06"
+
+
+@dataclass(frozen=True)
+class CheckpointBytes:
+    """A checkpoint file's bytes, read once, with their sha256.
+
+    Attributes
+    ----------
+    path : Path
+    data : bytes
+    sha256 : str
+        Lower-case hex digest of ``data``.
+    """
+
+    path: Path = field()
+    data: bytes = field(repr=False)
+    sha256: str = field()
+
+    @property
+    def name(self) -> str:
+        return os.fspath(self.path)
+
+    @property
+    def suffix(self) -> str:
+        return self.path.suffix.lower()
+
+
+@dataclass(frozen=True)
+class Contents:
+    """What a checkpoint's pickle refers to, found without executing it.
+
+    Attributes
+    ----------
+    kind : str
+        :data:`EXPORTED_MODEL`, :data:`LIGHTNING_CHECKPOINT` or :data:`UNKNOWN_CONTENTS`.
+    model_class : str or None
+        ``"module.Class"`` of the pickled anomalib model of an exported model.
+    """
+
+    kind: str
+    model_class: str | None = None
+
+
+@dataclass
+class LoadedCheckpoint:
+    """The result of :func:`load_checkpoint`.
+
+    Attributes
+    ----------
+    path : Path
+    sha256 : str
+    payload : Any
+        What the loader returned (for an exported model the ``{"model": ...}`` dict; for a
+        Lightning checkpoint whatever the ``lightning_loader`` built).
+    allowed_by : str
+        ``"weights_only"`` (restricted unpickler, no trust needed), ``"pin"`` or ``"trust"``.
+    contents : Contents
+    """
+
+    path: Path
+    sha256: str
+    payload: Any
+    allowed_by: str
+    contents: Contents
+
+
+def normalize_pin(pin: str | None) -> str | None:
+    """Return a pin as 64 lower-case hex digits (a ``sha256:`` prefix is accepted).
+
+    Raises :class:`ConfigError` for anything that is not a sha256 hex digest.
+    """
+    if pin is None:
+        return None
+    if not isinstance(pin, str):
+        raise ConfigError(f"checkpoint sha256 pin {pin!r} is not a string of 64 hex digits")
+    value = pin.strip().lower()
+    value = value.removeprefix("sha256:")
+    if not _HEX64.match(value):
+        raise ConfigError(
+            f"checkpoint sha256 pin {pin!r} is not a sha256 hex digest (64 hex digits expected)"
+        )
+    return value
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> CheckpointBytes:
+    """Read a checkpoint file's bytes once and hash them.
+
+    Raises :class:`CheckpointError` for a missing file, a directory, an unreadable or empty file,
+    and a suffix other than ``.pt``, ``.pth`` or ``.ckpt``.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(
+            f"{path}: is a directory; give the checkpoint file itself (model.pt or model.ckpt)"
+        )
+    if not path.exists():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise CheckpointError(
+            f"{path}: unsupported checkpoint type {path.suffix or '(no extension)'!r}; pyimgano "
+            "loads anomalib's exported torch model (.pt/.pth, Engine.export(export_type=TORCH)) "
+            "or a Lightning checkpoint (.ckpt)"
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read checkpoint: {exc.strerror or exc}") from None
+    if not data:
+        raise CheckpointError(f"{path}: checkpoint file is empty")
+    return CheckpointBytes(path=path, data=data, sha256=hashlib.sha256(data).hexdigest())
+
+
+def _zip_pickle(ckpt: CheckpointBytes) -> bytes:
+    """The ``data.pkl`` of a torch zip checkpoint; CheckpointError when the archive is broken."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(ckpt.data)) as archive:
+            names = [n for n in archive.namelist() if n.endswith("data.pkl")]
+            if not names:
+                raise CheckpointError(
+                    f"{ckpt.name}: zip archive without data.pkl: not a torch checkpoint"
+                )
+            return archive.read(min(names, key=len))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError) as exc:
+        raise CheckpointError(
+            f"{ckpt.name}: truncated or corrupt checkpoint (the torch zip archive cannot be "
+            f"read: {exc}); re-copy or re-export the file"
+        ) from None
+
+
+def sniff_contents(ckpt: CheckpointBytes) -> Contents:
+    """Tell an exported model from a Lightning checkpoint without unpickling anything.
+
+    The bytes must be a torch container: a zip archive (torch >= 1.6) or the legacy pickle
+    format. The zip's ``data.pkl`` is parsed with :func:`pickletools.genops` (which only reads
+    opcodes) for the classes it names and its leading string keys.
+
+    Raises :class:`CheckpointError` for bytes that are neither, or a broken archive.
+    """
+    data = ckpt.data
+    if data.startswith(_ZIP_MAGIC):
+        pickled = _zip_pickle(ckpt)
+    elif data.startswith(_EMPTY_ZIP_MAGIC):
+        raise CheckpointError(f"{ckpt.name}: empty zip archive: not a torch checkpoint")
+    elif data[:1] == b"\x80" and len(data) > 2 and data[1] in range(2, 6):
+        return Contents(UNKNOWN_CONTENTS)  # legacy torch.save format: a stream of pickles
+    elif data.startswith(b"PK"):
+        raise CheckpointError(
+            f"{ckpt.name}: truncated or corrupt checkpoint (damaged zip header); re-copy or "
+            "re-export the file"
+        )
+    else:
+        raise CheckpointError(
+            f"{ckpt.name}: not a torch checkpoint (neither a torch zip archive nor a pickle; "
+            f"starts with {data[:8]!r})"
+        )
+    globals_seen: list[str] = []
+    strings: list[str] = []
+    try:
+        for opcode, arg, _ in pickletools.genops(pickled):
+            if opcode.name == "GLOBAL" and isinstance(arg, str):
+                globals_seen.append(arg.replace(" ", "."))
+            elif opcode.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE") and len(strings) < 8:
+                strings.append(arg)
+    except (ValueError, EOFError) as exc:
+        raise CheckpointError(
+            f"{ckpt.name}: truncated or corrupt checkpoint (its pickle cannot be parsed: {exc})"
+        ) from None
+    if "pytorch-lightning_version" in strings or ("state_dict" in strings and "epoch" in strings):
+        return Contents(LIGHTNING_CHECKPOINT)
+    model_class = next(
+        (g for g in globals_seen if g.startswith("anomalib.models.") and ".lightning_model." in g),
+        None,
+    )
+    if strings[:1] == ["model"] and model_class is not None:
+        return Contents(EXPORTED_MODEL, model_class=model_class)
+    return Contents(UNKNOWN_CONTENTS)
+
+
+def check_trust(ckpt: CheckpointBytes, *, sha256: str | None, trust: bool, why: str) -> str:
+    """Apply the pin/trust rule before unpickling; return ``"pin"`` or ``"trust"``.
+
+    ``why`` says why unpickling is needed (it goes into the refusal message).
+
+    Raises :class:`CheckpointError` when the pin does not match (whatever ``trust`` says) or when
+    there is neither a pin nor trust.
+    """
+    pin = normalize_pin(sha256)
+    if pin is not None:
+        if pin == ckpt.sha256:
+            return "pin"
+        raise CheckpointError(
+            f"{ckpt.name}: sha256 mismatch, refusing to load it: the file's sha256 is "
+            f"{ckpt.sha256} but the pin is {pin}; if the file changed on purpose, pass "
+            f"--checkpoint-sha256 {ckpt.sha256} to pin it"
+        )
+    if trust:
+        return "trust"
+    raise CheckpointError(
+        f"{ckpt.name}: refusing to unpickle an untrusted checkpoint ({why}; unpickling can run "
+        f"arbitrary code); pass --checkpoint-sha256 {ckpt.sha256} to pin it, or {TRUST_HINT}"
+    )
+
+
+def _describe_load_error(ckpt: CheckpointBytes, exc: BaseException) -> CheckpointError:
+    """A one-line CheckpointError for an exception raised while deserialising ``ckpt``."""
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else type(exc).__name__
+    if isinstance(exc, ModuleNotFoundError | AttributeError | ImportError):
+        return CheckpointError(
+            f"{ckpt.name}: the checkpoint refers to code that is not installed or has moved "
+            f"({type(exc).__name__}: {first}); it was probably saved with another anomalib "
+            "version: load its Lightning .ckpt, or re-export it with the installed anomalib"
+        )
+    if isinstance(exc, EOFError) or "zip archive" in first or "PytorchStreamReader" in first:
+        return CheckpointError(
+            f"{ckpt.name}: truncated or corrupt checkpoint ({type(exc).__name__}: {first}); "
+            "re-copy or re-export the file"
+        )
+    return CheckpointError(f"{ckpt.name}: cannot load checkpoint ({type(exc).__name__}: {first})")
+
+
+def _unsupported_global(exc: BaseException) -> str:
+    """The 'Unsupported global: GLOBAL x.y' phrase of a weights_only failure, if any."""
+    match = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+    return f"it pickles {match.group(1)}" if match else "it pickles objects other than tensors"
+
+
+def _torch_load(map_location: str) -> Callable[[io.BytesIO, bool], Any]:
+    def load(stream: io.BytesIO, weights_only: bool) -> Any:
+        import torch
+
+        return torch.load(stream, map_location=map_location, weights_only=weights_only)
+
+    return load
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str],
+    *,
+    map_location: str = "cpu",
+    sha256: str | None = None,
+    trust: bool = False,
+    lightning_loader: Callable[[io.BytesIO, bool], Any] | None = None,
+) -> LoadedCheckpoint:
+    """Read, verify and deserialise a checkpoint per the trust rules of this module.
+
+    Parameters
+    ----------
+    path : path
+        ``.pt``/``.pth`` (exported torch model) or ``.ckpt`` (Lightning checkpoint).
+    map_location : str, default "cpu"
+        Device the tensors are loaded onto.
+    sha256 : str, optional
+        Pin: the expected hex sha256 of the file.
+    trust : bool, default False
+        Allow unpickling without a pin.
+    lightning_loader : callable, optional
+        ``loader(stream, weights_only)`` used for ``.ckpt`` files (the anomalib backend passes
+        the model class's ``load_from_checkpoint``); defaults to ``torch.load``.
+
+    Returns
+    -------
+    LoadedCheckpoint
+
+    Raises
+    ------
+    CheckpointError
+        Missing/unreadable/corrupt file, wrong extension for its contents, untrusted or
+        mismatching pin, or a load failure; the message names the file.
+    ConfigError
+        A malformed pin.
+    """
+    ckpt = read_checkpoint(path)
+    normalize_pin(sha256)  # a malformed pin is an error whatever the file is
+    contents = sniff_contents(ckpt)
+
+    if ckpt.suffix in TORCH_SUFFIXES:
+        if contents.kind == LIGHTNING_CHECKPOINT:
+            raise CheckpointError(
+                f"{ckpt.name}: this is a Lightning checkpoint (it holds state_dict and "
+                "pytorch-lightning_version), not an exported torch model: rename it to .ckpt and "
+                "give anomalib_model (or use a vision_<name>_anomalib model)"
+            )
+        allowed_by = check_trust(
+            ckpt, sha256=sha256, trust=trust, why="a .pt/.pth is a pickled Python object"
+        )
+        try:
+            payload = _torch_load(map_location)(io.BytesIO(ckpt.data), False)
+        except CheckpointError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any load failure becomes one clear line
+            raise _describe_load_error(ckpt, exc) from None
+        return LoadedCheckpoint(ckpt.path, ckpt.sha256, payload, allowed_by, contents)
+
+    # .ckpt
+    if contents.kind == EXPORTED_MODEL:
+        raise CheckpointError(
+            f"{ckpt.name}: this is an exported torch model (Engine.export(export_type=TORCH) of "
+            f"{contents.model_class}), not a Lightning checkpoint: rename it to .pt"
+        )
+    loader = lightning_loader or _torch_load(map_location)
+    try:
+        payload = loader(io.BytesIO(ckpt.data), True)
+        return LoadedCheckpoint(ckpt.path, ckpt.sha256, payload, "weights_only", contents)
+    except CheckpointError:
+        raise
+    except pickle.UnpicklingError as exc:
+        if "weights only" not in str(exc).lower():
+            raise _describe_load_error(ckpt, exc) from None
+        why = f"it cannot be loaded with weights_only=True: {_unsupported_global(exc)}"
+    except Exception as exc:  # noqa: BLE001
+        raise _describe_load_error(ckpt, exc) from None
+    allowed_by = check_trust(ckpt, sha256=sha256, trust=trust, why=why)
+    try:
+        payload = loader(io.BytesIO(ckpt.data), False)
+    except CheckpointError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise _describe_load_error(ckpt, exc) from None
+    return LoadedCheckpoint(ckpt.path, ckpt.sha256, payload, allowed_by, contents)
+
+
+__all__ = [
+    "EXPORTED_MODEL",
+    "LIGHTNING_CHECKPOINT",
+    "SUPPORTED_SUFFIXES",
+    "CheckpointBytes",
+    "Contents",
+    "LoadedCheckpoint",
+    "check_trust",
+    "load_checkpoint",
+    "normalize_pin",
+    "read_checkpoint",
+    "sniff_contents",
+]
