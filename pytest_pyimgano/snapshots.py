@@ -44,9 +44,14 @@ class SnapshotToleranceWarning(UserWarning):
 # location
 
 
+def suite_snapshot_dir(suite_path: Path) -> Path:
+    """The directory holding every snapshot of ``suite_path``."""
+    return suite_path.parent / SNAPSHOT_DIRNAME / suite_path.stem
+
+
 def snapshot_path(suite_path: Path, item_id: str, category: str) -> Path:
     """Where the snapshot of ``<item_id>[<category>]`` of ``suite_path`` lives."""
-    return suite_path.parent / SNAPSHOT_DIRNAME / suite_path.stem / item_id / f"{category}.json"
+    return suite_snapshot_dir(suite_path) / item_id / f"{category}.json"
 
 
 def is_suite_snapshot(path: str | Path, *, _cache: dict[Path, bool] | None = None) -> bool:

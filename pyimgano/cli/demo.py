@@ -31,11 +31,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def snapshot_dir(suite: Path) -> Path:
-    """Where the plugin keeps the suite's snapshots (SPEC §8)."""
-    return suite.parent / "__snapshots__" / suite.stem
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``pyimgano-demo``; returns pytest's exit code after preparing."""
 
@@ -52,13 +47,19 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         if args.prepare_only:
             return 0
-        import pytest
+        import subprocess
 
         pytest_args = [str(args.suite), "-p", "no:cacheprovider", *args.pytest_args]
-        if not snapshot_dir(args.suite).exists():
+        from pytest_pyimgano.snapshots import suite_snapshot_dir
+
+        if not suite_snapshot_dir(args.suite).exists():
             # The checkpoints were trained on this machine: record their first snapshot.
             pytest_args.append("--snapshot-update")
-        return int(pytest.main(pytest_args))
+        # A fresh interpreter: this one already imported anomalib (training), which pytest
+        # would otherwise warn about and could not assert-rewrite.
+        command = [sys.executable, "-m", "pytest", *pytest_args]
+        print(f"{PROG}: {' '.join(command[1:])}", file=sys.stderr, flush=True)
+        return subprocess.run(command, check=False).returncode
 
     return run_cli(PROG, body)
 
