@@ -24,6 +24,14 @@ legacy pickle format); the zip's ``data.pkl`` is *parsed* (``pickletools.genops`
 nothing) to tell an exported model from a Lightning checkpoint, so a file with the wrong
 extension gets a message with the fix instead of a trust prompt or a traceback.
 
+Across anomalib releases (docs/UPGRADES.md): the same parse records the *layout* of an anomalib
+Lightning checkpoint — anomalib >= 2.7 stores the pre-/post-processor as plain data
+(``anomalib_pre_processor_config``), older releases pickle the pre-processor object into
+``hyper_parameters`` — and the Lightning version it names. Files written by pyimgano's trainer have
+a ``manifest.json`` beside them recording the anomalib release that wrote them
+(:func:`written_by`). Load failures caused by code the installed anomalib lacks name the format,
+the installed release and, where known, the writing release.
+
 Every failure is a :class:`~pyimgano.errors.CheckpointError` naming the file.
 """
 
@@ -31,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import pickle
 import pickletools
@@ -52,7 +61,25 @@ EXPORTED_MODEL = "exported_model"
 LIGHTNING_CHECKPOINT = "lightning_checkpoint"
 UNKNOWN_CONTENTS = "unknown"
 
-TRUST_HINT = "--trust-checkpoint / --pyimgano-trust-checkpoints"
+#: Layouts of an anomalib Lightning checkpoint (:attr:`Contents.layout`).
+#: anomalib >= 2.7: ``anomalib_pre_processor_config`` / ``anomalib_post_processor_config`` /
+#: ``anomalib_components_enabled`` entries of plain data; ``hyper_parameters`` hold no modules.
+COMPONENT_CONFIG_LAYOUT = "component_config"
+#: anomalib < 2.7: ``hyper_parameters`` pickle the ``PreProcessor`` object itself.
+PICKLED_COMPONENTS_LAYOUT = "pickled_components"
+_COMPONENT_CONFIG_KEYS = frozenset(
+    {"anomalib_pre_processor_config", "anomalib_post_processor_config",
+     "anomalib_components_enabled"}
+)
+_PRE_PROCESSOR_MODULE = "anomalib.pre_processing.pre_processor"
+_LIGHTNING_VERSION_KEY = "pytorch-lightning_version"
+
+TRUST_HINT = "--trust-checkpoint (CLI) / --pyimgano-trust-checkpoints (pytest)"
+
+
+def pin_hint(sha256: str) -> str:
+    """How to pin ``sha256``, for the CLI and for a suite."""
+    return f"--checkpoint-sha256 {sha256} (CLI) or sha256: {sha256} (suite model entry)"
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -94,10 +121,30 @@ class Contents:
         :data:`EXPORTED_MODEL`, :data:`LIGHTNING_CHECKPOINT` or :data:`UNKNOWN_CONTENTS`.
     model_class : str or None
         ``"module.Class"`` of the pickled anomalib model of an exported model.
+    layout : str or None
+        For a Lightning checkpoint: :data:`COMPONENT_CONFIG_LAYOUT` (written by anomalib >= 2.7),
+        :data:`PICKLED_COMPONENTS_LAYOUT` (anomalib < 2.7 with a pickled pre-processor), or None.
+    lightning_version : str or None
+        The ``pytorch-lightning_version`` a Lightning checkpoint records.
     """
 
     kind: str
     model_class: str | None = None
+    layout: str | None = None
+    lightning_version: str | None = None
+
+    def describe(self, suffix: str) -> str:
+        """The format in words (``Lightning checkpoint (.ckpt) in the anomalib >= 2.7 layout…``)."""
+        if suffix in TORCH_SUFFIXES:
+            return f"exported torch model ({suffix}, a pickled anomalib module)"
+        text = f"Lightning checkpoint ({suffix})"
+        if self.layout == COMPONENT_CONFIG_LAYOUT:
+            text += " in the anomalib >= 2.7 layout (pre-/post-processor saved as plain data)"
+        elif self.layout == PICKLED_COMPONENTS_LAYOUT:
+            text += " in the anomalib < 2.7 layout (pre-processor pickled in hyper_parameters)"
+        if self.lightning_version:
+            text += f", saved by Lightning {self.lightning_version}"
+        return text
 
 
 @dataclass
@@ -114,6 +161,8 @@ class LoadedCheckpoint:
     allowed_by : str
         ``"weights_only"`` (restricted unpickler, no trust needed), ``"pin"`` or ``"trust"``.
     contents : Contents
+    written_by : str or None
+        The anomalib release that wrote the file, where known (:func:`written_by`).
     """
 
     path: Path
@@ -121,6 +170,7 @@ class LoadedCheckpoint:
     payload: Any
     allowed_by: str
     contents: Contents
+    written_by: str | None = None
 
 
 def normalize_pin(pin: str | None) -> str | None:
@@ -215,18 +265,33 @@ def sniff_contents(ckpt: CheckpointBytes) -> Contents:
         )
     globals_seen: list[str] = []
     strings: list[str] = []
+    component_config = pickled_pre_processor = False
+    lightning_version: str | None = None
+    after_version_key = False
     try:
         for opcode, arg, _ in pickletools.genops(pickled):
             if opcode.name == "GLOBAL" and isinstance(arg, str):
                 globals_seen.append(arg.replace(" ", "."))
-            elif opcode.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE") and len(strings) < 8:
-                strings.append(arg)
+                pickled_pre_processor |= arg.startswith(_PRE_PROCESSOR_MODULE + " ")
+            elif opcode.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE"):
+                if len(strings) < 8:
+                    strings.append(arg)
+                if after_version_key:
+                    lightning_version, after_version_key = arg, False
+                after_version_key |= arg == _LIGHTNING_VERSION_KEY and lightning_version is None
+                component_config |= arg in _COMPONENT_CONFIG_KEYS
+                pickled_pre_processor |= arg == _PRE_PROCESSOR_MODULE  # protocol 4 STACK_GLOBAL
     except (ValueError, EOFError) as exc:
         raise CheckpointError(
             f"{ckpt.name}: truncated or corrupt checkpoint (its pickle cannot be parsed: {exc})"
         ) from None
-    if "pytorch-lightning_version" in strings or ("state_dict" in strings and "epoch" in strings):
-        return Contents(LIGHTNING_CHECKPOINT)
+    if _LIGHTNING_VERSION_KEY in strings or ("state_dict" in strings and "epoch" in strings):
+        layout = None
+        if component_config:
+            layout = COMPONENT_CONFIG_LAYOUT
+        elif pickled_pre_processor:
+            layout = PICKLED_COMPONENTS_LAYOUT
+        return Contents(LIGHTNING_CHECKPOINT, layout=layout, lightning_version=lightning_version)
     model_class = next(
         (g for g in globals_seen if g.startswith("anomalib.models.") and ".lightning_model." in g),
         None,
@@ -234,6 +299,37 @@ def sniff_contents(ckpt: CheckpointBytes) -> Contents:
     if strings[:1] == ["model"] and model_class is not None:
         return Contents(EXPORTED_MODEL, model_class=model_class)
     return Contents(UNKNOWN_CONTENTS)
+
+
+def written_by(ckpt: CheckpointBytes) -> str | None:
+    """The anomalib release that wrote ``ckpt``, from pyimgano's training manifest, or None.
+
+    :func:`pyimgano.training.train_checkpoint` writes ``manifest.json`` beside ``model.pt`` and
+    ``model.ckpt``, with both files' sha256 and the anomalib version it trained with. The manifest
+    counts only when it names this file's sha256 (a copied or replaced file is not misattributed).
+    Checkpoints from elsewhere have no manifest; their release is not recorded in the file.
+    """
+    from pyimgano.training import MANIFEST_NAME
+
+    try:
+        manifest = json.loads((ckpt.path.parent / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict):
+        return None
+    if ckpt.sha256 not in (manifest.get("pt_sha256"), manifest.get("ckpt_sha256")):
+        return None
+    versions = manifest.get("written_with")
+    version = versions.get("anomalib") if isinstance(versions, dict) else None
+    return f"anomalib {version}" if isinstance(version, str) and version else None
+
+
+def installed_anomalib() -> str:
+    """``anomalib X.Y.Z`` of the anomalib this process imports (read without importing it)."""
+    from pyimgano.environment import package_version
+
+    version = package_version("anomalib")
+    return f"anomalib {version}" if version else "no anomalib installed"
 
 
 def check_trust(ckpt: CheckpointBytes, *, sha256: str | None, trust: bool, why: str) -> str:
@@ -250,26 +346,42 @@ def check_trust(ckpt: CheckpointBytes, *, sha256: str | None, trust: bool, why: 
             return "pin"
         raise CheckpointError(
             f"{ckpt.name}: sha256 mismatch, refusing to load it: the file's sha256 is "
-            f"{ckpt.sha256} but the pin is {pin}; if the file changed on purpose, pass "
-            f"--checkpoint-sha256 {ckpt.sha256} to pin it"
+            f"{ckpt.sha256} but the pin is {pin}; if the file changed on purpose, pin it again "
+            f"with {pin_hint(ckpt.sha256)}"
         )
     if trust:
         return "trust"
     raise CheckpointError(
         f"{ckpt.name}: refusing to unpickle an untrusted checkpoint ({why}; unpickling can run "
-        f"arbitrary code); pass --checkpoint-sha256 {ckpt.sha256} to pin it, or {TRUST_HINT}"
+        f"arbitrary code); pin it with {pin_hint(ckpt.sha256)}, or pass {TRUST_HINT}"
     )
 
 
-def _describe_load_error(ckpt: CheckpointBytes, exc: BaseException) -> CheckpointError:
+def _describe_load_error(
+    ckpt: CheckpointBytes, exc: BaseException, contents: Contents | None = None
+) -> CheckpointError:
     """A one-line CheckpointError for an exception raised while deserialising ``ckpt``."""
     text = str(exc).strip().splitlines()
     first = text[0] if text else type(exc).__name__
     if isinstance(exc, ModuleNotFoundError | AttributeError | ImportError):
+        installed = installed_anomalib()
+        writer = written_by(ckpt)
+        origin = (
+            f"it was written by {writer} (manifest.json)"
+            if writer
+            else "the file does not record which release wrote it"
+        )
+        fix = (
+            "re-export it (Engine.export(export_type=TORCH)) under the installed release"
+            if ckpt.suffix in TORCH_SUFFIXES
+            else "retrain or re-save it under the installed release"
+        )
+        kind = (contents or Contents(UNKNOWN_CONTENTS)).describe(ckpt.suffix)
         return CheckpointError(
-            f"{ckpt.name}: the checkpoint refers to code that is not installed or has moved "
-            f"({type(exc).__name__}: {first}); it was probably saved with another anomalib "
-            "version: load its Lightning .ckpt, or re-export it with the installed anomalib"
+            f"{ckpt.name}: cannot load this {kind} "
+            f"with the installed {installed}: the checkpoint refers to code that is not installed "
+            f"or has moved ({type(exc).__name__}: {first}); it was probably saved with another "
+            f"anomalib version ({origin}): evaluate it under the release that wrote it, or {fix}"
         )
     if isinstance(exc, EOFError) or "zip archive" in first or "PytorchStreamReader" in first:
         return CheckpointError(
@@ -301,6 +413,7 @@ def load_checkpoint(
     sha256: str | None = None,
     trust: bool = False,
     lightning_loader: Callable[[io.BytesIO, bool], Any] | None = None,
+    check_contents: Callable[[CheckpointBytes, Contents], None] | None = None,
 ) -> LoadedCheckpoint:
     """Read, verify and deserialise a checkpoint per the trust rules of this module.
 
@@ -317,6 +430,10 @@ def load_checkpoint(
     lightning_loader : callable, optional
         ``loader(stream, weights_only)`` used for ``.ckpt`` files (the anomalib backend passes
         the model class's ``load_from_checkpoint``); defaults to ``torch.load``.
+    check_contents : callable, optional
+        ``check(ckpt, contents)``, called after the file is read and its contents told, before
+        anything is unpickled; it raises :class:`CheckpointError` to refuse the file (the anomalib
+        backend refuses a checkpoint layout the installed release would misread).
 
     Returns
     -------
@@ -333,6 +450,7 @@ def load_checkpoint(
     ckpt = read_checkpoint(path)
     normalize_pin(sha256)  # a malformed pin is an error whatever the file is
     contents = sniff_contents(ckpt)
+    writer = written_by(ckpt)
 
     if ckpt.suffix in TORCH_SUFFIXES:
         if contents.kind == LIGHTNING_CHECKPOINT:
@@ -341,6 +459,8 @@ def load_checkpoint(
                 "pytorch-lightning_version), not an exported torch model: rename it to .ckpt and "
                 "give anomalib_model (or use a vision_<name>_anomalib model)"
             )
+        if check_contents is not None:
+            check_contents(ckpt, contents)
         allowed_by = check_trust(
             ckpt, sha256=sha256, trust=trust, why="a .pt/.pth is a pickled Python object"
         )
@@ -349,8 +469,8 @@ def load_checkpoint(
         except CheckpointError:
             raise
         except Exception as exc:  # noqa: BLE001 - any load failure becomes one clear line
-            raise _describe_load_error(ckpt, exc) from None
-        return LoadedCheckpoint(ckpt.path, ckpt.sha256, payload, allowed_by, contents)
+            raise _describe_load_error(ckpt, exc, contents) from None
+        return LoadedCheckpoint(ckpt.path, ckpt.sha256, payload, allowed_by, contents, writer)
 
     # .ckpt
     if contents.kind == EXPORTED_MODEL:
@@ -358,38 +478,49 @@ def load_checkpoint(
             f"{ckpt.name}: this is an exported torch model (Engine.export(export_type=TORCH) of "
             f"{contents.model_class}), not a Lightning checkpoint: rename it to .pt"
         )
+    if check_contents is not None:
+        check_contents(ckpt, contents)
     loader = lightning_loader or _torch_load(map_location)
     try:
         payload = loader(io.BytesIO(ckpt.data), True)
-        return LoadedCheckpoint(ckpt.path, ckpt.sha256, payload, "weights_only", contents)
+        return LoadedCheckpoint(ckpt.path, ckpt.sha256, payload, "weights_only", contents, writer)
     except CheckpointError:
         raise
     except pickle.UnpicklingError as exc:
         if "weights only" not in str(exc).lower():
-            raise _describe_load_error(ckpt, exc) from None
+            raise _describe_load_error(ckpt, exc, contents) from None
         why = f"it cannot be loaded with weights_only=True: {_unsupported_global(exc)}"
+        if contents.layout == PICKLED_COMPONENTS_LAYOUT:
+            why += (
+                "; it is a Lightning checkpoint in the anomalib < 2.7 layout, whose "
+                "hyper_parameters pickle the pre-processor object"
+            )
     except Exception as exc:  # noqa: BLE001
-        raise _describe_load_error(ckpt, exc) from None
+        raise _describe_load_error(ckpt, exc, contents) from None
     allowed_by = check_trust(ckpt, sha256=sha256, trust=trust, why=why)
     try:
         payload = loader(io.BytesIO(ckpt.data), False)
     except CheckpointError:
         raise
     except Exception as exc:  # noqa: BLE001
-        raise _describe_load_error(ckpt, exc) from None
-    return LoadedCheckpoint(ckpt.path, ckpt.sha256, payload, allowed_by, contents)
+        raise _describe_load_error(ckpt, exc, contents) from None
+    return LoadedCheckpoint(ckpt.path, ckpt.sha256, payload, allowed_by, contents, writer)
 
 
 __all__ = [
+    "COMPONENT_CONFIG_LAYOUT",
     "EXPORTED_MODEL",
     "LIGHTNING_CHECKPOINT",
+    "PICKLED_COMPONENTS_LAYOUT",
     "SUPPORTED_SUFFIXES",
     "CheckpointBytes",
     "Contents",
     "LoadedCheckpoint",
     "check_trust",
+    "installed_anomalib",
     "load_checkpoint",
     "normalize_pin",
     "read_checkpoint",
     "sniff_contents",
+    "written_by",
 ]

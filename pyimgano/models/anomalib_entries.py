@@ -6,11 +6,14 @@ from pyimgano.models.registry import register_model
 
 ANOMALIB_FACTORY = "pyimgano.backends.anomalib:VisionAnomalibCheckpoint"
 
-#: anomalib 2.x image models: registry/module name -> class name in ``anomalib.models``.
+#: anomalib 2.7 image models (the modules of ``anomalib.models.image``) -> class name in
+#: ``anomalib.models``. A test checks this table against the installed anomalib.
 ANOMALIB_IMAGE_MODELS: dict[str, str] = {
     "anomaly_dino": "AnomalyDINO",
+    "anomalyvfm": "AnomalyVFM",
     "cfa": "Cfa",
     "cflow": "Cflow",
+    "cfm": "CFM",
     "csflow": "Csflow",
     "dfkde": "Dfkde",
     "dfm": "Dfm",
@@ -19,13 +22,21 @@ ANOMALIB_IMAGE_MODELS: dict[str, str] = {
     "dsr": "Dsr",
     "efficient_ad": "EfficientAd",
     "fastflow": "Fastflow",
+    "foundad": "FoundAD",
     "fre": "Fre",
     "ganomaly": "Ganomaly",
+    "general_ad": "GeneralAD",
     "glass": "Glass",
+    "inp_former": "InpFormer",
+    "l2bt": "L2BT",
+    "mh_patchcore": "MHPatchcore",
     "padim": "Padim",
     "patchcore": "Patchcore",
+    "patchflow": "Patchflow",
+    "rad": "Rad",
     "reverse_distillation": "ReverseDistillation",
     "stfpm": "Stfpm",
+    "super_add": "SuperADD",
     "supersimplenet": "Supersimplenet",
     "uflow": "Uflow",
     "uninet": "UniNet",

@@ -150,3 +150,23 @@ def test_training_is_deterministic(patchcore, anomalib_data, tmp_path):
     assert first["state_dict"].keys() == second["state_dict"].keys()
     for key, value in first["state_dict"].items():
         assert torch.equal(value, second["state_dict"][key]), key
+
+
+@pytest.mark.anomalib
+def test_registry_table_matches_installed_anomalib_image_models():
+    import importlib
+    import pkgutil
+
+    import anomalib.models
+    import anomalib.models.image
+
+    from pyimgano.models.anomalib_entries import ANOMALIB_IMAGE_MODELS
+
+    installed = {}
+    for module in pkgutil.iter_modules(anomalib.models.image.__path__):
+        if module.ispkg:
+            sub = importlib.import_module(f"anomalib.models.image.{module.name}")
+            exported = [n for n in getattr(sub, "__all__", []) if n in anomalib.models.__all__]
+            if exported:
+                installed[module.name] = exported[0]
+    assert ANOMALIB_IMAGE_MODELS == installed
