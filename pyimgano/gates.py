@@ -68,7 +68,7 @@ def parse_bounds(spec: Any, *, where: str) -> dict[str, Bound]:
                 f"{here}: unknown metric {metric!r}; allowed: {', '.join(sorted(directions))}"
             )
         if isinstance(value, Mapping):
-            extra = sorted(set(value) - {"min", "max"})
+            extra = sorted(set(value) - {"min", "max"}, key=repr)  # keys of any type
             if extra or not value:
                 raise SuiteError(
                     f"{here}: unknown key(s) {', '.join(map(repr, extra)) or '(none given)'};"

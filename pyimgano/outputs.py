@@ -65,6 +65,32 @@ def _field(output: Any, keys: tuple[str, ...]) -> Any:
     return None
 
 
+#: dtype kinds read as real numbers: bool, signed and unsigned integers, floats.
+_REAL_KINDS = "biuf"
+
+
+def _real_array(value: Any, what: str, image: str) -> np.ndarray:
+    """``value`` as a NumPy array of real numbers, else :class:`ModelOutputError`.
+
+    Ragged nesting, objects NumPy cannot convert, complex numbers (the imaginary part would be
+    dropped), strings, dates and object arrays are refused, naming ``image``.
+    """
+    try:
+        array = to_numpy(value)
+    except Exception as exc:  # noqa: BLE001 - ragged lists, odd tensors: one clear line
+        detail = (str(exc).strip().splitlines() or [""])[0]
+        raise ModelOutputError(
+            f"{image}: {what} of type {type(value).__name__} cannot be read as a numeric "
+            f"array ({type(exc).__name__}: {detail})"
+        ) from None
+    if array.dtype.kind not in _REAL_KINDS:
+        raise ModelOutputError(
+            f"{image}: {what} has dtype {array.dtype}, expected real numbers "
+            "(bool, integer or float)"
+        )
+    return array
+
+
 def normalize_map(value: Any, *, image: str) -> np.ndarray:
     """Squeeze an anomaly map to a 2-D float32 array.
 
@@ -72,29 +98,29 @@ def normalize_map(value: Any, *, image: str) -> np.ndarray:
     dimensions are exactly two. Raises :class:`ModelOutputError` naming ``image`` and the shape
     otherwise, and when the map holds NaN or infinite values.
     """
-    array = to_numpy(value)
-    if array.dtype == object or not (
-        np.issubdtype(array.dtype, np.number) or array.dtype == bool
-    ):
-        raise ModelOutputError(
-            f"{image}: anomaly map has dtype {array.dtype}, expected a numeric array"
-        )
+    array = _real_array(value, "anomaly map", image)
     squeezed = array.squeeze() if array.ndim > 2 else array
     if squeezed.ndim != 2 or 0 in squeezed.shape:
         raise ModelOutputError(
             f"{image}: anomaly map of shape {tuple(array.shape)} cannot be read as a 2-D map; "
             "expected (H, W), (1, H, W), (H, W, 1) or (1, 1, H, W)"
         )
-    result = np.ascontiguousarray(squeezed, dtype=np.float32)
+    with np.errstate(over="ignore"):  # overflow is reported below
+        result = np.ascontiguousarray(squeezed, dtype=np.float32)
     if not np.isfinite(result).all():
         bad = int(np.size(result) - np.count_nonzero(np.isfinite(result)))
+        if np.isfinite(squeezed).all():  # finite float64 values beyond float32's range
+            raise ModelOutputError(
+                f"{image}: anomaly map holds {bad} value(s) beyond float32's range (largest "
+                f"magnitude {float(np.abs(squeezed).max()):.3g}); maps are float32"
+            )
         raise ModelOutputError(f"{image}: anomaly map holds {bad} NaN or infinite value(s)")
     return result
 
 
 def normalize_score(value: Any, *, image: str) -> float:
     """Return a finite Python float from a scalar or one-element array/tensor."""
-    array = to_numpy(value)
+    array = _real_array(value, "image score", image)
     if array.size != 1:
         raise ModelOutputError(
             f"{image}: image score has shape {tuple(array.shape)}, expected a single value"
@@ -110,7 +136,7 @@ def normalize_score(value: Any, *, image: str) -> float:
 
 def normalize_label(value: Any, *, image: str) -> int:
     """Return 0 or 1 from a bool/int scalar or one-element array/tensor."""
-    array = to_numpy(value)
+    array = _real_array(value, "pred_label", image)
     if array.size != 1:
         raise ModelOutputError(
             f"{image}: pred_label has shape {tuple(array.shape)}, expected a single value"

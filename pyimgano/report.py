@@ -78,9 +78,11 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` via a temporary file and ``os.replace``."""
-    target = Path(path)
+def _write_temp(target: Path, text: str) -> str:
+    """Write ``text`` to a new temporary file beside ``target``; returns its name.
+
+    The temporary file is removed again if writing fails (or is interrupted).
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
@@ -89,11 +91,31 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
-        os.replace(tmp_name, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
+        if isinstance(exc, OSError) and exc.filename is None:  # e.g. ENOSPC from fsync
+            raise OSError(exc.errno, exc.strerror or str(exc), os.fspath(target)) from exc
         raise
+    return tmp_name
+
+
+def _replace_all(pairs: list[tuple[str, Path]]) -> None:
+    """``os.replace`` each temporary file onto its target; on failure remove those left."""
+    try:
+        for tmp_name, target in pairs:
+            os.replace(tmp_name, target)
+    except BaseException:
+        for tmp_name, _ in pairs:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_name)
+        raise
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` via a temporary file and ``os.replace``."""
+    target = Path(path)
+    _replace_all([(_write_temp(target, text), target)])
     return target
 
 
@@ -121,14 +143,27 @@ def jsonl_text(records: Iterable[Mapping[str, Any]]) -> str:
 def write_report(report: Report, path: str | os.PathLike[str]) -> Path:
     """Validate and write ``report`` to ``path`` and its records to the JSONL beside it.
 
-    Both are written atomically; the JSONL first, so a report file never points to missing
-    records. Returns the report path.
+    Both files are first written in full to temporary files, then renamed into place, the
+    JSONL first: a failure or interruption while writing leaves neither changed (and no
+    temporary file), and a report file never points to missing records. Returns the report
+    path.
     """
     data = report.to_dict()
     validate_report(data)
     text = dumps(data)
-    write_text_atomic(records_path(path), jsonl_text(report.records))
-    return write_text_atomic(path, text)
+    target = Path(path)
+    records = records_path(target)
+    staged: list[tuple[str, Path]] = []
+    try:
+        staged.append((_write_temp(records, jsonl_text(report.records)), records))
+        staged.append((_write_temp(target, text), target))
+    except BaseException:
+        for tmp_name, _ in staged:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_name)
+        raise
+    _replace_all(staged)
+    return target
 
 
 @cache

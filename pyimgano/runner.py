@@ -8,6 +8,7 @@ model (checkpoint trust, device), then :func:`pyimgano.benchmark.evaluate`.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from pyimgano.benchmark import Evaluation, evaluate
-from pyimgano.errors import ConfigError, DatasetError
+from pyimgano.errors import ConfigError, DatasetError, DeviceError
 
 #: kwargs that only the command line (or the suite's ``sha256`` key) may set.
 RESERVED_KWARGS = ("trust_checkpoint", "checkpoint_sha256")
+_DEVICE_FORM = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ def model_kwargs_for(case: Case) -> dict[str, Any]:
             )
     if case.batch_size < 1:
         raise ConfigError(f"batch size must be a positive integer, got {case.batch_size}")
+    check_device_form(case.device)
     entry = get_entry(case.model)
     defaults: dict[str, Any] = {"device": case.device}
     if case.checkpoint_sha256 is not None:
@@ -85,6 +88,19 @@ def model_kwargs_for(case: Case) -> dict[str, Any]:
     return resolve_model_kwargs(
         entry, case.model_kwargs, checkpoint_path=case.checkpoint, defaults=defaults
     )
+
+
+def check_device_form(device: object) -> None:
+    """A :class:`DeviceError` for a device string that no backend could accept.
+
+    Checked before anything is loaded and whatever the model (a model that ignores ``device``
+    must not make ``--device cdua`` pass); availability is the backend's check.
+    """
+    from pyimgano.backends.device import ACCEPTED_FORMS
+
+    text = device.strip().lower() if isinstance(device, str) else None
+    if text is None or not _DEVICE_FORM.match(text):
+        raise DeviceError(f"unknown device {device!r}; expected one of {ACCEPTED_FORMS}")
 
 
 def load_case_dataset(case: Case):

@@ -11,8 +11,10 @@ category and writes both files pyimgano reads:
   configuration).
 
 Both come from one fit, so they hold the same weights, memory bank / Gaussian and normalisation
-statistics. A ``manifest.json`` beside them records the parameters and both files' sha256;
-a second call with the same parameters returns the cached files without training. Training is
+statistics. A ``manifest.json`` beside them records the parameters, both files' sha256 and the
+anomalib/Lightning/torch versions that wrote them (``written_with``: the loader names the writing
+release when a checkpoint cannot be loaded by another one); a second call with the same parameters
+returns the cached files without training, whichever anomalib asks. Training is
 deterministic on one machine: the same parameters and ``out_dir`` give byte-identical files.
 
 Only models that can be trained from scratch offline work here: those whose constructor takes
@@ -322,10 +324,15 @@ def train_checkpoint(
         shutil.move(str(exported), pt_path)
         shutil.move(str(ckpt_tmp), ckpt_path)
 
+    from pyimgano.environment import package_version
+
     manifest = {
         "params": params,
         "pt_sha256": _sha256(pt_path),
         "ckpt_sha256": _sha256(ckpt_path),
+        "written_with": {
+            name: package_version(name) for name in ("anomalib", "lightning", "torch")
+        },
     }
     manifest_tmp = manifest_path.with_suffix(".json.tmp")
     manifest_tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -9,8 +9,10 @@ atomically, and only when suite items ran.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,10 @@ from pyimgano.summary import (
     summary_object,
     terminal_lines,
 )
+
+SUMMARY_LOCK = ".summary.lock"
+UNFINISHED = "the item did not finish (session interrupted)"
+_CLOCK_SLACK_NS = 50_000_000
 
 _OWN = ("pyimgano_item", "pyimgano_report", "pyimgano_device", "pyimgano_snapshot",
         "pyimgano_thresholds")
@@ -56,6 +62,10 @@ class PyImganoSession:
         self.report_dir = report_dir
         self.records: dict[str, ItemRecord] = {}
         self.written: list[Path] = []
+        self.finished: set[str] = set()  # node ids with a result (call, or a failed setup)
+        # File times come from the kernel's coarse clock, which may lag time.time_ns() by a
+        # tick; the slack keeps a summary written just after this point from looking older.
+        self.started_ns = time.time_ns() - _CLOCK_SLACK_NS
 
     # -- hooks (thin) ---------------------------------------------------------------------
 
@@ -65,6 +75,7 @@ class PyImganoSession:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.records:
+            self.close_unfinished()
             self.written = self.write()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -103,7 +114,17 @@ class PyImganoSession:
         if outcome is not None and _rank(outcome) > _rank(record.outcome):
             record.outcome = outcome
             record.message = short_message(report)
+        if report.when == "call" or report.failed or report.skipped:
+            self.finished.add(report.nodeid)
         return record
+
+    def close_unfinished(self) -> None:
+        """Items whose setup passed but that never reported a result (Ctrl-C, a killed
+        worker) are errors, never "passed" (a record starts as passed)."""
+        for nodeid, record in self.records.items():
+            if nodeid not in self.finished and record.outcome == "passed":
+                record.outcome = "error"
+                record.message = UNFINISHED
 
     def sorted_records(self) -> list[ItemRecord]:
         return [self.records[k] for k in sorted(self.records)]
@@ -113,14 +134,60 @@ class PyImganoSession:
         return summary_object([r.to_dict(self.report_dir) for r in self.sorted_records()])
 
     def write(self) -> list[Path]:
-        """Write ``summary.json`` and ``summary.md`` atomically into the report dir."""
+        """Write ``summary.json`` and ``summary.md`` atomically into the report dir.
+
+        Two sessions may share a report dir at the same time; each would overwrite the other's
+        summary. So, under an exclusive lock on ``<report-dir>/.summary.lock``, a
+        ``summary.json`` written *while this session ran* (its mtime is after this session
+        started) is merged: its items stay unless this session ran the same node id. A summary
+        of an earlier, finished run is replaced, as before.
+        """
         from pyimgano.report import dumps, write_text_atomic
 
-        records = self.sorted_records()
-        return [
-            write_text_atomic(self.report_dir / SUMMARY_JSON, dumps(self.summary())),
-            write_text_atomic(self.report_dir / SUMMARY_MD, markdown(records, self.report_dir)),
-        ]
+        self.report_dir.mkdir(parents=True, exist_ok=True)
+        with _locked(self.report_dir / SUMMARY_LOCK):
+            own = self.sorted_records()
+            ids = {record.nodeid for record in own}
+            others = [i for i in self._concurrent_items() if i.get("nodeid") not in ids]
+            items = sorted(
+                [r.to_dict(self.report_dir) for r in own] + others, key=lambda i: i["nodeid"]
+            )
+            records = sorted(own + [ItemRecord.from_dict(i) for i in others],
+                             key=lambda r: r.nodeid)
+            return [
+                write_text_atomic(self.report_dir / SUMMARY_JSON, dumps(summary_object(items))),
+                write_text_atomic(self.report_dir / SUMMARY_MD, markdown(records, self.report_dir)),
+            ]
+
+    def _concurrent_items(self) -> list[dict[str, Any]]:
+        """Items of a ``summary.json`` written after this session started (else none)."""
+        path = self.report_dir / SUMMARY_JSON
+        try:
+            if path.stat().st_mtime_ns < self.started_ns:
+                return []
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return []
+        items = data.get("items") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            return []
+        return [i for i in items if isinstance(i, dict) and isinstance(i.get("nodeid"), str)]
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive ``fcntl.flock`` on ``path`` (no locking where fcntl does not exist)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(path, "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _outcome(report: Any) -> str | None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from pyimgano.errors import DatasetError, SuiteError, UnknownModelError
+from pyimgano.errors import ConfigError, DatasetError, SuiteError, UnknownModelError
 from pyimgano.gates import TIMING_METRICS, Bound, merge_bounds, parse_bounds
 
 if TYPE_CHECKING:
@@ -263,8 +263,27 @@ def load_yaml(text: str, source: str) -> Any:
                 "YAML tags that construct Python objects are not allowed"
             ) from None
         raise SuiteError(f"{source}{where}: {problem}") from None
+    except yaml.MarkedYAMLError as exc:
+        # One line naming the file and position (the default text says "<unicode string>").
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = "; ".join(p for p in (exc.context, exc.problem) if p) or type(exc).__name__
+        raise SuiteError(f"{source}: not valid YAML: {what}{where}") from None
+    except yaml.reader.ReaderError as exc:  # a control character, bad encoding
+        raise SuiteError(
+            f"{source}: not valid YAML: {exc.reason} (character {exc.character!r} at "
+            f"position {exc.position})"
+        ) from None
     except yaml.YAMLError as exc:
-        raise SuiteError(f"{source}: not valid YAML: {exc}") from None
+        text = " ".join(str(exc).split())
+        raise SuiteError(f"{source}: not valid YAML: {text}") from None
+    except RecursionError:
+        raise SuiteError(
+            f"{source}: YAML value cannot be read: nested too deeply for the YAML parser"
+        ) from None
+    except (ValueError, OverflowError, TypeError) as exc:
+        # Values PyYAML parses but cannot build: 2001-02-30, an int of over 4300 digits, ...
+        raise SuiteError(f"{source}: YAML value cannot be read: {exc}") from None
 
 
 def read_suite(
@@ -396,7 +415,10 @@ def _path(
         raise SuiteError(f"{source}: {keypath}: unknown placeholder {{{bad}}} in {text!r}; {hint}")
     if unset:
         return PathRef(text, None, unset)
-    path = Path(expanded).expanduser()
+    try:
+        path = Path(expanded).expanduser()
+    except RuntimeError as exc:  # ~name of an unknown user
+        raise SuiteError(f"{source}: {keypath}: cannot expand {text!r}: {exc}") from None
     if not path.is_absolute():
         path = base / path
     return PathRef(text, Path(os.path.normpath(path)))
@@ -612,6 +634,12 @@ def _model(
             raise SuiteError(
                 f"{source}: {keypath}.model_kwargs.{key}: not allowed in a suite; {why}"
             )
+    from pyimgano.models.kwargs import check_json_data
+
+    try:  # reports record the kwargs as strict JSON: no NaN, dates, bytes, sets, cycles
+        check_json_data(kwargs, f"{source}: {keypath}.model_kwargs")
+    except ConfigError as exc:
+        raise SuiteError(str(exc)) from None
     thresholds, per_category = _thresholds(
         entry.get("thresholds") or {}, source, f"{keypath}.thresholds", per_category=True
     )

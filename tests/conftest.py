@@ -6,7 +6,7 @@ import pytest
 
 from pyimgano.models import register_model, unregister_model
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "tests.trained"]
 
 FAKE_MODEL = "test_fake_detector"
 

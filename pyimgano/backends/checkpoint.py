@@ -137,13 +137,12 @@ class Contents:
         """The format in words (``Lightning checkpoint (.ckpt) in the anomalib >= 2.7 layout…``)."""
         if suffix in TORCH_SUFFIXES:
             return f"exported torch model ({suffix}, a pickled anomalib module)"
-        text = f"Lightning checkpoint ({suffix})"
+        saved_by = f", Lightning {self.lightning_version}" if self.lightning_version else ""
+        text = f"Lightning checkpoint ({suffix}{saved_by})"
         if self.layout == COMPONENT_CONFIG_LAYOUT:
             text += " in the anomalib >= 2.7 layout (pre-/post-processor saved as plain data)"
         elif self.layout == PICKLED_COMPONENTS_LAYOUT:
             text += " in the anomalib < 2.7 layout (pre-processor pickled in hyper_parameters)"
-        if self.lightning_version:
-            text += f", saved by Lightning {self.lightning_version}"
         return text
 
 

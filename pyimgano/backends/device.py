@@ -66,7 +66,7 @@ def resolve_device(spec: str) -> str:
     if count == 0:
         raise DeviceError(
             f"device {spec!r} requested but CUDA is not available on this machine "
-            "(use --device cpu or auto)"
+            "(use cpu, or auto for CUDA when available; an explicit cuda never falls back)"
         )
     if index >= count:
         plural = "GPU" if count == 1 else "GPUs"

@@ -517,12 +517,16 @@ class ItemDiff:
 
     @property
     def status(self) -> str:
-        """``old_only``, ``new_only``, ``failed``, ``changed`` (within tolerance) or ``equal``."""
+        """``old_only``, ``new_only``, ``failed``, ``changed`` (within tolerance) or ``equal``.
+
+        Ungated rows (timing without a tolerance of its own) do not make an item ``changed``:
+        run-to-run speed noise would otherwise mark every item.
+        """
         if self.presence != BOTH:
             return self.presence
         if self.failed:
             return "failed"
-        if any(row.status != EQUAL for row in self.rows):
+        if any(row.status not in (EQUAL, UNGATED) for row in self.rows):
             return "changed"
         return "equal"
 

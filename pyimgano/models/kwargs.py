@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,26 +24,101 @@ from typing import Any
 from pyimgano.errors import ConfigError
 from pyimgano.models.registry import ModelEntry
 
+#: What a model kwargs value may be (they are recorded in strict-JSON reports).
+JSON_DATA = "strings, finite numbers, booleans, null, lists and mappings (JSON data)"
+_MAX_VALUES = 100_000
+
+
+def _clip(shown: str, limit: int = 80) -> str:
+    """``shown`` cut to about ``limit`` characters (messages stay one readable line)."""
+    return shown if len(shown) <= limit else f"{shown[: limit - 3]}... ({len(shown)} chars)"
+
+
+def _shorten(text: str) -> str:
+    return _clip(repr(text))
+
+
+def _not_allowed(where: str, what: str) -> ConfigError:
+    return ConfigError(f"{where}: {what} is not allowed in model kwargs; use {JSON_DATA}")
+
 
 def parse_model_kwargs(text: str | None, *, source: str = "--model-kwargs") -> dict[str, Any]:
     """Parse a JSON object string into a dict; ``None`` or empty gives ``{}``.
 
-    Raises :class:`ConfigError` naming ``source`` when ``text`` is not valid JSON or not an object.
+    Raises :class:`ConfigError` naming ``source`` when ``text`` is not valid JSON or not an
+    object, or holds ``NaN``/``Infinity`` or a number that overflows a float (reports are strict
+    JSON, so such a value could not be recorded).
     """
     if text is None or not text.strip():
         return {}
+
+    def refuse_constant(name: str) -> Any:
+        raise _not_allowed(source, name)
+
+    def finite_float(literal: str) -> float:
+        number = float(literal)
+        if not math.isfinite(number):
+            raise _not_allowed(source, f"{literal} (overflows to {number})")
+        return number
+
+    expected = "expected a JSON object like '{\"key\": value}'"
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=refuse_constant, parse_float=finite_float)
+    except ConfigError:
+        raise
     except json.JSONDecodeError as exc:
         raise ConfigError(
-            f"{source}: not valid JSON ({exc.msg} at position {exc.pos}): {text!r}"
+            f"{source}: not valid JSON ({exc.msg} at position {exc.pos}); {expected}, got "
+            f"{_shorten(text)}"
+        ) from None
+    except (ValueError, RecursionError) as exc:  # an int of > 4300 digits; deep nesting
+        detail = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise ConfigError(
+            f"{source}: not valid JSON ({detail}); {expected}, got {_shorten(text)}"
         ) from None
     if not isinstance(value, dict):
-        raise ConfigError(
-            f"{source}: expected a JSON object like '{{\"key\": value}}', got "
-            f"{type(value).__name__} {text!r}"
-        )
+        raise ConfigError(f"{source}: {expected}, got {type(value).__name__} {_shorten(text)}")
     return value
+
+
+def check_json_data(value: Any, where: str) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is JSON data (see :data:`JSON_DATA`).
+
+    For kwargs that did not come from JSON (a suite's YAML ``model_kwargs``): NaN/infinite
+    floats, dates, bytes, sets, non-string keys and self-containing values are refused, so that
+    the report can record them. ``where`` names the value (``"suite.yaml: models[0]..."``).
+    """
+    on_path: set[int] = set()
+    seen = 0
+
+    def visit(item: Any, here: str) -> None:
+        nonlocal seen
+        seen += 1
+        if seen > _MAX_VALUES:
+            raise ConfigError(f"{where}: more than {_MAX_VALUES} values; model kwargs are small")
+        if isinstance(item, float) and not math.isfinite(item):
+            raise _not_allowed(here, repr(item))
+        if item is None or isinstance(item, (str, bool, int, float)):
+            return
+        if not isinstance(item, (list, tuple, Mapping)):
+            raise _not_allowed(here, f"{type(item).__name__} {_clip(repr(item))}")
+        if id(item) in on_path:
+            raise _not_allowed(here, "a value that contains itself")
+        on_path.add(id(item))
+        if isinstance(item, Mapping):
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    raise _not_allowed(here, f"the non-string key {_clip(repr(key))}")
+                visit(child, f"{here}.{key}")
+        else:
+            for index, child in enumerate(item):
+                visit(child, f"{here}[{index}]")
+        on_path.discard(id(item))
+
+    try:
+        visit(value, where)
+    except RecursionError:
+        raise ConfigError(f"{where}: nested too deeply for model kwargs") from None
 
 
 def constructor_parameters(entry: ModelEntry) -> tuple[list[str], bool]:

@@ -169,4 +169,4 @@ def test_registry_table_matches_installed_anomalib_image_models():
             exported = [n for n in getattr(sub, "__all__", []) if n in anomalib.models.__all__]
             if exported:
                 installed[module.name] = exported[0]
-    assert ANOMALIB_IMAGE_MODELS == installed
+    assert installed == ANOMALIB_IMAGE_MODELS

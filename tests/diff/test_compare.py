@@ -87,6 +87,16 @@ def test_diff_reports_rows_and_verdicts():
     assert item.failed and item.status == "failed"
 
 
+def test_timing_noise_alone_leaves_an_item_equal():
+    old = {"metrics": {"image_auroc": 0.95}, "timing": {"ms_per_image": 10.0}}
+    new = {"metrics": {"image_auroc": 0.95}, "timing": {"ms_per_image": 30.0}}
+    item = diff_reports(old, new, Tolerances(0.0, {}), key="k")
+    assert {row.metric: row.status for row in item.rows}["ms_per_image"] == UNGATED
+    assert item.status == "equal" and not item.failed
+    gated = diff_reports(old, new, Tolerances(0.0, {"ms_per_image": 5.0}), key="k")
+    assert gated.status == "failed"
+
+
 def test_zero_tolerance_means_exact():
     item = diff_reports({"metrics": {"a": 0.3}}, {"metrics": {"a": 0.1 + 0.2}}, Tolerances())
     assert item.rows[0].status == BEYOND

@@ -59,7 +59,8 @@ def test_real_checkpoint_suite(suite_dir, trained_padim):
     first.assert_outcomes(passed=2, failed=1)
     first.stdout.fnmatch_lines([
         "*_ padim-pt-unpinned[[]tiles[]] _*",
-        "*model.pt: refusing to unpickle an untrusted checkpoint*sha256: *--pyimgano-trust-checkpoints*",
+        "*model.pt: refusing to unpickle an untrusted checkpoint*sha256: *"
+        "--pyimgano-trust-checkpoints*",
     ])
     out = suite_dir.path / "pyimgano-reports" / "suites" / "release"
     reports = {}

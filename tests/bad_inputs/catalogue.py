@@ -1,0 +1,657 @@
+"""The bad-input catalogue: every kind of broken input pyimgano must refuse, as data.
+
+Each :class:`Case` says what the input is, which error it gives (type and message), what the
+error means and what to do. The tests in this package (one per case, marked with
+:func:`covers`) feed the input to pyimgano and check the outcome against the case with
+:meth:`Case.check`; ``docs/ERRORS.md`` is rendered from this list
+(``python -m tests.bad_inputs.render > docs/ERRORS.md``) and a test keeps it up to date.
+
+Message templates: ``{name}`` stands for a value the test supplies (a path, a key), ``...`` for
+any text. A message matches when the template, with those values filled in, occurs in it.
+Cases with ``error=None`` fail or skip without an exception of their own (pytest's skip/fail,
+an interrupt), or, with ``where=(ACCEPTED,)``, are inputs accepted on purpose; for those the
+message says what happens instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pyimgano.errors import (
+    CheckpointError,
+    ConfigError,
+    DatasetError,
+    DeviceError,
+    GateFailure,
+    ModelOutputError,
+    SuiteError,
+)
+
+#: Areas in page order, with their headings.
+AREAS = {
+    "suite": "Suite files (pytest plugin)",
+    "kwargs": "Model kwargs (`--model-kwargs`, suite `model_kwargs`)",
+    "dataset": "Datasets",
+    "output": "Model output",
+    "metrics": "Metrics",
+    "checkpoint": "Checkpoints",
+    "device": "Devices",
+    "interrupt": "Interruptions and crashes",
+    "concurrency": "Concurrent runs",
+}
+
+#: How an error reaches the user.
+COLLECT = "collection error"
+ITEM = "item fails"
+CLI = "CLI exit 2"
+SKIP = "item skipped"
+API = "raised"
+#: An input accepted on purpose (listed under "Not errors").
+ACCEPTED = "accepted"
+
+_TOKEN = re.compile(r"(\{\w+\}|\.\.\.)")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad input.
+
+    Attributes
+    ----------
+    id : str
+        ``<area>.<name>``; the test covering it carries ``@covers(id)``.
+    input : str
+        The input, in words (Markdown).
+    error : exception type or None
+        The exact type raised by the library (``None``: accepted on purpose).
+    where : tuple of str
+        How it surfaces: :data:`COLLECT`, :data:`ITEM`, :data:`CLI`, :data:`SKIP`, :data:`API`;
+        :data:`ACCEPTED` for an input accepted on purpose.
+    message : str
+        Message template (see the module docstring); for accepted cases what happens instead.
+    meaning, fix : str
+        What the error means and what to do (Markdown).
+    """
+
+    id: str
+    input: str
+    error: type[BaseException] | None
+    where: tuple[str, ...]
+    message: str
+    meaning: str
+    fix: str
+
+    @property
+    def accepted(self) -> bool:
+        return ACCEPTED in self.where
+
+    @property
+    def area(self) -> str:
+        return self.id.split(".", 1)[0]
+
+    def pattern(self, **values: Any) -> re.Pattern[str]:
+        """The message template as a regex, ``values`` filled in literally."""
+        parts = []
+        for token in _TOKEN.split(self.message):
+            if token == "...":
+                parts.append(".*?")
+            elif _TOKEN.fullmatch(token):
+                parts.append(re.escape(str(values[token[1:-1]])))
+            else:
+                parts.append(re.escape(token))
+        return re.compile("".join(parts), re.S)
+
+    def check(self, message: str, **values: Any) -> str:
+        """Assert that ``message`` matches the template; returns it."""
+        assert self.pattern(**values).search(message), (
+            f"{self.id}: message does not match the catalogue\n  template: {self.message}\n"
+            f"  values:   {values}\n  message:  {message}"
+        )
+        return message
+
+    def check_error(self, error: BaseException, **values: Any) -> str:
+        """Assert the exact error type and the message; a one-line message without traceback."""
+        assert self.error is not None, f"{self.id} is an accepted case"
+        assert type(error) is self.error, (
+            f"{self.id}: expected {self.error.__name__}, got {type(error).__name__}: {error}"
+        )
+        message = str(error)
+        assert "Traceback" not in message
+        return self.check(message, **values)
+
+    @property
+    def shown(self) -> str:
+        """The template for people: ``{path}`` becomes ``<path>``, ``...`` an ellipsis."""
+        return _TOKEN.sub(lambda m: "…" if m.group(0) == "..." else f"<{m.group(0)[1:-1]}>",
+                          self.message)
+
+
+_CASES = [
+    # ------------------------------------------------------------------ suite files
+    Case(
+        "suite.not_yaml",
+        "A file with a top-level `pyimgano_suite:` line that is not valid YAML",
+        SuiteError, (COLLECT,),
+        "{suite}: not valid YAML: ... line {line}",
+        "The file claims to be a suite but cannot be parsed; nothing of it runs.",
+        "Fix the YAML syntax at the line shown (indentation, an unclosed `[`/`{`, a tab).",
+    ),
+    Case(
+        "suite.not_mapping",
+        "A section that must be a mapping is something else (`models: [padim]`, "
+        "`datasets: [a, b]`, `thresholds: 0.9`)",
+        SuiteError, (COLLECT,),
+        "{suite}: {key}: expected a mapping, got {got}",
+        "The key path names the entry whose type is wrong.",
+        "Write the entry as `key: value` pairs (e.g. `- id: x` / `model: ...` for a model).",
+    ),
+    Case(
+        "suite.version",
+        "`pyimgano_suite:` other than `1`",
+        SuiteError, (COLLECT,),
+        "{suite}: pyimgano_suite: unsupported suite version {version}; expected 1",
+        "The suite was written for another pyimgano format version.",
+        "Set `pyimgano_suite: 1` and check the keys against docs/PLUGIN.md.",
+    ),
+    Case(
+        "suite.unknown_key",
+        "An unknown key at any level (top, `defaults`, a dataset, a model, `snapshot`, "
+        "a `{min, max}` bound)",
+        SuiteError, (COLLECT,),
+        "{suite}: {key}: unknown key...{name}; allowed keys: ...",
+        "A typo or a key of another version; pyimgano never ignores a key.",
+        "Use one of the allowed keys listed in the message.",
+    ),
+    Case(
+        "suite.wrong_type",
+        "A value of the wrong type (`batch_size: sixteen`, `pixel: \"no\"`, "
+        "`categories: tiles`, a threshold given as a string)",
+        SuiteError, (COLLECT,),
+        "{suite}: {key}: expected {expected}, got {got}",
+        "The value at the key path cannot be used as that option.",
+        "Give a value of the expected type (the message says which).",
+    ),
+    Case(
+        "suite.unknown_metric",
+        "A threshold or snapshot tolerance on a metric that does not exist (`image_aucroc`)",
+        SuiteError, (COLLECT,),
+        "{suite}: {key}: unknown metric {name}; allowed...: ...",
+        "A typo in a metric name would otherwise leave the metric ungated.",
+        "Use a metric name from the list in the message (SPEC §5, §8).",
+    ),
+    Case(
+        "suite.min_above_max",
+        "A bound whose `min` is greater than its `max`",
+        SuiteError, (COLLECT,),
+        "{suite}: {key}: min {low} is greater than max {high}",
+        "No value can pass such a bound.",
+        "Swap or correct the two limits.",
+    ),
+    Case(
+        "suite.unknown_dataset",
+        "A model entry's `dataset:` names no entry of `datasets:`",
+        SuiteError, (COLLECT,),
+        "{suite}: {key}: unknown dataset {name}; datasets: {known}",
+        "The model cannot be evaluated on an undefined dataset.",
+        "Use one of the dataset names listed, or define the dataset.",
+    ),
+    Case(
+        "suite.unknown_model",
+        "A model entry's `model:` is not a registered model name",
+        SuiteError, (COLLECT,),
+        "{suite}: {key}: unknown model {name}; did you mean ...?",
+        "The registry has no such model (often a typo).",
+        "Use a name from `pyimgano.models.list_models()` (close names are suggested).",
+    ),
+    Case(
+        "suite.duplicate_id",
+        "Two model entries with the same `id`",
+        SuiteError, (COLLECT,),
+        "{suite}: models[1].id: duplicate model id {name} (also models[0])",
+        "Both would write the same reports and snapshots.",
+        "Give every model entry its own `id`.",
+    ),
+    Case(
+        "suite.duplicate_key",
+        "The same key twice in one mapping (e.g. two `thresholds:`)",
+        SuiteError, (COLLECT,),
+        "{suite} (line {line}): found duplicate key {name}",
+        "YAML would silently keep only the last value.",
+        "Merge the two entries into one.",
+    ),
+    Case(
+        "suite.python_tag",
+        "A YAML tag that would construct a Python object "
+        "(`!!python/object/apply:os.system [...]`)",
+        SuiteError, (COLLECT,),
+        "{suite} (line {line}): YAML tag refused: ... suites are plain data",
+        "Suites are read with safe loading only; nothing of the file was executed.",
+        "Remove the tag; write plain YAML values.",
+    ),
+    Case(
+        "suite.bad_value",
+        "A YAML value that cannot be built (an invalid date such as `2001-02-30`, an integer "
+        "of over 4300 digits, thousands of nested `[`)",
+        SuiteError, (COLLECT,),
+        "{suite}: YAML value cannot be read: {detail}",
+        "The YAML parser accepted the syntax but could not build the value.",
+        "Quote the value if it is meant as text; otherwise correct it.",
+    ),
+    Case(
+        "suite.unselected_category",
+        "A `per_category`, `sha256` or `fingerprint` key for a category the entry does not "
+        "select",
+        SuiteError, (COLLECT,),
+        "{suite}: {key}: category {name} is not selected; selected categories: ...",
+        "A bound or pin for a category that never runs would never be checked.",
+        "Add the category to `categories:` or remove the key.",
+    ),
+    Case(
+        "suite.var_unset",
+        "`${VAR}` in a dataset root or checkpoint, with `VAR` unset or empty",
+        None, (SKIP, ITEM),
+        "environment variable ${{var}} is not set ({key})",
+        "The item is skipped with this reason; under `--pyimgano-strict` it fails with "
+        "`[--pyimgano-strict: skips fail]` added.",
+        "Export the variable in the job, or run without `--pyimgano-strict` to allow the skip.",
+    ),
+    Case(
+        "suite.path_missing",
+        "`${VAR}` set, but the dataset root or checkpoint it points to does not exist",
+        None, (ITEM,),
+        "dataset {name} root (from {text}): {path} does not exist",
+        "The item fails (never a skip): the data was expected and is not there.",
+        "Fix the variable or the path; check the step that should have produced the data.",
+    ),
+    # ------------------------------------------------------------------ model kwargs
+    Case(
+        "kwargs.not_json",
+        "`--model-kwargs` that is not a JSON object: invalid JSON, a list, an integer of over "
+        "4300 digits, nesting thousands deep",
+        ConfigError, (CLI,),
+        "--model-kwargs: ...expected a JSON object...",
+        "The constructor kwargs cannot be read.",
+        "Pass one JSON object, e.g. `--model-kwargs '{\"anomalib_model\": \"padim\"}'`.",
+    ),
+    Case(
+        "kwargs.non_finite",
+        "`NaN`, `Infinity` or an overflowing number (`1e400`) in `--model-kwargs` or a suite's "
+        "`model_kwargs`; a suite value that is not JSON data (a date, `!!binary`, `!!set`)",
+        ConfigError, (CLI, COLLECT),
+        "{where}: {value} is not allowed in model kwargs...",
+        "Reports are strict JSON; such a value could not be recorded after the run.",
+        "Use finite numbers, strings, booleans, null, lists and mappings only.",
+    ),
+    Case(
+        "kwargs.unknown_key",
+        "A model kwarg the model's constructor does not take",
+        ConfigError, (CLI, ITEM),
+        "model {model} does not accept {name}; accepted keys: ...",
+        "A misspelt option would otherwise be dropped or crash the model.",
+        "Use one of the accepted keys listed.",
+    ),
+    # ------------------------------------------------------------------ datasets
+    Case(
+        "dataset.root_missing",
+        "A dataset root that does not exist",
+        DatasetError, (CLI, ITEM),
+        "dataset ...root...{root} does not exist",
+        "Nothing can be loaded from there.",
+        "Fix `--root` / the suite's `root:` (or the variable it uses).",
+    ),
+    Case(
+        "dataset.category_missing",
+        "A category that is not a directory with the format's test layout under the root",
+        DatasetError, (CLI, ITEM),
+        "category {category} not found under {root}: expected directory {test} "
+        "(...); categories found: {found}",
+        "The name is misspelt or the data is incomplete.",
+        "Use one of the categories listed (or `categories: all` in a suite).",
+    ),
+    Case(
+        "dataset.no_label_folders",
+        "A category whose `test/` directory is empty",
+        DatasetError, (CLI, ITEM),
+        "test directory {test} holds no label folders (...)",
+        "There is nothing to evaluate.",
+        "Copy the test images (`test/good`, `test/<defect>`), or fix the root.",
+    ),
+    Case(
+        "dataset.empty_folder",
+        "A test label folder (`test/good`, `test/<defect>`) without images",
+        DatasetError, (CLI, ITEM),
+        "test folder {folder} holds no images (extensions .png, .jpg, ...any case)",
+        "An incomplete copy would silently change the metrics.",
+        "Restore the images, or remove the empty folder if that defect type is gone.",
+    ),
+    Case(
+        "dataset.empty_train",
+        "An empty or missing `train/` folder",
+        None, (ACCEPTED,),
+        "accepted: train images are never read (pyimgano evaluates test images only)",
+        "Training is not pyimgano's job.",
+        "Nothing to do.",
+    ),
+    Case(
+        "dataset.mask_missing",
+        "An anomalous image without a ground-truth mask, pixel metrics asked for",
+        DatasetError, (CLI, ITEM),
+        "1 of {n} anomalous images of mvtec category {category} under {root} have no "
+        "ground-truth mask, which pixel metrics need: {image}",
+        "Pixel metrics are never computed against an all-zero stand-in mask.",
+        "Restore the mask (`ground_truth/<defect>/<stem>_mask.png`) or turn `pixel` off.",
+    ),
+    Case(
+        "dataset.mask_size",
+        "A mask whose size differs from its image's",
+        DatasetError, (CLI, ITEM),
+        "mask {mask} is {mask_size} (WxH) but its image {image} is {image_size}; a mask must "
+        "have its image's size (masks are never resized)",
+        "The mask belongs to another image or was resized; pixel metrics would be wrong.",
+        "Replace the mask with one of the image's size.",
+    ),
+    Case(
+        "dataset.corrupt_image",
+        "A truncated or corrupt image file (also a non-image file with an image extension)",
+        DatasetError, (CLI,),
+        "{image}: cannot decode image (...)",
+        "The file is found when the checkpoint decodes it for inference; nothing is reported.",
+        "Re-copy the file (compare against the pinned dataset fingerprint).",
+    ),
+    Case(
+        "dataset.dangling_symlink",
+        "An image-named symlink whose target does not exist",
+        DatasetError, (CLI, ITEM),
+        "image entry {path} is not a readable file (dangling symlink?)",
+        "An image of the category is missing.",
+        "Restore the link's target or remove the link.",
+    ),
+    Case(
+        "dataset.fingerprint_mismatch",
+        "A suite `fingerprint:` pin that does not match the files on disk",
+        DatasetError, (ITEM,),
+        "dataset mvtec:{category} at {root} has fingerprint {actual}, but the suite pins "
+        "{pinned}: the data changed",
+        "An image, mask or label differs from the data the pin was taken on.",
+        "Find out what changed; re-pin only if the change is intended.",
+    ),
+    Case(
+        "dataset.non_image_files",
+        "Non-image files (`README.txt`, `Thumbs.db`, `.DS_Store`) and sub-folders in an image "
+        "folder",
+        None, (ACCEPTED,),
+        "accepted: ignored (only .png .jpg .jpeg .bmp .tif .tiff files are images)",
+        "They are not test images.",
+        "Nothing to do.",
+    ),
+    Case(
+        "dataset.extension_case",
+        "Upper- or mixed-case extensions (`.PNG`, `.JPG`, `_mask.Png`)",
+        None, (ACCEPTED,),
+        "accepted: extensions are compared case-insensitively, for images and masks",
+        "VisA ships `.JPG`.",
+        "Nothing to do.",
+    ),
+    Case(
+        "dataset.symlinks",
+        "Symlinked dataset root, category, label folders or images",
+        None, (ACCEPTED,),
+        "accepted: links are followed; reports keep the paths as given",
+        "Shared data is often linked into a job's workspace.",
+        "Nothing to do.",
+    ),
+    # ------------------------------------------------------------------ model output
+    Case(
+        "output.nan_score",
+        "A NaN or infinite image score",
+        ModelOutputError, (CLI, ITEM),
+        "{image}: image score is nan, expected a finite number",
+        "Metrics over NaN are meaningless; the item fails instead of reporting them.",
+        "Fix the model or checkpoint (often un-normalised statistics or a division by zero).",
+    ),
+    Case(
+        "output.nan_map",
+        "NaN or infinite values in an anomaly map",
+        ModelOutputError, (CLI, ITEM),
+        "{image}: anomaly map holds 1 NaN or infinite value(s)",
+        "Pixel metrics over such maps are meaningless.",
+        "Fix the model or checkpoint.",
+    ),
+    Case(
+        "output.map_not_2d",
+        "An anomaly map that cannot be squeezed to 2-D (e.g. shape (2, H, W))",
+        ModelOutputError, (CLI, ITEM),
+        "{image}: anomaly map of shape {shape} cannot be read as a 2-D map; expected (H, W), "
+        "(1, H, W), (H, W, 1) or (1, 1, H, W)",
+        "One map per image is expected.",
+        "Return one map per image (the batch on axis 0 only).",
+    ),
+    Case(
+        "output.score_missing",
+        "A model that returns no prediction for some image",
+        ModelOutputError, (CLI, ITEM),
+        "model returned no score for 1 image(s), first: {image}",
+        "Every test image must be scored once; metrics over a subset would be wrong.",
+        "Fix the model's batching.",
+    ),
+    Case(
+        "output.no_score_field",
+        "A prediction without a score field (`pred_score`, `score` or `anomaly_score`)",
+        ModelOutputError, (CLI, ITEM),
+        "{image}: model output of type dict has no image score (looked for pred_score, score, "
+        "anomaly_score)",
+        "The image cannot be ranked.",
+        "Return `pred_score` (anomalib's name).",
+    ),
+    Case(
+        "output.constant_scores",
+        "Every image gets the same score",
+        GateFailure, (ITEM,),
+        "{node}: 1 of ... checks failed: image_auroc...image_auroc...0.5...FAIL",
+        "Metrics are defined and equal scikit-learn's: AUROC 0.5, AP the anomalous fraction "
+        "(SPEC §5); so a threshold or snapshot catches the broken model.",
+        "Gate `image_auroc` (any useful bound is above 0.5); check the checkpoint.",
+    ),
+    # ------------------------------------------------------------------ metrics
+    Case(
+        "metrics.only_normal",
+        "A category whose test set holds only normal images",
+        GateFailure, (ITEM,),
+        "image_auroc: only one class in labels ({n} normal, 0 anomalous)",
+        "Image metrics are `null` with this reason (never NaN); a threshold on them fails.",
+        "Evaluate a test set with both classes, or drop the image-metric thresholds.",
+    ),
+    Case(
+        "metrics.only_anomalous",
+        "A category whose test set holds only anomalous images",
+        GateFailure, (ITEM,),
+        "image_auroc: only one class in labels (0 normal, {n} anomalous)",
+        "As above.",
+        "As above.",
+    ),
+    Case(
+        "metrics.masks_all_zero",
+        "Pixel metrics over masks that are all zero",
+        GateFailure, (ITEM,),
+        "pixel_auroc: no anomalous pixels in masks ({n} normal pixels)",
+        "Pixel metrics are `null` with this reason; a threshold on them fails.",
+        "Check the masks (an export that wrote 0/1 values is fine: masks are `> 0`).",
+    ),
+    # ------------------------------------------------------------------ checkpoints
+    Case(
+        "checkpoint.missing",
+        "A checkpoint path that does not exist",
+        CheckpointError, (CLI, ITEM),
+        "{ckpt}: checkpoint file not found",
+        "Nothing to load (in a suite the item fails before loading: "
+        "`checkpoint (from '…'): <path> does not exist`).",
+        "Fix the path.",
+    ),
+    Case(
+        "checkpoint.directory",
+        "A directory given as the checkpoint",
+        CheckpointError, (CLI,),
+        "{ckpt}: is a directory; give the checkpoint file itself (model.pt or model.ckpt)",
+        "The checkpoint is a file inside it.",
+        "Point at the file.",
+    ),
+    Case(
+        "checkpoint.truncated",
+        "A truncated or corrupt checkpoint file",
+        CheckpointError, (CLI,),
+        "{ckpt}: truncated or corrupt checkpoint (...); re-copy or re-export the file",
+        "Found before anything is unpickled (and before the trust question).",
+        "Re-copy or re-export the file.",
+    ),
+    Case(
+        "checkpoint.ckpt_as_pt",
+        "A Lightning checkpoint given as `.pt`/`.pth`",
+        CheckpointError, (CLI,),
+        "{ckpt}: this is a Lightning checkpoint (...), not an exported torch model: rename it "
+        "to .ckpt and give anomalib_model (or use a vision_<name>_anomalib model)",
+        "Told from the bytes without unpickling.",
+        "Rename the file as the message says.",
+    ),
+    Case(
+        "checkpoint.pt_as_ckpt",
+        "An exported torch model given as `.ckpt`",
+        CheckpointError, (CLI,),
+        "{ckpt}: this is an exported torch model (Engine.export(export_type=TORCH) of "
+        "{cls}), not a Lightning checkpoint: rename it to .pt",
+        "Told from the bytes without unpickling.",
+        "Rename the file to `.pt` (it then needs a pin or trust).",
+    ),
+    Case(
+        "checkpoint.unsupported",
+        "A checkpoint with another extension (`.onnx`, `.safetensors`, none)",
+        CheckpointError, (CLI,),
+        "{ckpt}: unsupported checkpoint type {suffix}; pyimgano loads anomalib's exported "
+        "torch model (.pt/.pth...) or a Lightning checkpoint (.ckpt)",
+        "Only anomalib's torch export and Lightning checkpoints are read.",
+        "Export with `Engine.export(export_type=TORCH)` or use the `.ckpt`.",
+    ),
+    Case(
+        "checkpoint.pin_mismatch",
+        "A `.pt` whose sha256 differs from its pin (`--checkpoint-sha256`, suite `sha256:`)",
+        CheckpointError, (CLI, ITEM),
+        "{ckpt}: sha256 mismatch, refusing to load it: the file's sha256 is {actual} but the "
+        "pin is {pinned}; if the file changed on purpose, pin it again with --checkpoint-sha256 "
+        "{actual} (CLI) or sha256: {actual} (suite model entry)",
+        "The file changed since it was pinned; it is refused before anything is unpickled, "
+        "also with trust given.",
+        "If the change is intended, pin the new sha256 shown in the message.",
+    ),
+    Case(
+        "checkpoint.unpinned",
+        "An unpinned `.pt`/`.pth` without `--trust-checkpoint` / "
+        "`--pyimgano-trust-checkpoints`",
+        CheckpointError, (CLI, ITEM),
+        "{ckpt}: refusing to unpickle an untrusted checkpoint (...); pin it with "
+        "--checkpoint-sha256 {sha} (CLI) or sha256: {sha} (suite model entry), or pass "
+        "--trust-checkpoint (CLI) / --pyimgano-trust-checkpoints (pytest)",
+        "Unpickling runs arbitrary code; nothing was unpickled.",
+        "Pin the file (preferred) or trust it on the command line.",
+    ),
+    Case(
+        "checkpoint.bad_pin",
+        "A pin that is not 64 hex digits",
+        ConfigError, (CLI,),
+        "checkpoint sha256 pin {pin} is not a sha256 hex digest (64 hex digits expected)",
+        "A malformed pin could never match.",
+        "Copy the full sha256 (`sha256sum model.pt`).",
+    ),
+    # ------------------------------------------------------------------ devices
+    Case(
+        "device.cuda_unavailable",
+        "`cuda` / `cuda:N` on a machine without CUDA",
+        DeviceError, (CLI, ITEM),
+        "device {device} requested but CUDA is not available on this machine (use cpu, or "
+        "auto for CUDA when available; an explicit cuda never falls back)",
+        "An explicit CUDA device never falls back to the CPU.",
+        "Use `auto` (CUDA if available, else CPU) or `cpu`, or run on a GPU machine.",
+    ),
+    Case(
+        "device.index_out_of_range",
+        "`cuda:N` with fewer than N+1 visible GPUs",
+        DeviceError, (CLI, ITEM),
+        "{device} requested but only 1 GPU visible",
+        "The index is beyond the visible GPUs (`CUDA_VISIBLE_DEVICES`).",
+        "Use an index below the GPU count, or `cuda`.",
+    ),
+    Case(
+        "device.unknown",
+        "A device string other than `auto`, `cpu`, `cuda`, `cuda:N`",
+        DeviceError, (CLI, COLLECT),
+        "unknown device {device}; expected ...auto, cpu, cuda...cuda:N",
+        "Suites refuse it at collection (`SuiteError`), `--pyimgano-device` at start-up.",
+        "Use one of the accepted forms.",
+    ),
+    # ------------------------------------------------------------------ interruptions
+    Case(
+        "interrupt.keyboard",
+        "Ctrl-C (`KeyboardInterrupt`) while a category is being inferred",
+        None, ("CLI exit 130", "pytest session stops"),
+        "pyimgano-benchmark: interrupted; no report was written",
+        "CLI exit 130; pytest stops the session. No report, JSONL, temp file or snapshot of "
+        "that item is written; items that finished keep theirs. The summary lists the "
+        "interrupted item as `error` (\"the item did not finish\"), never as passed.",
+        "Re-run the interrupted items.",
+    ),
+    Case(
+        "interrupt.model_crash",
+        "An exception inside the model in the middle of a category",
+        None, (ITEM,),
+        "the item fails with the model's traceback",
+        "A crash is a bug, not bad input: it is shown in full. Nothing of the item is written.",
+        "Fix the model; the other items run on.",
+    ),
+    Case(
+        "interrupt.write_failure",
+        "A failure while the report is being written (disk full, Ctrl-C)",
+        None, (CLI, ITEM),
+        "pyimgano-benchmark: error: {report} No space left on device",
+        "Report and JSONL are written to temporary files first and renamed into place only "
+        "when both are complete: the previous report and JSONL stay as they were, no temporary "
+        "file is left (a SIGKILL can leave a hidden `.<name>.*.tmp`, never a partial report) and "
+        "no snapshot is written or changed. In pytest the item fails with the OS error.",
+        "Free space, then re-run the item.",
+    ),
+    Case(
+        "concurrency.xdist",
+        "`pytest -n 2` (pytest-xdist) writing into one report dir",
+        None, (ACCEPTED,),
+        "every item's report and JSONL are written and valid; one summary lists every item",
+        "Items write distinct files atomically; only the controller writes the summary.",
+        "Nothing to do.",
+    ),
+    Case(
+        "concurrency.two_sessions",
+        "Two pytest sessions running at the same time into one report dir",
+        None, (ACCEPTED,),
+        "both sessions' reports are kept; `summary.json` lists the items of both",
+        "A session merges, under a lock, the items of a summary written while it ran; a "
+        "summary from an earlier, finished run is replaced.",
+        "Nothing to do (sequential runs into one dir still get a summary of their own items).",
+    ),
+]
+
+CASES: dict[str, Case] = {case.id: case for case in _CASES}
+assert len(CASES) == len(_CASES), "duplicate case ids"
+assert all(case.area in AREAS for case in _CASES)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def covers(case_id: str) -> Callable[[F], F]:
+    """Mark a test as the one covering ``case_id`` (checked by test_catalogue)."""
+    if case_id not in CASES:
+        raise KeyError(f"no catalogue case {case_id!r}")
+
+    def mark(func: F) -> F:
+        func.catalogue_case = case_id  # type: ignore[attr-defined]
+        return func
+
+    return mark
