@@ -4,9 +4,16 @@ Same-size maps are returned untouched (no copy, no dtype change). Other maps are
 ``torch.nn.functional.interpolate(mode="bilinear", align_corners=False, antialias=False)`` — the
 routine SPEC §5 names — computed in float32 on the CPU. torch is imported only when a resize is
 actually needed, so same-size evaluation works without torch installed.
+
+:func:`align_maps` aligns many maps at once: maps that share their size and their target size
+are stacked and resized by one ``interpolate`` call, which gives bit-for-bit the values of
+:func:`align_map` on each (bilinear interpolation computes every output pixel of every plane
+from the same index and weight tables; the batch is only an outer loop).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -30,25 +37,85 @@ def align_map(anomaly_map: np.ndarray, shape: tuple[int, int], *, image: str = "
     ndarray of shape ``shape``
         The input object itself when it already has that shape, else a new float32 array.
     """
-    if anomaly_map.ndim != 2:
-        raise ModelOutputError(f"{image}: anomaly map of shape {anomaly_map.shape} is not 2-D")
+    _check_2d(anomaly_map, image)
     if tuple(anomaly_map.shape) == tuple(shape):
         return anomaly_map
+    source = np.ascontiguousarray(anomaly_map, dtype=np.float32)[None]
+    return _resize(
+        source, (int(shape[0]), int(shape[1])), image=image, source_shape=anomaly_map.shape
+    )[0]
+
+
+def align_maps(
+    maps: Sequence[np.ndarray],
+    shapes: Sequence[tuple[int, int]],
+    *,
+    images: Sequence[str] | None = None,
+) -> list[np.ndarray]:
+    """:func:`align_map` of every ``maps[k]`` to ``shapes[k]``, with the same results.
+
+    Same-size maps are returned untouched; the others are resized in groups of equal source
+    and target size, one ``interpolate`` call per group (see the module docstring). Errors are
+    those of :func:`align_map`, for the first offending map in input order.
+
+    Parameters
+    ----------
+    maps : sequence of ndarray of shape (h, w)
+    shapes : sequence of (int, int)
+        Target (height, width) of each map.
+    images : sequence of str, optional
+        Image names for error messages.
+
+    Returns
+    -------
+    list of ndarray
+        ``result[k]`` has shape ``shapes[k]``.
+    """
+    if len(maps) != len(shapes):
+        raise ValueError(f"{len(maps)} maps but {len(shapes)} target shapes")
+    names = list(images) if images is not None else [""] * len(maps)
+    aligned: list[np.ndarray | None] = [None] * len(maps)
+    groups: dict[tuple[tuple[int, ...], tuple[int, int]], list[int]] = {}
+    for k, (anomaly_map, shape) in enumerate(zip(maps, shapes, strict=True)):
+        _check_2d(anomaly_map, names[k])
+        target = (int(shape[0]), int(shape[1]))
+        if tuple(anomaly_map.shape) == target:
+            aligned[k] = anomaly_map
+        else:
+            groups.setdefault((tuple(anomaly_map.shape), target), []).append(k)
+    for (source_shape, target), members in groups.items():
+        stacked = np.empty((len(members), *source_shape), dtype=np.float32)
+        for row, k in enumerate(members):
+            stacked[row] = maps[k]
+        resized = _resize(stacked, target, image=names[members[0]], source_shape=source_shape)
+        for row, k in enumerate(members):
+            aligned[k] = resized[row]
+    return aligned  # type: ignore[return-value]
+
+
+def _check_2d(anomaly_map: np.ndarray, image: str) -> None:
+    if anomaly_map.ndim != 2:
+        raise ModelOutputError(f"{image}: anomaly map of shape {anomaly_map.shape} is not 2-D")
+
+
+def _resize(
+    stacked: np.ndarray, shape: tuple[int, int], *, image: str, source_shape: Sequence[int]
+) -> np.ndarray:
+    """Bilinear resize of float32 planes ``(n, h, w)`` to ``(n, *shape)`` (one call)."""
     try:
         import torch
         import torch.nn.functional as F
     except ImportError as exc:  # pragma: no cover - exercised only without torch
         raise ModelOutputError(
-            f"{image}: anomaly map {anomaly_map.shape} must be resized to the mask's {tuple(shape)}"
-            ", which needs torch (pip install 'pyimgano[anomalib]')"
+            f"{image}: anomaly map {tuple(source_shape)} must be resized to the mask's "
+            f"{tuple(shape)}, which needs torch (pip install 'pyimgano[anomalib]')"
         ) from exc
-    source = torch.from_numpy(np.ascontiguousarray(anomaly_map, dtype=np.float32))
     with torch.inference_mode():
         resized = F.interpolate(
-            source[None, None],
-            size=(int(shape[0]), int(shape[1])),
+            torch.from_numpy(stacked)[:, None],
+            size=shape,
             mode="bilinear",
             align_corners=False,
             antialias=False,
         )
-    return resized[0, 0].numpy()
+    return resized[:, 0].numpy()

@@ -16,7 +16,9 @@
   normalisation/threshold buffers. The model class comes from ``anomalib_model``. Models
   whose constructor takes ``pre_trained`` are rebuilt with ``pre_trained=False`` (anomalib
   itself would rebuild a ``pre_trained=True`` checkpoint by downloading ImageNet weights from
-  the hub, only to overwrite them with the state_dict);
+  the hub, only to overwrite them with the state_dict). A ``.ckpt`` in the anomalib >= 2.7
+  layout is refused under an older anomalib, which would ignore those config entries and
+  rebuild a default pre-processor (silently different scores) — see :func:`_check_release`;
 - or an injected ``inferencer`` (an object with ``.predict(image)`` like anomalib's
   ``TorchInferencer``), used by tests with fakes.
 
@@ -240,6 +242,7 @@ class VisionAnomalibCheckpoint(Detector):
         self.device = device if inferencer is None else str(getattr(inferencer, "device", device))
         self.load_seconds = 0.0
         self._allowed_by: str | None = None
+        self._written_by: str | None = None
         self._facts: dict[str, Any] = {"gpu": None, "cuda": None, "threads": None}
         if inferencer is None:
             self._load(checkpoint_sha256)
@@ -297,6 +300,7 @@ class VisionAnomalibCheckpoint(Detector):
                 sha256=pin,
                 trust=self.trust_checkpoint,
                 lightning_loader=loader,
+                check_contents=_check_release,
             )
         module = loaded.payload
         if suffix in TORCH_SUFFIXES:
@@ -331,6 +335,7 @@ class VisionAnomalibCheckpoint(Detector):
         self.device = device
         self.checkpoint_sha256 = loaded.sha256
         self._allowed_by = loaded.allowed_by
+        self._written_by = loaded.written_by
         self._facts = device_facts(device)
         self.load_seconds = time.perf_counter() - started
 
@@ -382,7 +387,11 @@ class VisionAnomalibCheckpoint(Detector):
             for index, path in enumerate(paths):
                 yield index, decode(path)
             return
-        pool = ThreadPoolExecutor(self.decode_workers, thread_name_prefix="pyimgano-decode")
+        pool = ThreadPoolExecutor(
+            self.decode_workers,
+            thread_name_prefix="pyimgano-decode",
+            initializer=single_threaded_torch,
+        )
         pending: deque[tuple[int, Future[Any]]] = deque()
         todo = iter(enumerate(paths))
         try:
@@ -451,6 +460,7 @@ class VisionAnomalibCheckpoint(Detector):
             "anomalib_class": type(self.module).__name__ if self.module is not None else None,
             "checkpoint_format": _format_of(self.checkpoint_path),
             "loaded_with": self._allowed_by,
+            "checkpoint_written_by": self._written_by,
         }
         post = getattr(target, "post_processor", None) if target is not None else None
         if post is not None and hasattr(post, "pixel_min"):
@@ -469,6 +479,110 @@ class VisionAnomalibCheckpoint(Detector):
             threads=self._facts["threads"],
             extra=extra,
         )
+
+
+def _restores_component_config() -> bool:
+    """Whether the installed anomalib reads the plain-data component config of a >= 2.7 .ckpt."""
+    with _quiet_imports():
+        from anomalib.pre_processing import PreProcessor
+    return callable(getattr(PreProcessor, "load_checkpoint_config", None))
+
+
+def _check_release(ckpt: Any, contents: Any) -> None:
+    """Refuse a Lightning checkpoint whose layout the installed anomalib would misread.
+
+    anomalib 2.7 saves the pre-/post-processor as plain data (``anomalib_pre_processor_config``
+    …) instead of pickling them into ``hyper_parameters``. An older anomalib loads such a file
+    without complaint but ignores those entries: it rebuilds a *default* pre-processor (resize
+    and normalisation) and default post-processor switches. PaDiM then fails in its first forward
+    pass (a shape mismatch) and PatchCore scores images at the wrong size — both far from the
+    load. Called by :func:`~pyimgano.backends.checkpoint.load_checkpoint` before unpickling.
+    """
+    from pyimgano.backends.checkpoint import (
+        COMPONENT_CONFIG_LAYOUT,
+        installed_anomalib,
+        written_by,
+    )
+
+    if contents.layout != COMPONENT_CONFIG_LAYOUT or _restores_component_config():
+        return
+    writer = written_by(ckpt) or "anomalib >= 2.7"
+    installed = installed_anomalib()
+    raise CheckpointError(
+        f"{ckpt.name}: this {contents.describe(ckpt.suffix)} was written by {writer}, and "
+        f"the installed {installed} cannot read that layout (it would ignore the saved "
+        "anomalib_pre_processor_config / anomalib_post_processor_config and rebuild default ones, "
+        "so the scores would not be the trained model's): evaluate the exported model (.pt) of "
+        f"the same training run under {installed}, or this .ckpt under anomalib >= 2.7"
+    )
+
+
+def _openmp_runtimes() -> list[Any]:
+    """The OpenMP runtimes already loaded in this process (torch's first), as ctypes libraries.
+
+    Only libraries already in memory are opened (``RTLD_NOLOAD``): loading a second OpenMP
+    runtime could clash with the one in use. Platforms without ``RTLD_NOLOAD`` get none.
+    """
+    import ctypes
+    import glob
+
+    no_load = getattr(os, "RTLD_NOLOAD", None)
+    if no_load is None:
+        return []
+    torch = sys.modules.get("torch")
+    candidates: list[str] = []
+    if torch is not None and getattr(torch, "__file__", None):
+        lib = os.path.join(os.path.dirname(torch.__file__), "lib")
+        for pattern in ("libgomp*", "libiomp*", "libomp*"):
+            candidates += sorted(glob.glob(os.path.join(lib, pattern)))
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            for line in maps:
+                path = line.split()[-1] if line.strip() else ""
+                name = os.path.basename(path)
+                if name.startswith(("libgomp", "libiomp", "libomp")) and path not in candidates:
+                    candidates.append(path)
+    except OSError:  # not Linux
+        pass
+    runtimes = []
+    for path in candidates:
+        try:
+            runtime = ctypes.CDLL(path, mode=no_load | os.RTLD_LAZY)
+            runtime.omp_set_num_threads  # noqa: B018 - the symbol must exist
+        except (OSError, AttributeError):
+            continue
+        runtimes.append(runtime)
+    return runtimes
+
+
+def single_threaded_torch() -> None:
+    """Make torch's CPU operators run on the calling thread only (a worker-thread initializer).
+
+    The decode threads call anomalib's ``read_image``, whose uint8 -> float32 conversion is a
+    torch operator. With torch's default intra-op parallelism each such thread would start its
+    own OpenMP team, whose spinning workers compete with the forward pass's team for the cores
+    (measured on a 2-core CPU, demo categories: decode + forward took 1.095x the serial floor
+    without this, 1.02-1.08x with it; see BENCHMARKS.md). OpenMP's
+    ``omp_set_num_threads`` sets a per-thread setting, so calling it here changes only this
+    thread: the forward pass and every other thread keep torch's thread count. Results are
+    unchanged (element-wise operators). Does nothing when torch is not imported or no OpenMP
+    runtime is found.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return
+    # torch sets each thread's OpenMP thread count lazily on its first parallel operator, to
+    # the process default; trigger that first so that the setting below is not overwritten.
+    if torch.get_num_threads() <= 1:
+        return
+    global _OPENMP_RUNTIMES
+    if _OPENMP_RUNTIMES is None:
+        _OPENMP_RUNTIMES = _openmp_runtimes()
+    for runtime in _OPENMP_RUNTIMES:
+        runtime.omp_set_num_threads(1)
+
+
+_OPENMP_RUNTIMES: list[Any] | None = None
 
 
 def _snake_name(class_name: str) -> str | None:

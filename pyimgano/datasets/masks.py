@@ -93,7 +93,8 @@ def load_mask(sample: Sample, image_size: Sequence[int] | None = None) -> np.nda
         if mask.shape != size:
             raise DatasetError(
                 f"mask {path} is {mask.shape[1]}x{mask.shape[0]} (WxH) but its image "
-                f"{sample.image_path} is {size[1]}x{size[0]}"
+                f"{sample.image_path} is {size[1]}x{size[0]}; a mask must have its image's "
+                "size (masks are never resized)"
             )
         combined |= mask
     return combined

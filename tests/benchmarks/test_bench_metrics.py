@@ -41,13 +41,6 @@ BYTES_PER_PIXEL_TARGET = 24.0
 KEYS = ("pixel_auroc", "pixel_ap", "pixel_f1_max", "aupro")
 
 
-@pytest.fixture(autouse=True)
-def _only_on_demand(request: pytest.FixtureRequest) -> None:
-    on_demand = request.config.getoption("benchmark_only", default=False)
-    if not on_demand and os.environ.get("PYIMGANO_BENCH") != "1":
-        pytest.skip("heavy benchmark: run with --benchmark-only or PYIMGANO_BENCH=1")
-
-
 def make_maps_and_masks(
     n_images: int, size: int, seed: int = 0
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
