@@ -27,7 +27,6 @@ torch, lightning and anomalib are imported inside :func:`train_checkpoint` only.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import inspect
 import io
 import json
@@ -41,7 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pyimgano.datasets.base import file_sha256
 from pyimgano.errors import ConfigError, DatasetError
+from pyimgano.report import dumps, write_text_atomic
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
@@ -86,14 +87,6 @@ class TrainedCheckpoint:
     ckpt_sha256: str
     cached: bool
     params: dict[str, Any]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _model_kwargs(
@@ -242,8 +235,8 @@ def train_checkpoint(
         if (
             manifest is not None
             and manifest.get("params") == params
-            and manifest.get("pt_sha256") == _sha256(pt_path)
-            and manifest.get("ckpt_sha256") == _sha256(ckpt_path)
+            and manifest.get("pt_sha256") == file_sha256(pt_path)
+            and manifest.get("ckpt_sha256") == file_sha256(ckpt_path)
         ):
             return TrainedCheckpoint(
                 pt_path=pt_path,
@@ -328,15 +321,13 @@ def train_checkpoint(
 
     manifest = {
         "params": params,
-        "pt_sha256": _sha256(pt_path),
-        "ckpt_sha256": _sha256(ckpt_path),
+        "pt_sha256": file_sha256(pt_path),
+        "ckpt_sha256": file_sha256(ckpt_path),
         "written_with": {
             name: package_version(name) for name in ("anomalib", "lightning", "torch")
         },
     }
-    manifest_tmp = manifest_path.with_suffix(".json.tmp")
-    manifest_tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(manifest_tmp, manifest_path)
+    write_text_atomic(manifest_path, dumps(manifest))
     return TrainedCheckpoint(
         pt_path=pt_path,
         ckpt_path=ckpt_path,
