@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A fresh interpreter: this one already imported anomalib (training), which pytest
         # would otherwise warn about and could not assert-rewrite.
         command = [sys.executable, "-m", "pytest", *pytest_args]
-        print(f"{PROG}: {' '.join(command[1:])}", file=sys.stderr, flush=True)
+        print(f"{PROG}: python {' '.join(command[1:])}", file=sys.stderr, flush=True)
         return subprocess.run(command, check=False).returncode
 
     return run_cli(PROG, body)
