@@ -29,8 +29,6 @@ SNAPSHOT_MATCHED = "matched"
 SNAPSHOT_CREATED = "created"
 SNAPSHOT_UPDATED = "updated"
 
-#: metrics shown in the terminal table and summary.md (when present).
-
 
 class SpeedGateWarning(UserWarning):
     """A speed gate checked while several xdist workers shared the machine (SPEC §8)."""

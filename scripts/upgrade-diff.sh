@@ -7,7 +7,7 @@
 # 1. A release other than the venv's own is installed without its dependencies into
 #    .anomalib-overlays/<version> (pip install --no-deps --target; ~10 MB) and run by putting
 #    that directory first on PYTHONPATH. Its declared requirements are checked against the venv
-#    first; if the venv cannot satisfy them, use the tox route (tox -e upgrade-2.7,upgrade-2.6).
+#    first; if the venv cannot satisfy them, use the tox route (tox -e upgrade-anomalib27,upgrade-anomalib26).
 # 2. The demo checkpoints are trained ONCE, under the venv's anomalib (pyimgano-demo
 #    --prepare-only, cached in .pyimgano-demo/) — or, with TRAIN_WITH=<OLD or NEW version>, under
 #    that release (into .anomalib-overlays/demo-trained-by-<version>/), e.g. TRAIN_WITH=2.6.2 for
