@@ -15,6 +15,7 @@ Verdicts per metric row:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -248,14 +249,7 @@ class ImageChange:
         return self.new_score - self.old_score
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "image": self.image,
-            "label": self.label,
-            "defect": self.defect,
-            "old_score": self.old_score,
-            "new_score": self.new_score,
-            "delta": self.delta,
-        }
+        return {**dataclasses.asdict(self), "delta": self.delta}
 
 
 FLIP_KINDS = {
@@ -285,16 +279,7 @@ class DecisionFlip:
         return FLIP_KINDS[(self.label, self.old_decision, self.new_decision)]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "image": self.image,
-            "label": self.label,
-            "defect": self.defect,
-            "old_score": self.old_score,
-            "new_score": self.new_score,
-            "old_decision": self.old_decision,
-            "new_decision": self.new_decision,
-            "kind": self.kind,
-        }
+        return {**dataclasses.asdict(self), "kind": self.kind}
 
 
 PRED_LABEL = "pred_label"

@@ -12,6 +12,7 @@ from pyimgano.diff.compare import (
     OLD_ONLY,
     UNGATED,
     WITHIN,
+    DecisionFlip,
     DiffResult,
     ImageDiff,
     ItemDiff,
@@ -39,6 +40,19 @@ _HEADLINES = {
     OLD_ONLY: "ONLY IN OLD",
     NEW_ONLY: "ONLY IN NEW",
 }
+
+
+def _flip_cells(flip: DecisionFlip, image: str) -> list[str]:
+    """One decision flip's row (table and markdown differ only in how the image is quoted)."""
+    return [
+        image,
+        str(flip.label),
+        flip.defect or "",
+        f"{flip.old_decision} → {flip.new_decision}",
+        flip.kind,
+        _score(flip.old_score),
+        _score(flip.new_score),
+    ]
 
 
 def _value(value: float | None, present: bool) -> str:
@@ -181,18 +195,7 @@ def _image_lines(images: ImageDiff) -> list[str]:
         lines.append(f"  decision flips {_basis(images)}: {len(images.flips)}")
         if images.flips:
             rows = [["image", "label", "defect", "decision", "kind", "old score", "new score"]]
-            rows += [
-                [
-                    f.image,
-                    str(f.label),
-                    f.defect or "",
-                    f"{f.old_decision} → {f.new_decision}",
-                    f.kind,
-                    _score(f.old_score),
-                    _score(f.new_score),
-                ]
-                for f in images.flips[:MAX_FLIPS_SHOWN]
-            ]
+            rows += [_flip_cells(f, f.image) for f in images.flips[:MAX_FLIPS_SHOWN]]
             lines += _table(rows, "    ", right=(5, 6))
             if len(images.flips) > MAX_FLIPS_SHOWN:
                 lines.append(
@@ -282,18 +285,7 @@ def _md_images(images: ImageDiff) -> list[str]:
             lines.append("")
             lines += _md_table(
                 ["image", "label", "defect", "decision", "kind", "old score", "new score"],
-                [
-                    [
-                        f"`{f.image}`",
-                        str(f.label),
-                        f.defect or "",
-                        f"{f.old_decision} → {f.new_decision}",
-                        f.kind,
-                        _score(f.old_score),
-                        _score(f.new_score),
-                    ]
-                    for f in images.flips[:MAX_FLIPS_SHOWN]
-                ],
+                [_flip_cells(f, f"`{f.image}`") for f in images.flips[:MAX_FLIPS_SHOWN]],
                 right=(5, 6),
             )
             if len(images.flips) > MAX_FLIPS_SHOWN:
