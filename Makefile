@@ -10,7 +10,7 @@ STAMP := $(VENV)/.pyimgano-installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[anomalib,plots,test]'
+	$(BIN)/python -m pip install -q -e '.[anomalib,onnx,openvino,export,plots,test]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pyimgano.benchmark import Evaluation
+from pyimgano.evaluation import Evaluation
 from pyimgano.report import write_report
 
 

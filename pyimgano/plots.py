@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pyimgano.benchmark import Evaluation
+from pyimgano.evaluation import Evaluation
 
 if TYPE_CHECKING:
     from pyimgano.diff.compare import DiffResult, ItemDiff

@@ -1,26 +1,25 @@
-"""``run_case``: one (model, dataset, category) from configuration to :class:`Evaluation`.
+"""``run_case``: resolve one (model, dataset, category) configuration, then evaluate it.
 
-This is the single path shared by ``pyimgano-benchmark`` and the pytest plugin: resolve the
-model kwargs (SPEC §7), load the dataset (SPEC §4) and check its pinned fingerprint, create the
-model (checkpoint trust, device), then :func:`pyimgano.benchmark.evaluate`.
+The single path shared by ``pyimgano-benchmark`` and the pytest plugin. ``run_case`` resolves
+configuration — model kwargs (SPEC §7), the dataset and its pinned fingerprint (SPEC §4), the
+model (checkpoint trust, device) — and hands the loaded model and dataset to
+:func:`pyimgano.evaluation.evaluate`, which runs the model over the dataset.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pyimgano.benchmark import Evaluation, evaluate
-from pyimgano.errors import ConfigError, DatasetError, DeviceError
+from pyimgano.evaluation import Evaluation, evaluate
+from pyimgano.errors import ConfigError, DatasetError
 
 #: kwargs that only the command line (or the suite's ``sha256`` key) may set.
 RESERVED_KWARGS = ("trust_checkpoint", "checkpoint_sha256")
-_DEVICE_FORM = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 
 
 @dataclass(frozen=True)
@@ -47,6 +46,22 @@ class Case:
         Expected dataset fingerprint; a different one is a :class:`DatasetError`.
     dataset_options : mapping
         Extra loader options (``folder`` format directories).
+    precision : str
+        ``f32`` (default), ``bf16`` or ``f16``: the runtime's inference precision (SPEC §3).
+    aupro_limits : tuple of float
+        Extra AU-PRO FPR limits reported as ``aupro_<limit>`` from the same sweep (SPEC §5).
+    auspro_limits : tuple of float
+        FPR limits of AU-sPRO (``mvtec_loco`` only); empty means the default ``(0.05,)``.
+    aupimo_fpr_bounds : (float, float)
+        FPR integration bounds of AUPIMO on the normal images.
+    reference : path or None
+        Reference checkpoint for export parity (SPEC §11), run on the same decoded images.
+    reference_sha256 : str or None
+        Pin for the reference checkpoint's bytes.
+    parity : mapping or None
+        Parity bounds ``{score, map, decisions}`` (max |Δ|, flips); None without a reference.
+    cache_dir : path or None
+        Where a runtime may write caches (OpenVINO); never the working directory by default.
     """
 
     model: str
@@ -63,6 +78,14 @@ class Case:
     trust_checkpoint: bool = False
     fingerprint: str | None = None
     dataset_options: Mapping[str, Any] = field(default_factory=dict)
+    precision: str = "f32"
+    aupro_limits: tuple[float, ...] = ()
+    auspro_limits: tuple[float, ...] = ()
+    aupimo_fpr_bounds: tuple[float, float] = (1e-5, 1e-4)
+    reference: Path | None = None
+    reference_sha256: str | None = None
+    parity: Mapping[str, float] | None = None
+    cache_dir: Path | None = None
 
 
 def model_kwargs_for(case: Case) -> dict[str, Any]:
@@ -91,16 +114,14 @@ def model_kwargs_for(case: Case) -> dict[str, Any]:
 
 
 def check_device_form(device: object) -> None:
-    """A :class:`DeviceError` for a device string that no backend could accept.
+    """A :class:`~pyimgano.errors.DeviceError` for a device string that no backend could accept.
 
     Checked before anything is loaded and whatever the model (a model that ignores ``device``
     must not make ``--device cdua`` pass); availability is the backend's check.
     """
-    from pyimgano.backends.device import ACCEPTED_FORMS
+    from pyimgano.backends.device import parse_device
 
-    text = device.strip().lower() if isinstance(device, str) else None
-    if text is None or not _DEVICE_FORM.match(text):
-        raise DeviceError(f"unknown device {device!r}; expected one of {ACCEPTED_FORMS}")
+    parse_device(device)
 
 
 def load_case_dataset(case: Case):

@@ -16,6 +16,28 @@ from pyimgano.errors import DeviceError
 ACCEPTED_FORMS = "auto, cpu, cuda, cuda:N"
 
 _CUDA_INDEX = re.compile(r"^cuda:(\d+)$")
+_DEVICE_FORM = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
+
+
+def parse_device(spec: object) -> str:
+    """The canonical (stripped, lower-case) form of a device option; no torch, no availability.
+
+    The one place that knows the accepted forms. Raises :class:`DeviceError` naming the value
+    for anything but ``auto``, ``cpu``, ``cuda``, ``cuda:N``.
+    """
+    text = spec.strip().lower() if isinstance(spec, str) else None
+    if text is None or not _DEVICE_FORM.match(text):
+        raise DeviceError(f"unknown device {spec!r}; expected one of {ACCEPTED_FORMS}")
+    return text
+
+
+def cuda_device_count() -> int:
+    """Number of visible CUDA devices; 0 when CUDA or torch is unavailable (no warning)."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return 0
+    return _cuda_device_count()
 
 
 def _cuda_device_count() -> int:
@@ -48,9 +70,7 @@ def resolve_device(spec: str) -> str:
     DeviceError
         An unknown form, CUDA asked for but unavailable, or an index beyond the visible GPUs.
     """
-    if not isinstance(spec, str):
-        raise DeviceError(f"device {spec!r} is not a string; expected one of {ACCEPTED_FORMS}")
-    value = spec.strip().lower()
+    value = parse_device(spec)
     if value == "cpu":
         return "cpu"
     if value == "auto":
@@ -59,8 +79,7 @@ def resolve_device(spec: str) -> str:
         index = 0
     else:
         match = _CUDA_INDEX.match(value)
-        if match is None:
-            raise DeviceError(f"unknown device {spec!r}; expected one of {ACCEPTED_FORMS}")
+        assert match is not None  # parse_device accepted it
         index = int(match.group(1))
     count = _cuda_device_count()
     if count == 0:

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.anomalib
 def counted(padim_detector, monkeypatch):
     import anomalib.data.utils as data_utils
 
-    import pyimgano.benchmark as benchmark
+    import pyimgano.evaluation as evaluation_module
     import pyimgano.datasets.masks as masks
     import pyimgano.metrics as metrics
 
@@ -40,12 +40,12 @@ def counted(padim_detector, monkeypatch):
     wrap(data_utils, "read_image", "decode", lambda c, path, *a, **k: c.update([str(path)]))
     wrap(masks, "read_mask", "mask", lambda c, path: c.update([str(path)]))
     wrap(
-        benchmark,
+        evaluation_module,
         "align_maps",
         "align",
         lambda c, maps, shapes, images=None: c.update(images),
     )
-    wrap(benchmark, "align_map", "align", lambda c, amap, shape, image="": c.update([image]))
+    wrap(evaluation_module, "align_map", "align", lambda c, amap, shape, image="": c.update([image]))
     wrap(metrics, "pixel_metrics", "metrics", lambda c, *a, **k: c.update(["call"]))
     handle = padim_detector.module.register_forward_pre_hook(
         lambda module, args: calls["rows"].update({"rows": args[0].shape[0], "forwards": 1})
@@ -56,7 +56,7 @@ def counted(padim_detector, monkeypatch):
 
 @pytest.mark.parametrize("batch_size", [1, 8, 32])
 def test_each_image_decoded_inferred_masked_and_aligned_once(counted, anomalib_data, batch_size):
-    from pyimgano.benchmark import evaluate
+    from pyimgano.evaluation import evaluate
     from pyimgano.datasets import load_dataset
 
     detector, calls = counted
@@ -77,7 +77,7 @@ def test_each_image_decoded_inferred_masked_and_aligned_once(counted, anomalib_d
 
 def test_result_equals_the_straightforward_computation(padim_detector, anomalib_data):
     from pyimgano.alignment import align_map
-    from pyimgano.benchmark import evaluate
+    from pyimgano.evaluation import evaluate
     from pyimgano.datasets import load_dataset, load_mask
     from pyimgano.metrics import pixel_metrics
 

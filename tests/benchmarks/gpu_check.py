@@ -10,7 +10,7 @@ and :func:`pyimgano.training.train_checkpoint` write); ``--data`` an MVTec-layou
 
 What runs, on the same checkpoint, device and images:
 
-- ``evaluate``: ``pyimgano.benchmark.evaluate(model, dataset, pixel=True, batch_size=32)``, end
+- ``evaluate``: ``pyimgano.evaluation.evaluate(model, dataset, pixel=True, batch_size=32)``, end
   to end (decode threads, batched forward, maps brought to the host, mask loading, map
   alignment, exact image and pixel metrics); ``--no-pixel`` leaves the pixel part out;
 - ``loop``: anomalib's ``TorchInferencer.predict(path)`` per image (decode, pre-process,
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import pyimgano
     from pyimgano.backends.anomalib import VisionAnomalibCheckpoint
-    from pyimgano.benchmark import evaluate
+    from pyimgano.evaluation import evaluate
     from pyimgano.datasets import load_dataset
 
     dataset = load_dataset(args.format, args.data, args.category)

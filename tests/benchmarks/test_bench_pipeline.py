@@ -132,7 +132,7 @@ def mvtec_case(bench_cache) -> Case:
 
 def _run(benchmark, cases: list[Case], rounds: int) -> dict[str, Any]:
     """Interleaved rounds of pipeline / floor / loop over ``cases``; the extra_info figures."""
-    from pyimgano.benchmark import evaluate
+    from pyimgano.evaluation import evaluate
 
     if benchmark.disabled:
         pytest.skip("pytest-benchmark is disabled (--benchmark-disable)")

@@ -1,7 +1,7 @@
 """The work ``evaluate`` overlaps with inference gives the sequential results (fast, default run).
 
 ``evaluate(pixel=True)`` reads masks and aligns maps on a background thread, batch by batch,
-while the model infers (see ``pyimgano.benchmark._PixelInputs``), and aligns a batch's maps with
+while the model infers (see ``pyimgano.evaluation._PixelInputs``), and aligns a batch's maps with
 one ``interpolate`` per size (``pyimgano.alignment.align_maps``). These tests pin that this is
 only a change of schedule: the same values bit for bit, each mask read once, and the errors of
 the sequential order (every mask first, in dataset order; no mask error when a model yields no
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from pyimgano.alignment import align_map, align_maps
-from pyimgano.benchmark import evaluate
+from pyimgano.evaluation import evaluate
 from pyimgano.datasets import load_dataset, load_mask
 from pyimgano.errors import DatasetError, ModelOutputError
 from pyimgano.metrics import pixel_metrics

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from pyimgano.benchmark import evaluate
+from pyimgano.evaluation import evaluate
 from pyimgano.datasets import load_dataset
 from pyimgano.errors import DatasetError, ModelOutputError
 from pyimgano.models.base import Batch

@@ -8,7 +8,7 @@ import warnings
 import pytest
 
 from pyimgano.artifacts import write_evaluation
-from pyimgano.benchmark import evaluate
+from pyimgano.evaluation import evaluate
 from pyimgano.datasets import load_dataset
 from pyimgano.diff import diff_records
 from pyimgano.diff.compare import ItemDiff

@@ -1,7 +1,9 @@
-"""The evaluation runner: samples → batched inference → metrics → :class:`Report` (SPEC §2).
+"""``evaluate``: a loaded model run over a loaded dataset → :class:`Evaluation` (SPEC §2).
 
-:func:`evaluate` is the one function that turns a loaded model and a dataset into a report;
-the CLI and the pytest plugin reach it through :func:`pyimgano.runner.run_case`.
+:func:`evaluate` knows nothing of configuration: it takes a :class:`Detector` and a
+:class:`Dataset` and returns predictions, metrics and a :class:`Report`.
+:func:`pyimgano.runner.run_case` resolves configuration (kwargs, dataset, checkpoint) and calls
+it; the CLI and the pytest plugin both go through ``run_case``.
 """
 
 from __future__ import annotations
