@@ -2,8 +2,10 @@
 
 Same-size maps are returned untouched (no copy, no dtype change). Other maps are resized with
 ``torch.nn.functional.interpolate(mode="bilinear", align_corners=False, antialias=False)`` — the
-routine SPEC §5 names — computed in float32 on the CPU. torch is imported only when a resize is
-actually needed, so same-size evaluation works without torch installed.
+routine SPEC §5 names — computed in float32. A NumPy map is resized on the CPU; a torch tensor
+(a map kept on the model's device, docs/REFERENCE.md §5) is resized on its own device and stays
+there. torch is imported only when a resize is actually needed, so same-size evaluation works
+without torch installed.
 
 :func:`align_maps` aligns many maps at once: maps that share their size and their target size
 are stacked and resized by one ``interpolate`` call, which gives bit-for-bit the values of
@@ -25,7 +27,7 @@ def align_map(anomaly_map: np.ndarray, shape: tuple[int, int], *, image: str = "
 
     Parameters
     ----------
-    anomaly_map : ndarray of shape (h, w)
+    anomaly_map : ndarray or torch.Tensor of shape (h, w)
         A 2-D map as produced by :func:`pyimgano.outputs.to_prediction`.
     shape : (int, int)
         Target (height, width), the ground-truth mask's shape.
@@ -34,16 +36,11 @@ def align_map(anomaly_map: np.ndarray, shape: tuple[int, int], *, image: str = "
 
     Returns
     -------
-    ndarray of shape ``shape``
-        The input object itself when it already has that shape, else a new float32 array.
+    ndarray or torch.Tensor of shape ``shape``
+        The input object itself when it already has that shape, else a new float32 array
+        (a tensor on the input's device for a tensor input).
     """
-    _check_2d(anomaly_map, image)
-    if tuple(anomaly_map.shape) == tuple(shape):
-        return anomaly_map
-    source = np.ascontiguousarray(anomaly_map, dtype=np.float32)[None]
-    return _resize(
-        source, (int(shape[0]), int(shape[1])), image=image, source_shape=anomaly_map.shape
-    )[0]
+    return align_maps([anomaly_map], [shape], images=[image])[0]
 
 
 def align_maps(
@@ -75,22 +72,30 @@ def align_maps(
         raise ValueError(f"{len(maps)} maps but {len(shapes)} target shapes")
     names = list(images) if images is not None else [""] * len(maps)
     aligned: list[np.ndarray | None] = [None] * len(maps)
-    groups: dict[tuple[tuple[int, ...], tuple[int, int]], list[int]] = {}
+    groups: dict[tuple[tuple[int, ...], tuple[int, int], str], list[int]] = {}
     for k, (anomaly_map, shape) in enumerate(zip(maps, shapes, strict=True)):
         _check_2d(anomaly_map, names[k])
         target = (int(shape[0]), int(shape[1]))
         if tuple(anomaly_map.shape) == target:
             aligned[k] = anomaly_map
         else:
-            groups.setdefault((tuple(anomaly_map.shape), target), []).append(k)
-    for (source_shape, target), members in groups.items():
-        stacked = np.empty((len(members), *source_shape), dtype=np.float32)
-        for row, k in enumerate(members):
-            stacked[row] = maps[k]
-        resized = _resize(stacked, target, image=names[members[0]], source_shape=source_shape)
+            where = str(anomaly_map.device) if _is_tensor(anomaly_map) else "numpy"
+            groups.setdefault((tuple(anomaly_map.shape), target, where), []).append(k)
+    for (source_shape, target, _), members in groups.items():
+        if _is_tensor(maps[members[0]]):
+            resized = _resize_tensors([maps[k] for k in members], target)
+        else:
+            stacked = np.empty((len(members), *source_shape), dtype=np.float32)
+            for row, k in enumerate(members):
+                stacked[row] = maps[k]
+            resized = _resize(stacked, target, image=names[members[0]], source_shape=source_shape)
         for row, k in enumerate(members):
             aligned[k] = resized[row]
     return aligned  # type: ignore[return-value]
+
+
+def _is_tensor(value: object) -> bool:
+    return hasattr(value, "detach") and not isinstance(value, np.ndarray)
 
 
 def _check_2d(anomaly_map: np.ndarray, image: str) -> None:
@@ -119,3 +124,16 @@ def _resize(
             antialias=False,
         )
     return resized[:, 0].numpy()
+
+
+def _resize_tensors(maps: Sequence[object], shape: tuple[int, int]) -> object:
+    """The same resize as :func:`_resize` on torch tensors, on their device (one call)."""
+    import torch
+    import torch.nn.functional as F
+
+    with torch.inference_mode():
+        stacked = torch.stack([m.to(torch.float32) for m in maps])  # type: ignore[attr-defined]
+        resized = F.interpolate(
+            stacked[:, None], size=shape, mode="bilinear", align_corners=False, antialias=False
+        )
+    return resized[:, 0]

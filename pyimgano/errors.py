@@ -58,3 +58,11 @@ class GateFailure(PyImganoError, AssertionError):
     def __init__(self, message: str, rows: list[dict] | None = None) -> None:
         super().__init__(message)
         self.rows = rows or []
+
+
+class PyImganoWarning(UserWarning):
+    """Base of the warnings pyimgano issues (name them in ``-W`` / ``filterwarnings``)."""
+
+
+class BatchDependenceWarning(PyImganoWarning):
+    """A model's batched outputs differed from per-image inference; it ran one image at a time."""

@@ -11,22 +11,21 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from pyimgano.alignment import align_map, align_maps
 from pyimgano.datasets.base import GOOD, Dataset
 from pyimgano.environment import environment_facts, worker_count
-from pyimgano.errors import ModelOutputError
-from pyimgano.models.base import Detector
+from pyimgano.inference import run_inference
+from pyimgano.models.base import Detector, ModelDescription
 from pyimgano.outputs import Prediction
+from pyimgano.parity import BORDERLINE, ParityAccumulator
+from pyimgano.pixel_inputs import PixelInputs
 from pyimgano.report import Report
-
-PIXEL_METRICS = ("pixel_auroc", "pixel_ap", "pixel_f1_max", "aupro")
 
 
 @dataclass
@@ -34,56 +33,22 @@ class Evaluation:
     """What :func:`evaluate` produced: the report plus the raw predictions (for plots/diffs).
 
     ``predictions[i]`` belongs to ``dataset[i]``; maps are at the model's resolution.
+    ``pixel`` holds what the pixel metrics saw (aligned maps, masks, curves) when they ran;
+    ``reference_predictions`` the reference model's predictions under export parity.
     """
 
     report: Report
     dataset: Dataset
     predictions: list[Prediction]
     aupro_limit: float = 0.3
+    pixel: PixelData | None = None
+    reference_predictions: list[Prediction] | None = None
 
 
 def _progress(total: int, enabled: bool, desc: str):
     from tqdm import tqdm
 
     return tqdm(total=total, disable=not enabled, desc=desc, unit="img", leave=False)
-
-
-def _collect(
-    model: Detector,
-    dataset: Dataset,
-    batch_size: int,
-    progress: bool,
-    on_batch: Callable[[Sequence[int], Sequence[Prediction]], None] | None = None,
-) -> tuple[list[Prediction], list[float]]:
-    """Run ``model`` over the dataset; predictions in dataset order, and ms/image per batch.
-
-    ``on_batch(indices, predictions)`` is called with each checked batch as it arrives.
-    """
-    paths = [sample.image_path for sample in dataset]
-    predictions: list[Prediction | None] = [None] * len(paths)
-    batch_ms: list[float] = []
-    with _progress(len(paths), progress, f"{dataset.category}") as bar:
-        for batch in model.predict(paths, batch_size=batch_size):
-            if len(batch.indices) != len(batch.predictions):
-                raise ModelOutputError(
-                    f"model returned {len(batch.predictions)} predictions for a batch of "
-                    f"{len(batch.indices)} images"
-                )
-            for index, prediction in zip(batch.indices, batch.predictions, strict=False):
-                if predictions[index] is not None:
-                    raise ModelOutputError(f"{paths[index]}: model predicted this image twice")
-                predictions[index] = prediction
-            if on_batch is not None:
-                on_batch(batch.indices, batch.predictions)
-            if batch.indices:
-                batch_ms.append(1000.0 * batch.seconds / len(batch.indices))
-            bar.update(len(batch.indices))
-    missing = [str(paths[i]) for i, p in enumerate(predictions) if p is None]
-    if missing:
-        raise ModelOutputError(
-            f"model returned no score for {len(missing)} image(s), first: {missing[0]}"
-        )
-    return predictions, batch_ms  # type: ignore[return-value]
 
 
 def _image_level(
@@ -112,95 +77,115 @@ def _image_level(
     return metrics, notes, by_defect
 
 
-class _PixelInputs:
-    """Ground-truth masks and aligned maps, prepared on one background thread while the model
-    is still inferring (SPEC §10: the harness adds little to the forward pass).
+@dataclass
+class PixelData:
+    """What the pixel metrics saw, kept for plots (no mask re-read, no re-alignment, no re-sort).
 
-    Each batch of predictions is handed over as it arrives (:meth:`add`): its samples' masks are
-    read (each mask file once) and its maps aligned to mask size with
-    :func:`pyimgano.alignment.align_maps` (one ``interpolate`` per group of equal sizes, the same
-    values as per map). The outcome is exactly that of reading every mask first and aligning
-    afterwards: errors are raised by :meth:`result` in that order (the first sample, in dataset
-    order, whose mask fails; then the first map that cannot be aligned), and when any prediction
-    has no map, no mask error is raised at all (pixel metrics are then ``null``).
+    Attributes
+    ----------
+    maps : list
+        Image ``i``'s anomaly map aligned to its mask's size: a 2-D float NumPy array, or a
+        torch tensor on the model's device when maps stayed there (use
+        :func:`pyimgano.outputs.to_numpy` for a host copy).
+    masks : list of numpy.ndarray
+        Binarised ground-truth masks (bool), all-False for normal images.
+    roc : (fpr, tpr) or None
+        The pixel ROC curve of the exact sweep.
+    pro : (fpr, pro) or None
+        The PRO curve of the exact sweep (mean per-region overlap against FPR).
     """
 
-    def __init__(self, dataset: Dataset, pool: ThreadPoolExecutor) -> None:
-        self._samples = list(dataset)
-        n = len(self._samples)
-        self.masks: list[np.ndarray | None] = [None] * n
-        self.maps: list[np.ndarray | None] = [None] * n
-        self.missing_map = False
-        self._mask_errors: dict[int, BaseException] = {}
-        self._align_errors: dict[int, BaseException] = {}
-        self._pool = pool
-        self._jobs: list[Future[None]] = []
+    maps: list[Any]
+    masks: list[np.ndarray]
+    roc: tuple[np.ndarray, np.ndarray] | None = None
+    pro: tuple[np.ndarray, np.ndarray] | None = None
 
-    def add(self, indices: Sequence[int], predictions: Sequence[Prediction]) -> None:
-        """Queue one batch (called by :func:`_collect` as batches arrive)."""
-        if any(p.anomaly_map is None for p in predictions):
-            self.missing_map = True
-        if not self.missing_map:
-            self._jobs.append(self._pool.submit(self._prepare, tuple(indices), tuple(predictions)))
 
-    def _prepare(self, indices: tuple[int, ...], predictions: tuple[Prediction, ...]) -> None:
-        from pyimgano.datasets.masks import load_mask
-
-        if self.missing_map:  # pixel metrics will be null: no need for masks
-            return
-        ready: list[tuple[int, np.ndarray, tuple[int, int]]] = []
-        for index, prediction in zip(indices, predictions, strict=True):
-            try:
-                mask = load_mask(self._samples[index])
-            except Exception as exc:  # noqa: BLE001 - raised in order by result()
-                self._mask_errors[index] = exc
-                continue
-            self.masks[index] = mask
-            ready.append((index, prediction.anomaly_map, mask.shape))  # type: ignore[arg-type]
-        names = [str(self._samples[index].image_path) for index, _, _ in ready]
-        try:
-            aligned = align_maps(
-                [amap for _, amap, _ in ready], [shape for _, _, shape in ready], images=names
-            )
-        except Exception:  # noqa: BLE001 - redone map by map below to find each failing one
-            for (index, amap, shape), name in zip(ready, names, strict=True):
-                try:
-                    self.maps[index] = align_map(amap, shape, image=name)
-                except Exception as exc:  # noqa: BLE001 - raised in order by result()
-                    self._align_errors[index] = exc
-            return
-        for (index, _, _), amap in zip(ready, aligned, strict=True):
-            self.maps[index] = amap
-
-    def close(self) -> None:
-        """Drop the batches not yet started (after an error)."""
-        for job in self._jobs:
-            job.cancel()
-
-    def result(self) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
-        """``(maps, masks)`` once every batch is in; None when a prediction has no map."""
-        for job in self._jobs:
-            job.result()
-        if self.missing_map:
-            return None
-        for errors in (self._mask_errors, self._align_errors):
-            if errors:
-                raise errors[min(errors)]
-        return self.maps, self.masks  # type: ignore[return-value]
+@dataclass
+class _PixelOutcome:
+    metrics: dict[str, float | None]
+    notes: dict[str, str]
+    per_image: dict[int, dict[str, float | None]]
+    by_group: dict[str, dict[str, float | None]]
+    data: PixelData | None
+    device: str | None
 
 
 def _pixel_level(
-    prepared: _PixelInputs, aupro_limit: float
-) -> tuple[dict[str, float | None], dict[str, str]]:
-    from pyimgano.metrics import pixel_metrics
+    prepared: PixelInputs, options: PixelOptions, dataset: Dataset
+) -> _PixelOutcome:
+    from pyimgano.metrics.pixel import evaluate_pixels
 
     inputs = prepared.result()
     if inputs is None:
         reason = "the model yields no anomaly map"
-        return dict.fromkeys(PIXEL_METRICS), dict.fromkeys(PIXEL_METRICS, reason)
-    maps, masks = inputs
-    result = pixel_metrics(maps, masks, aupro_limit=aupro_limit)
-    return dict(result), dict(result.notes)
+        names = pixel_metric_names(options, dataset)
+        return _PixelOutcome(dict.fromkeys(names), dict.fromkeys(names, reason), {}, {}, None, None)
+    loco = inputs.defects is not None
+    result = evaluate_pixels(
+        inputs.maps,
+        inputs.masks,
+        aupro_limit=options.aupro_limit,
+        aupro_limits=options.aupro_limits,
+        aupimo_fpr_bounds=options.aupimo_fpr_bounds,
+        regions=inputs.regions,
+        keep_curves=True,
+        defects=(
+            [[(d.mask, d.saturation_pixels) for d in defects] for defects in inputs.defects]
+            if loco
+            else None
+        ),
+        auspro_limits=options.auspro_limits or DEFAULT_AUSPRO_LIMITS,
+        defect_groups=(
+            [None if s.defect_type == GOOD else s.defect_type for s in dataset] if loco else None
+        ),
+    )
+    metrics = dict(result.metrics)
+    notes = dict(result.metrics.notes)
+    for warning in result.aupimo_warnings:
+        notes.setdefault("aupimo_mean", warning)
+    per_image: dict[int, dict[str, float | None]] = {
+        i: {"aupimo": value} for i, value in enumerate(result.aupimo_per_image)
+    }
+    by_group: dict[str, dict[str, float | None]] = {}
+    if result.spro is not None:
+        for group, values in result.spro.by_group.items():
+            by_group[group] = dict(values)
+            for name, reason in values.notes.items():
+                notes[f"metrics_by_defect.{group}.{name}"] = reason
+    data = PixelData(maps=inputs.maps, masks=inputs.masks, roc=result.roc, pro=result.pro)
+    return _PixelOutcome(metrics, notes, per_image, by_group, data, result.metrics_device)
+
+
+@dataclass(frozen=True)
+class PixelOptions:
+    """Which pixel metrics to compute (docs/REFERENCE.md §5).
+
+    ``aupro_limit`` is the plain ``aupro`` key's limit; ``aupro_limits`` add ``aupro_<limit>``
+    keys from the same sweep; ``auspro_limits`` apply to ``mvtec_loco`` (default 0.05);
+    ``aupimo_fpr_bounds`` bound AUPIMO's integration on the normal images.
+    """
+
+    aupro_limit: float = 0.3
+    aupro_limits: tuple[float, ...] = ()
+    auspro_limits: tuple[float, ...] = ()
+    aupimo_fpr_bounds: tuple[float, float] = (1e-5, 1e-4)
+
+
+def pixel_metric_names(options: PixelOptions, dataset: Dataset) -> list[str]:
+    """The pixel metric keys a report carries for ``options`` on ``dataset``."""
+    from pyimgano.metrics.pixel import PIXEL_METRICS, aupro_key
+    from pyimgano.metrics.spro import auspro_key
+
+    names = [*PIXEL_METRICS, "aupimo_mean", "aupimo_std"]
+    names += [aupro_key(limit) for limit in options.aupro_limits]
+    if dataset.format == "mvtec_loco":
+        names += [auspro_key(limit) for limit in options.auspro_limits or DEFAULT_AUSPRO_LIMITS]
+    return list(dict.fromkeys(names))
+
+
+#: AU-sPRO's FPR limit when a suite asks for none (the MVTec LOCO AD evaluation's 0.05).
+DEFAULT_AUSPRO_LIMITS = (0.05,)
 
 
 def _single_threaded_torch() -> None:
@@ -215,6 +200,20 @@ def _median_or_none(values: Sequence[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
+def _threshold(description: ModelDescription) -> float | None:
+    """The checkpoint's decision threshold on its score scale, where known."""
+    known = description.extra.get("threshold") if description.extra else None
+    if isinstance(known, (int, float)) and not isinstance(known, bool):
+        return float(known)
+    return 0.5 if description.outputs_normalized else None
+
+
+def _borderline(scores: np.ndarray, threshold: float | None) -> tuple[float | None, str | None]:
+    if threshold is None:
+        return None, "the checkpoint's decision threshold is not known"
+    return float(np.count_nonzero(np.abs(scores - threshold) <= BORDERLINE)), None
+
+
 def evaluate(
     model: Detector,
     dataset: Dataset,
@@ -222,6 +221,11 @@ def evaluate(
     pixel: bool = False,
     batch_size: int = 16,
     aupro_limit: float = 0.3,
+    aupro_limits: Sequence[float] = (),
+    auspro_limits: Sequence[float] = (),
+    aupimo_fpr_bounds: tuple[float, float] = (1e-5, 1e-4),
+    reference: Detector | None = None,
+    parity: Mapping[str, float] | None = None,
     model_name: str = "",
     model_kwargs: Mapping[str, Any] | None = None,
     progress: bool = False,
@@ -238,9 +242,15 @@ def evaluate(
         Also compute pixel metrics. Every anomalous image then needs its mask
         (:class:`~pyimgano.errors.DatasetError` otherwise); maps are aligned to mask size.
     batch_size : int
-        Images per forward pass.
-    aupro_limit : float
-        FPR integration limit of AU-PRO.
+        Images per forward pass (a batch-dependent model runs one image at a time; see
+        :mod:`pyimgano.inference`).
+    aupro_limit, aupro_limits, auspro_limits, aupimo_fpr_bounds
+        Pixel metric options (:class:`PixelOptions`).
+    reference : Detector, optional
+        Export parity: a reference model run on the same decoded images; the report gains
+        ``parity`` (:mod:`pyimgano.parity`) and each record its ``reference_score``.
+    parity : mapping, optional
+        Parity bounds ``{score, map, decisions}``.
     model_name, model_kwargs
         Recorded in the report's ``model`` section.
     progress : bool
@@ -249,8 +259,10 @@ def evaluate(
     Notes
     -----
     While the model infers, one background thread collects the environment facts and, with
-    ``pixel``, reads each batch's masks and aligns its maps as the batch arrives (its torch
-    operators single-threaded); the results and errors are those of doing it afterwards.
+    ``pixel``, reads each batch's masks, labels their regions and aligns its maps as the batch
+    arrives (its torch operators single-threaded); the results and errors are those of doing it
+    afterwards. Maps kept on a CUDA device stay there for alignment and metrics
+    (``environment.metrics_device``).
 
     Returns
     -------
@@ -258,24 +270,46 @@ def evaluate(
         ``report.thresholds`` is empty and ``report.item`` is ``None``; gates and the plugin
         fill them.
     """
+    options = PixelOptions(
+        float(aupro_limit),
+        tuple(float(x) for x in aupro_limits),
+        tuple(float(x) for x in auspro_limits),
+        (float(aupimo_fpr_bounds[0]), float(aupimo_fpr_bounds[1])),
+    )
     if pixel:
         from pyimgano.datasets import require_masks
 
         require_masks(dataset)
+        if dataset.format == "mvtec_loco":
+            from pyimgano.datasets.loco import defects_config
+
+            defects_config(dataset)  # a missing defects_config.json fails before inference
     started = time.perf_counter()
     # One background thread, busy while the model infers: the environment facts (package
-    # versions: a few ms of metadata reads), and with pixel metrics the masks and map alignment,
-    # batch by batch (_PixelInputs). Its torch operators run single-threaded, so that they do
-    # not compete with the forward pass for the cores (see single_threaded_torch).
+    # versions: a few ms of metadata reads), and with pixel metrics the masks, their regions
+    # and map alignment, batch by batch (PixelInputs). Its torch operators run single-threaded,
+    # so that they do not compete with the forward pass for the cores.
     background = ThreadPoolExecutor(
         1, thread_name_prefix="pyimgano-eval", initializer=_single_threaded_torch
     )
     environment = background.submit(environment_facts)
-    prepared = _PixelInputs(dataset, background) if pixel else None
+    prepared = (
+        PixelInputs(dataset, background, loco_defects=dataset.format == "mvtec_loco")
+        if pixel
+        else None
+    )
+    paths = [sample.image_path for sample in dataset]
     try:
-        predictions, batch_ms = _collect(
-            model, dataset, batch_size, progress, None if prepared is None else prepared.add
-        )
+        with _progress(len(paths), progress, f"{dataset.category}") as bar:
+            inference = run_inference(
+                model,
+                paths,
+                batch_size=batch_size,
+                reference=reference,
+                on_batch=None if prepared is None else prepared.add,
+                advance=bar.update,
+            )
+        predictions = inference.predictions
         inference_s = time.perf_counter() - started
 
         metrics_started = time.perf_counter()
@@ -285,10 +319,28 @@ def evaluate(
         metrics, notes, by_defect = _image_level(
             labels, scores, pred_labels, [s.defect_type for s in dataset]
         )
+        description = model.describe()
+        threshold = _threshold(description)
+        metrics["image_borderline"], why = _borderline(scores, threshold)
+        if why:
+            notes["image_borderline"] = why
+        outcome = None
         if prepared is not None:
-            pixel_values, pixel_notes = _pixel_level(prepared, aupro_limit)
-            metrics.update(pixel_values)
-            notes.update(pixel_notes)
+            outcome = _pixel_level(prepared, options, dataset)
+            metrics.update(outcome.metrics)
+            notes.update(outcome.notes)
+            for group, values in outcome.by_group.items():
+                by_defect.setdefault(group, {}).update(values)
+        parity_report = None
+        if inference.reference is not None:
+            accumulator = ParityAccumulator(
+                len(paths), threshold=_threshold(reference.describe()) if reference else None
+            )
+            for index, (mine, theirs) in enumerate(
+                zip(predictions, inference.reference, strict=True)
+            ):
+                accumulator.update(index, mine, theirs)
+            parity_report = accumulator.result(parity or {}, [str(p) for p in paths])
         metrics_s = time.perf_counter() - metrics_started
         facts = environment.result()
     finally:
@@ -296,33 +348,81 @@ def evaluate(
             prepared.close()
         background.shutdown(wait=True)
 
-    description = model.describe()
-    after_first = batch_ms[1:]
-    ms_per_image = _median_or_none(after_first)
+    after_first = inference.batch_ms[1:]
     timing = {
         "load_s": float(model.load_seconds),
         "inference_s": inference_s,
         "metrics_s": metrics_s,
         "total_s": float(model.load_seconds) + inference_s + metrics_s,
-        "ms_per_image": ms_per_image,
+        "ms_per_image": _median_or_none(after_first),
         "images_per_s": _median_or_none([1000.0 / ms for ms in after_first if ms > 0]),
     }
-    saturated = (
-        float(np.mean((scores == 0.0) | (scores == 1.0))) if len(scores) else None
-    )
+    saturated = float(np.mean((scores == 0.0) | (scores == 1.0))) if len(scores) else None
+    for defect, values in by_defect.items():
+        for name, value in values.items():
+            if value is None:
+                notes.setdefault(
+                    f"metrics_by_defect.{defect}.{name}",
+                    f"undefined for defect {defect!r}: needs both its images and good ones "
+                    "with different labels",
+                )
+    records = []
+    per_image = outcome.per_image if outcome is not None else {}
+    for index, (sample, prediction) in enumerate(zip(dataset, predictions, strict=True)):
+        record = {
+            "path": str(sample.image_path),
+            "label": sample.label,
+            "defect": sample.defect_type,
+            "score": prediction.score,
+            "pred_label": prediction.pred_label,
+        }
+        if pixel and outcome is not None and outcome.data is not None:
+            record["aupimo"] = per_image.get(index, {}).get("aupimo")
+        if inference.reference is not None:
+            record["reference_score"] = inference.reference[index].score
+            record["reference_pred_label"] = inference.reference[index].pred_label
+        records.append(record)
+    settings: dict[str, Any] = {
+        "pixel": bool(pixel),
+        "aupro_limit": options.aupro_limit,
+        "batch_size_requested": int(batch_size),
+    }
+    if options.aupro_limits:
+        settings["aupro_limits"] = list(options.aupro_limits)
+    if pixel:
+        settings["aupimo_fpr_bounds"] = list(options.aupimo_fpr_bounds)
+        if dataset.format == "mvtec_loco":
+            settings["auspro_limits"] = list(options.auspro_limits or DEFAULT_AUSPRO_LIMITS)
+    if inference.batch_note:
+        settings["batch_size_note"] = inference.batch_note
+    if description.preprocessing:
+        settings["preprocessing"] = description.preprocessing
+    if getattr(dataset, "notes", ()):
+        settings["dataset_notes"] = list(dataset.notes)
+    model_section = {
+        "name": model_name,
+        "checkpoint": description.checkpoint,
+        "checkpoint_sha256": description.checkpoint_sha256,
+        "kwargs": _jsonable(model_kwargs or {}),
+        "outputs_normalized": description.outputs_normalized,
+        "saturated_fraction": saturated,
+        **description.extra,
+    }
+    if description.artifact_files:
+        model_section["artifact_files"] = dict(description.artifact_files)
+    if reference is not None:
+        ref = reference.describe()
+        model_section["reference"] = {
+            "checkpoint": ref.checkpoint,
+            "checkpoint_sha256": ref.checkpoint_sha256,
+            "runtime": ref.runtime,
+            "precision": ref.precision,
+        }
     report = Report(
         metrics=metrics,
         metric_notes=notes,
         metrics_by_defect=by_defect,
-        model={
-            "name": model_name,
-            "checkpoint": description.checkpoint,
-            "checkpoint_sha256": description.checkpoint_sha256,
-            "kwargs": _jsonable(model_kwargs or {}),
-            "outputs_normalized": description.outputs_normalized,
-            "saturated_fraction": saturated,
-            **description.extra,
-        },
+        model=model_section,
         dataset={
             "format": dataset.format,
             "root": str(dataset.root),
@@ -338,23 +438,25 @@ def evaluate(
             "gpu": description.gpu,
             "cuda": description.cuda,
             "threads": description.threads,
-            "batch_size": int(batch_size),
+            "batch_size": int(inference.batch_size),
             "workers": worker_count(),
+            "runtime": description.runtime,
+            "runtime_version": description.runtime_version,
+            "execution_device": description.execution_device,
+            "precision": description.precision,
+            "metrics_device": None if outcome is None else outcome.device,
         },
-        settings={"pixel": bool(pixel), "aupro_limit": float(aupro_limit)},
-        records=[
-            {
-                "path": str(sample.image_path),
-                "label": sample.label,
-                "defect": sample.defect_type,
-                "score": prediction.score,
-                "pred_label": prediction.pred_label,
-            }
-            for sample, prediction in zip(dataset, predictions, strict=False)
-        ],
+        settings=settings,
+        parity=parity_report,
+        records=records,
     )
     return Evaluation(
-        report=report, dataset=dataset, predictions=predictions, aupro_limit=aupro_limit
+        report=report,
+        dataset=dataset,
+        predictions=predictions,
+        aupro_limit=options.aupro_limit,
+        pixel=None if outcome is None else outcome.data,
+        reference_predictions=inference.reference,
     )
 
 

@@ -59,13 +59,17 @@ def parse_bounds(spec: Any, *, where: str) -> dict[str, Bound]:
         return {}
     if not isinstance(spec, Mapping):
         raise SuiteError(f"{where}: expected a mapping of metric → bound, got {spec!r}")
+    from pyimgano.metrics import metric_direction
+
     directions = metric_directions()
     bounds: dict[str, Bound] = {}
     for metric, value in spec.items():
         here = f"{where}.{metric}"
-        if metric not in directions:
+        higher = metric_direction(metric) if isinstance(metric, str) else None
+        if higher is None:
+            allowed = [*sorted(directions), "aupro_<limit>", "auspro_<limit>"]
             raise SuiteError(
-                f"{here}: unknown metric {metric!r}; allowed: {', '.join(sorted(directions))}"
+                f"{here}: unknown metric {metric!r}; allowed: {', '.join(allowed)}"
             )
         if isinstance(value, Mapping):
             extra = sorted(set(value) - {"min", "max"}, key=repr)  # keys of any type
@@ -82,7 +86,7 @@ def parse_bounds(spec: Any, *, where: str) -> dict[str, Bound]:
         else:
             number = _number(value, here)
             bounds[metric] = (
-                Bound(metric, min=number) if directions[metric] else Bound(metric, max=number)
+                Bound(metric, min=number) if higher else Bound(metric, max=number)
             )
     return bounds
 

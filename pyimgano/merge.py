@@ -1,4 +1,6 @@
-"""Merge sharded report sets (pytest-split shards, CI machines) into one report dir (SPEC §8/§9).
+"""Merge sharded report sets (pytest-split shards, CI machines) into one report dir (§8, §9).
+
+Section numbers are those of docs/REFERENCE.md.
 
 Inputs are report dirs (their ``summary.json`` when they have one, else every report file in
 them) or ``summary.json`` files. The output directory gets a copy of every report with its

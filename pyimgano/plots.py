@@ -1,20 +1,37 @@
-"""Pictures beside a report: ROC/PRO curves and overlays of the worst misses (SPEC §6).
+"""Pictures beside a report: ROC/PRO curves and the worst-scored images (docs/REFERENCE.md §6).
 
 Files, named from the report's stem (``bottle.json`` → ``bottle.*.png``):
 
-- ``<stem>.roc.png``: image-level ROC with the AUROC in the legend, and the checkpoint's own
-  decision point where it gives ``pred_label`` (only with both classes present);
-- ``<stem>.pro.png``: the full PRO curve up to FPR 1 with the AU-PRO limit marked (only when
-  the report has a defined ``aupro`` and every image has a map);
-- ``<stem>.worst.png``: the anomalous images with the lowest scores (worst misses) and the
-  normal images with the highest scores (worst false alarms), up to 4 each: the image, its
-  anomaly map (aligned to the image with :func:`~pyimgano.alignment.align_map`) as a heat
-  overlay on one colour scale for the whole evaluation (opacity grows with the value, so
-  low-scored regions show the image), and the ground-truth mask's contour.
+- ``<stem>.roc.png``: the image-level ROC with its AUROC and the checkpoint's own decision
+  point where it gives ``pred_label`` (with both classes present), plus the pixel-level ROC with
+  its AUROC when pixel metrics were computed;
+- ``<stem>.pro.png``: the full PRO curve up to FPR 1, the AU-PRO area and its FPR limit marked
+  (only when the report has a defined ``aupro``);
+- ``<stem>.worst.png``: up to :data:`MAX_WORST` **lowest-scoring anomalous** images and up to
+  :data:`MAX_WORST` **highest-scoring normal** images (:func:`worst_panels`). Each panel states
+  the checkpoint's verdict (:func:`verdict`): "missed" / "false alarm" only where its
+  ``pred_label`` says so, "detected" / "passed" where it decided right, "no pred_label" where it
+  gives none. The anomaly map is a heat overlay on **its own colour range** (that map's minimum
+  to maximum, written at the ends of the panel's colour bar; opacity grows with the square of
+  the position in that range, from 0 at the minimum to :data:`HEAT_ALPHA` at the maximum, so the
+  image shows through everywhere but at the hot spots). One image with a huge
+  or saturated map therefore cannot make the other overlays invisible; colours are not
+  comparable between panels, the stated ranges are. The ground-truth region is outlined.
 
-The PRO plot recomputes the exact curve with :func:`pyimgano.metrics.pro_curve` (the metrics do
-not keep it), which costs about as much as the pixel metrics themselves; points are thinned to
-about ``MAX_CURVE_POINTS`` for drawing only.
+Where the data comes from: the :class:`~pyimgano.evaluation.Evaluation`'s ``pixel`` field (a
+:class:`~pyimgano.evaluation.PixelData`: ``maps`` aligned to mask size — NumPy arrays or torch
+tensors on the model's device, of which only the drawn ones are copied to the host —,
+``masks`` (all-False or ``None`` for an image without a mask), ``roc`` = pixel ``(fpr, tpr)``
+and ``pro`` = ``(fpr, per-region overlap)`` from the metrics' own sweep). Nothing is re-read,
+re-aligned or re-sorted when those are there. Only a field that
+is ``None`` (or an evaluation without ``pixel``, e.g. built by other code) is computed here:
+masks read with :func:`~pyimgano.datasets.masks.load_mask`, maps aligned with
+:func:`~pyimgano.alignment.align_map`, curves from :func:`pyimgano.metrics.roc_curve` /
+:func:`~pyimgano.metrics.pro_curve` — which costs about as much as the pixel metrics.
+
+Curves with millions of points are thinned for drawing only by :func:`thin_curve`, which keeps
+their shape to a tenth of a pixel (vertical and horizontal jumps included); the metrics are
+never computed from the thinned points.
 
 :func:`write_diff_plot` draws old against new per-image scores of one diff item.
 
@@ -22,7 +39,7 @@ matplotlib is optional: without it nothing is drawn, the functions return ``[]``
 warn. Figures are :class:`matplotlib.figure.Figure` objects rendered by ``FigureCanvasAgg``
 under matplotlib's default style (pyplot and the user's rcParams are never touched), then
 stored as 256-colour PNGs (Pillow's fast-octree quantiser, no dithering, no timestamps):
-deterministic for one matplotlib/Pillow version, and small (tens of KB; the overlays ~50-100 KB).
+deterministic for one matplotlib/Pillow version, and small (tens of KB; the overlays ~100 KB).
 """
 
 from __future__ import annotations
@@ -33,29 +50,38 @@ import re
 import secrets
 import warnings
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pyimgano.errors import DatasetError, MetricInputError
 from pyimgano.evaluation import Evaluation
 
 if TYPE_CHECKING:
     from pyimgano.diff.compare import DiffResult, ItemDiff
 
-#: Worst misses and worst false alarms shown, each.
+#: Lowest-scoring anomalous and highest-scoring normal images shown, each.
 MAX_WORST = 4
 #: AU-PRO limit assumed when the evaluation does not say which one it used.
 DEFAULT_AUPRO_LIMIT = 0.3
-#: Curves with more points are thinned (for drawing only) to about this many.
-MAX_CURVE_POINTS = 4000
+#: :func:`thin_curve` grid: cells per axis (a curve keeps at most about 4x this many points).
+CURVE_CELLS = 1000
 DPI = 100
-#: Opacity of the heat overlay at the top of the map scale (0 at its bottom).
+#: Opacity of the heat overlay at the top of each map's own range (0 at its bottom).
 HEAT_ALPHA = 0.7
 HEAT_CMAP = "jet"
 
+#: Row titles of the worst-images plot.
+LOWEST_ANOMALOUS = "lowest-scoring anomalous"
+HIGHEST_NORMAL = "highest-scoring normal"
+
 _NORMAL_COLOUR = "#1f77b4"
 _ANOMALOUS_COLOUR = "#d62728"
+_PIXEL_COLOUR = "#2ca02c"
+_WRONG_COLOUR = "#b00000"
 _MISSING = "matplotlib is not installed: no plots are drawn (pip install 'pyimgano[plots]')"
 
 
@@ -115,14 +141,64 @@ def plot_path(report_path: str | os.PathLike[str], kind: str) -> Path:
     return path.with_name(f"{path.stem}.{kind}.png")
 
 
-def _thin(x: np.ndarray, y: np.ndarray, limit: int = MAX_CURVE_POINTS) -> tuple[np.ndarray, ...]:
-    """At most about ``limit`` points of a monotone curve, for drawing (ends kept)."""
-    if x.size <= limit:
-        return x, y
-    grid = np.linspace(0.0, 1.0, limit)
-    keep = np.unique(np.concatenate(([0], np.searchsorted(x, grid), [x.size - 1])))
-    keep = keep[keep < x.size]
-    return x[keep], y[keep]
+def thin_curve(x: Any, y: Any, *, cells: int = CURVE_CELLS) -> np.ndarray:
+    """Indices of the points of a curve worth drawing; its shape is kept to ``1/cells``.
+
+    Parameters
+    ----------
+    x, y : array-like of shape (n,)
+        The curve's points in drawing order, both axes on the unit scale (rates in [0, 1]).
+    cells : int, default :data:`CURVE_CELLS`
+        Grid cells per axis.
+
+    Returns
+    -------
+    ndarray of int64
+        Increasing indices into ``x``/``y``; the first and the last point are always kept.
+        A curve of at most ``4 * cells`` points is kept whole.
+
+    Raises
+    ------
+    MetricInputError
+        ``x`` and ``y`` are not 1-D of one length, or ``cells`` is below 1.
+
+    Notes
+    -----
+    The unit square is cut into ``cells × cells`` squares; of each run of consecutive points
+    that fall into the same square only the run's first and last points are kept. Every
+    dropped point thus lies in the square of the kept point before it (within ``1/cells`` on
+    both axes), and so does the drawn segment that replaces it, while a jump between squares
+    (a ROC's vertical rise at FPR 0, a PRO curve's horizontal steps) is kept exactly. A
+    monotone curve passes through at most ``2 * cells + 1`` squares, so at most about
+    ``4 * cells`` points remain: with the default 1000, a million-point pixel curve becomes a
+    few thousand points and the error is a tenth of a pixel on a 460-pixel axis.
+
+    Examples
+    --------
+    >>> thin_curve(np.linspace(0, 1, 9), np.linspace(0, 1, 9), cells=1).tolist()
+    [0, 7, 8]
+    >>> thin_curve(np.linspace(0, 0.5, 9), np.zeros(9), cells=1).tolist()
+    [0, 8]
+    """
+    xs = np.asarray(x, dtype=np.float64)
+    ys = np.asarray(y, dtype=np.float64)
+    if xs.ndim != 1 or xs.shape != ys.shape:
+        raise MetricInputError(
+            f"thin_curve needs two 1-D arrays of one length; got shapes {xs.shape} and {ys.shape}"
+        )
+    if int(cells) < 1:
+        raise MetricInputError(f"thin_curve cells is {cells!r}; expected an integer >= 1")
+    n = xs.size
+    if n <= 4 * int(cells):
+        return np.arange(n, dtype=np.int64)
+    column = np.floor(xs * cells).astype(np.int64)
+    row = np.floor(ys * cells).astype(np.int64)
+    moved = (column[1:] != column[:-1]) | (row[1:] != row[:-1])
+    keep = np.zeros(n, dtype=bool)
+    keep[[0, -1]] = True
+    keep[1:] |= moved  # first point of a run
+    keep[:-1] |= moved  # last point of a run
+    return np.flatnonzero(keep).astype(np.int64)
 
 
 def _title(evaluation: Evaluation, what: str) -> str:
@@ -130,86 +206,167 @@ def _title(evaluation: Evaluation, what: str) -> str:
     return f"{model} · {evaluation.dataset.category} · {what}"
 
 
+def _distinct(low: float, high: float) -> tuple[str, str]:
+    """``low`` and ``high`` with the fewest significant digits (3 to 9) that tell them apart."""
+    for digits in range(3, 10):
+        texts = (f"{low:.{digits}g}", f"{high:.{digits}g}")
+        if texts[0] != texts[1]:
+            return texts
+    return f"{low!r}", f"{high!r}"
+
+
+# ------------------------------------------------------------------------------------------
+# what the plots draw
+
+
+class _Inputs:
+    """Labels, scores and the pixel data of an evaluation; computed only where it lacks them."""
+
+    def __init__(self, evaluation: Evaluation) -> None:
+        self.evaluation = evaluation
+        #: the evaluation's PixelData (maps, masks, roc, pro), or None
+        self.pixel = getattr(evaluation, "pixel", None)
+        self.labels = np.asarray([s.label for s in evaluation.dataset], dtype=np.int64)
+        self.scores = np.asarray([p.score for p in evaluation.predictions], dtype=np.float64)
+
+    def given(self, name: str) -> Any:
+        """``evaluation.pixel.<name>`` (maps, masks, roc, pro), or None where it is missing."""
+        return None if self.pixel is None else getattr(self.pixel, name, None)
+
+    @cached_property
+    def aligned(self) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
+        """Maps at mask size and boolean masks (all-False where an image has none).
+
+        From ``evaluation.pixel`` when it has them; else (fallback) every mask is read and every
+        map aligned. ``None`` when a prediction has no map.
+        """
+        maps, masks = self.given("maps"), self.given("masks")
+        if maps is None or masks is None:
+            predictions = self.evaluation.predictions
+            if any(p.anomaly_map is None for p in predictions):
+                return None
+            from pyimgano.alignment import align_map
+            from pyimgano.datasets.masks import load_mask
+
+            masks = [load_mask(sample) for sample in self.evaluation.dataset]
+            maps = [
+                align_map(p.anomaly_map, m.shape, image=str(s.image_path))  # type: ignore[arg-type]
+                for p, m, s in zip(predictions, masks, self.evaluation.dataset, strict=True)
+            ]
+        from pyimgano.outputs import to_numpy
+
+        host = [to_numpy(amap) for amap in maps]  # maps may be tensors on the model's device
+        full = [
+            np.zeros(amap.shape, dtype=bool) if mask is None else to_numpy(mask).astype(bool)
+            for amap, mask in zip(host, masks, strict=True)
+        ]
+        return host, full
+
+    def pixel_curve(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """The pixel ``"roc"`` (fpr, tpr) or ``"pro"`` (fpr, overlap) curve, or ``None``.
+
+        ``None`` when the report's metric (``pixel_auroc`` / ``aupro``) is undefined or absent.
+        Taken from ``evaluation.pixel`` when it holds it; else computed from :attr:`aligned`.
+        """
+        metric = {"roc": "pixel_auroc", "pro": "aupro"}[name]
+        if self.evaluation.report.metrics.get(metric) is None:
+            return None
+        curve = self.given(name)
+        if curve is None:
+            aligned = self.aligned
+            if aligned is None:
+                return None
+            maps, masks = aligned
+            if name == "pro":
+                from pyimgano.metrics import pro_curve
+
+                curve = pro_curve(maps, masks)
+            else:
+                from pyimgano.metrics import roc_curve
+
+                flat_masks = np.concatenate([m.ravel() for m in masks])
+                flat_maps = np.concatenate([np.asarray(m).ravel() for m in maps])
+                curve = roc_curve(flat_masks, flat_maps)[:2]
+        from pyimgano.outputs import to_numpy
+
+        x, y = (to_numpy(values).astype(np.float64, copy=False) for values in curve)
+        return x, y
+
+
 # ------------------------------------------------------------------------------------------
 # curves
 
 
-def _roc_plot(matplotlib: Any, evaluation: Evaluation, path: Path) -> Path | None:
+def _thinned(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keep = thin_curve(x, y)
+    return x[keep], y[keep]
+
+
+def _roc_plot(matplotlib: Any, inputs: _Inputs, path: Path) -> Path | None:
     from pyimgano.metrics import roc_curve
 
-    labels = np.asarray([s.label for s in evaluation.dataset], dtype=np.int64)
-    scores = np.asarray([p.score for p in evaluation.predictions], dtype=np.float64)
-    n_pos = int(labels.sum())
-    n_neg = int(labels.size - n_pos)
-    if n_pos == 0 or n_neg == 0:
+    evaluation = inputs.evaluation
+    n_pos = int(inputs.labels.sum())
+    n_neg = int(inputs.labels.size - n_pos)
+    image_curve = roc_curve(inputs.labels, inputs.scores)[:2] if n_pos and n_neg else None
+    pixel_curve = inputs.pixel_curve("roc")
+    if image_curve is None and pixel_curve is None:
         return None
-    fpr, tpr, _ = roc_curve(labels, scores)
-    fpr, tpr = _thin(fpr, tpr)
     metrics = evaluation.report.metrics
-    auroc = metrics.get("image_auroc")
     with _figure(matplotlib, 4.6, 4.4) as figure:
         ax = figure.add_subplot()
         ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=1, label="chance")
-        label = "ROC" if auroc is None else f"ROC, AUROC = {auroc:.4f}"
-        ax.plot(fpr, tpr, color=_ANOMALOUS_COLOUR, linewidth=1.6, label=label)
-        miss, reject = metrics.get("image_miss_rate"), metrics.get("image_false_reject_rate")
-        if miss is not None and reject is not None:
+        if image_curve is not None:
+            auroc = metrics.get("image_auroc")
+            label = "image ROC" if auroc is None else f"image ROC, AUROC = {auroc:.4f}"
+            ax.plot(*_thinned(*image_curve), color=_ANOMALOUS_COLOUR, linewidth=1.6, label=label)
+            miss = metrics.get("image_miss_rate")
+            reject = metrics.get("image_false_reject_rate")
+            if miss is not None and reject is not None:
+                ax.plot(
+                    [reject],
+                    [1.0 - miss],
+                    marker="o",
+                    color="black",
+                    linestyle="none",
+                    label="checkpoint's pred_label",
+                )
+        if pixel_curve is not None:
             ax.plot(
-                [reject],
-                [1.0 - miss],
-                marker="o",
-                color="black",
-                linestyle="none",
-                label="checkpoint's pred_label",
+                *_thinned(*pixel_curve),
+                color=_PIXEL_COLOUR,
+                linewidth=1.2,
+                label=f"pixel ROC, AUROC = {metrics['pixel_auroc']:.4f}",
             )
         ax.set(
-            xlim=(0, 1),
-            ylim=(0, 1.01),
-            xlabel="false positive rate (normal images)",
-            ylabel="true positive rate (anomalous images)",
+            xlim=(-0.01, 1.01),
+            ylim=(-0.01, 1.02),
+            xlabel="false positive rate (normal images / pixels)",
+            ylabel="true positive rate (anomalous images / pixels)",
         )
         ax.set_aspect("equal")
         ax.grid(True, linewidth=0.4, alpha=0.5)
         ax.legend(loc="lower right", fontsize=8)
-        ax.set_title(
-            f"{_title(evaluation, 'image ROC')}\n{n_neg} normal, {n_pos} anomalous", fontsize=9
-        )
+        ax.set_title(f"{_title(evaluation, 'ROC')}\n{n_neg} normal, {n_pos} anomalous", fontsize=9)
         return _save_png(figure, path)
 
 
-def _aligned_maps_and_masks(
-    evaluation: Evaluation,
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    from pyimgano.alignment import align_map
-    from pyimgano.datasets.masks import load_mask
-
-    masks = [load_mask(sample) for sample in evaluation.dataset]
-    maps = [
-        align_map(p.anomaly_map, m.shape, image=str(s.image_path))  # type: ignore[arg-type]
-        for p, m, s in zip(evaluation.predictions, masks, evaluation.dataset, strict=True)
-    ]
-    return maps, masks
-
-
-def _pro_plot(matplotlib: Any, evaluation: Evaluation, path: Path) -> Path | None:
-    from pyimgano.metrics import pro_curve
-
-    aupro = evaluation.report.metrics.get("aupro")
-    if aupro is None or any(p.anomaly_map is None for p in evaluation.predictions):
+def _pro_plot(matplotlib: Any, inputs: _Inputs, path: Path) -> Path | None:
+    evaluation = inputs.evaluation
+    curve = inputs.pixel_curve("pro")
+    if curve is None:
         return None
+    aupro = evaluation.report.metrics["aupro"]
     limit = float(getattr(evaluation, "aupro_limit", None) or DEFAULT_AUPRO_LIMIT)
-    maps, masks = _aligned_maps_and_masks(evaluation)
-    fpr, pro = pro_curve(maps, masks)
-    fpr, pro = _thin(fpr, pro)
+    at_limit = float(np.interp(limit, *curve))
+    fpr, pro = _thinned(*curve)
     with _figure(matplotlib, 4.6, 4.4) as figure:
         ax = figure.add_subplot()
         ax.plot(fpr, pro, color=_ANOMALOUS_COLOUR, linewidth=1.6, label="PRO curve")
         inside = fpr <= limit
-        x_fill = np.append(fpr[inside], limit)
-        y_fill = np.append(pro[inside], np.interp(limit, fpr, pro))
         ax.fill_between(
-            x_fill,
-            y_fill,
+            np.append(fpr[inside], limit),
+            np.append(pro[inside], at_limit),
             color=_ANOMALOUS_COLOUR,
             alpha=0.15,
             label=f"AU-PRO (FPR ≤ {limit:g}) = {aupro:.4f}",
@@ -218,8 +375,8 @@ def _pro_plot(matplotlib: Any, evaluation: Evaluation, path: Path) -> Path | Non
             limit, color="black", linestyle="--", linewidth=1, label=f"integration limit {limit:g}"
         )
         ax.set(
-            xlim=(0, 1),
-            ylim=(0, 1.01),
+            xlim=(-0.01, 1.01),
+            ylim=(-0.01, 1.02),
             xlabel="false positive rate (normal pixels)",
             ylabel="per-region overlap",
         )
@@ -231,109 +388,213 @@ def _pro_plot(matplotlib: Any, evaluation: Evaluation, path: Path) -> Path | Non
 
 
 # ------------------------------------------------------------------------------------------
-# worst misses
+# worst images
 
 
 def worst_indices(
     labels: Sequence[int], scores: Sequence[float], count: int = MAX_WORST
 ) -> tuple[list[int], list[int]]:
-    """Indices of the lowest-scored anomalous and the highest-scored normal images.
+    """Indices of the lowest-scoring anomalous and of the highest-scoring normal images.
 
-    Ties keep dataset order. Returns ``(misses, false_alarms)``.
+    Returns ``(lowest_anomalous, highest_normal)``, up to ``count`` each, worst first; ties keep
+    dataset order. Whether an image was actually missed or falsely rejected is the
+    checkpoint's decision (:func:`verdict`), not its rank.
     """
     label_array = np.asarray(labels)
     score_array = np.asarray(scores, dtype=np.float64)
     anomalous = np.flatnonzero(label_array == 1)
     normal = np.flatnonzero(label_array == 0)
-    misses = anomalous[np.argsort(score_array[anomalous], kind="stable")][:count]
-    alarms = normal[np.argsort(-score_array[normal], kind="stable")][:count]
-    return [int(i) for i in misses], [int(i) for i in alarms]
+    lowest = anomalous[np.argsort(score_array[anomalous], kind="stable")][:count]
+    highest = normal[np.argsort(-score_array[normal], kind="stable")][:count]
+    return [int(i) for i in lowest], [int(i) for i in highest]
 
 
-def _map_range(evaluation: Evaluation) -> tuple[float, float] | None:
-    maps = [p.anomaly_map for p in evaluation.predictions if p.anomaly_map is not None]
-    if not maps:
-        return None
-    low = min(float(np.min(m)) for m in maps)
-    high = max(float(np.max(m)) for m in maps)
-    return (low, high if high > low else low + 1.0)
+def verdict(label: int, pred_label: int | None) -> str:
+    """What the checkpoint's own decision did with an image.
+
+    ``"missed"`` (anomalous, ``pred_label`` 0), ``"detected"`` (anomalous, 1), ``"false alarm"``
+    (normal, 1), ``"passed"`` (normal, 0), or ``"no pred_label"`` when the checkpoint gives none.
+
+    >>> verdict(1, 0), verdict(1, 1), verdict(0, 1), verdict(0, 0), verdict(1, None)
+    ('missed', 'detected', 'false alarm', 'passed', 'no pred_label')
+    """
+    if pred_label is None:
+        return "no pred_label"
+    if label == 1:
+        return "missed" if pred_label == 0 else "detected"
+    return "false alarm" if pred_label == 1 else "passed"
 
 
-def _panel(
-    ax: Any,
-    evaluation: Evaluation,
-    index: int,
-    scale: tuple[float, float] | None,
-    heading: str,
-    colormap: Any,
+@dataclass(frozen=True, eq=False)
+class WorstPanel:
+    """One panel of ``<stem>.worst.png``.
+
+    Attributes
+    ----------
+    index : int
+        Position in the evaluation's dataset and predictions.
+    row : str
+        :data:`LOWEST_ANOMALOUS` or :data:`HIGHEST_NORMAL`.
+    verdict : str
+        :func:`verdict` of the image.
+    score : float
+        The image's score.
+    heat : ndarray of shape (H, W), or None
+        The anomaly map at the image's size as drawn; ``None`` without a map.
+    mask : ndarray of bool, shape (H, W), or None
+        The ground truth to outline; ``None`` where the image has none.
+    map_range : (float, float) or None
+        The overlay's own colour range: ``heat``'s minimum and maximum.
+    """
+
+    index: int
+    row: str
+    verdict: str
+    score: float
+    heat: np.ndarray | None
+    mask: np.ndarray | None
+    map_range: tuple[float, float] | None
+
+
+def _panel_map_and_mask(
+    inputs: _Inputs, index: int
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """One image's map at image size and its mask, from the evaluation's pixel data if any."""
+    sample = inputs.evaluation.dataset[index]
+    prediction = inputs.evaluation.predictions[index]
+    maps, masks = inputs.given("maps"), inputs.given("masks")
+    heat = None if maps is None else maps[index]
+    mask = None if masks is None else masks[index]
+    if maps is None or masks is None:  # fallback: this image's files only
+        from pyimgano.datasets.masks import image_size, load_mask
+
+        size = image_size(sample.image_path)
+        if mask is None and sample.mask_paths:
+            try:
+                mask = load_mask(sample, size)
+            except DatasetError:
+                mask = None
+        if heat is None and prediction.anomaly_map is not None:
+            from pyimgano.alignment import align_map
+
+            heat = align_map(prediction.anomaly_map, size, image=str(sample.image_path))
+    from pyimgano.outputs import to_numpy
+
+    if heat is not None:
+        heat = to_numpy(heat)  # a tensor where the maps stayed on the model's device
+    if mask is not None:
+        mask = to_numpy(mask).astype(bool, copy=False)
+        if heat is not None and mask.shape != heat.shape:
+            mask = None  # cannot happen for evaluate()'s data: maps are aligned to masks
+    return heat, mask
+
+
+def worst_panels(evaluation: Evaluation, count: int = MAX_WORST) -> list[list[WorstPanel]]:
+    """The rows of ``<stem>.worst.png``: lowest-scoring anomalous, then highest-scoring normal.
+
+    Rows without images are left out (so a one-class dataset gives one row). Maps and masks
+    come from ``evaluation.pixel`` when it has them; else only these images' files are read.
+    """
+    return _worst_panels(_Inputs(evaluation), count)
+
+
+def _worst_panels(inputs: _Inputs, count: int) -> list[list[WorstPanel]]:
+    lowest, highest = worst_indices(inputs.labels, inputs.scores, count)
+    rows = []
+    for row, indices in ((LOWEST_ANOMALOUS, lowest), (HIGHEST_NORMAL, highest)):
+        panels = []
+        for index in indices:
+            heat, mask = _panel_map_and_mask(inputs, index)
+            prediction = inputs.evaluation.predictions[index]
+            map_range = None
+            if heat is not None:
+                map_range = (float(np.min(heat)), float(np.max(heat)))
+            panels.append(
+                WorstPanel(
+                    index=index,
+                    row=row,
+                    verdict=verdict(int(inputs.labels[index]), prediction.pred_label),
+                    score=float(prediction.score),
+                    heat=heat,
+                    mask=mask,
+                    map_range=map_range,
+                )
+            )
+        if panels:
+            rows.append(panels)
+    return rows
+
+
+def _draw_panel(
+    figure: Any, ax: Any, evaluation: Evaluation, panel: WorstPanel, colormap: Any
 ) -> None:
     from PIL import Image
 
-    from pyimgano.alignment import align_map
-    from pyimgano.datasets.masks import load_mask
-    from pyimgano.errors import DatasetError
-
-    sample = evaluation.dataset[index]
-    prediction = evaluation.predictions[index]
+    sample = evaluation.dataset[panel.index]
     with Image.open(sample.image_path) as opened:
         image = np.asarray(opened.convert("RGB"))
     ax.imshow(image, interpolation="antialiased")
-    if prediction.anomaly_map is not None and scale is not None:
-        heat = align_map(prediction.anomaly_map, image.shape[:2], image=str(sample.image_path))
-        level = np.clip((np.asarray(heat, np.float64) - scale[0]) / (scale[1] - scale[0]), 0, 1)
-        overlay = colormap(level)
-        overlay[..., 3] = HEAT_ALPHA * level  # low scores stay transparent: the image shows
-        ax.imshow(overlay, interpolation="antialiased")
-    if sample.mask_paths:
-        try:
-            mask = load_mask(sample, image.shape[:2])
-        except DatasetError:
-            mask = None
-        if mask is not None and mask.any():
-            outline = mask.astype(np.float32)
-            ax.contour(outline, levels=[0.5], colors="black", linewidths=2.2)
-            ax.contour(outline, levels=[0.5], colors="white", linewidths=1.0)
-    name = f"{sample.defect_type}/{Path(sample.image_path).name}"
-    ax.set_title(f"{heading} {name}\nscore {prediction.score:.4g}", fontsize=7)
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
-def _worst_plot(matplotlib: Any, evaluation: Evaluation, path: Path) -> Path | None:
-    labels = [s.label for s in evaluation.dataset]
-    scores = [p.score for p in evaluation.predictions]
-    misses, alarms = worst_indices(labels, scores)
-    rows = [
-        (heading, found)
-        for heading, found in (("missed", misses), ("false alarm", alarms))
-        if found
-    ]
-    if not rows:
-        return None
-    columns = max(len(found) for _, found in rows)
-    scale = _map_range(evaluation)
-    colormap = matplotlib.colormaps[HEAT_CMAP]
-    with _figure(matplotlib, 2.0 * columns + 0.6, 2.3 * len(rows) + 0.5) as figure:
-        axes = figure.subplots(len(rows), columns, squeeze=False)
-        for row, (heading, found) in enumerate(rows):
-            for column in range(columns):
-                ax = axes[row][column]
-                if column < len(found):
-                    _panel(ax, evaluation, found[column], scale, heading, colormap)
-                else:
-                    ax.set_axis_off()
-        if scale is not None:
+    extent = (-0.5, image.shape[1] - 0.5, image.shape[0] - 0.5, -0.5)
+    scale_text = "no anomaly map"
+    if panel.heat is not None and panel.map_range is not None:
+        low, high = panel.map_range
+        if high > low:
+            level = np.clip((panel.heat.astype(np.float64) - low) / (high - low), 0.0, 1.0)
+            overlay = colormap(level)
+            overlay[..., 3] = HEAT_ALPHA * level**2  # low values stay (nearly) transparent
+            ax.imshow(overlay, interpolation="antialiased", extent=extent)
             from matplotlib.cm import ScalarMappable
             from matplotlib.colors import Normalize
 
             bar = figure.colorbar(
-                ScalarMappable(Normalize(*scale), colormap), ax=axes, shrink=0.7, aspect=30
+                ScalarMappable(Normalize(low, high), colormap), ax=ax, fraction=0.05, pad=0.03
             )
-            bar.set_label("anomaly map (one scale for all images)", fontsize=7)
-            bar.ax.tick_params(labelsize=6)
+            texts = _distinct(low, high)
+            bar.set_ticks([low, high], labels=list(texts))
+            bar.ax.tick_params(labelsize=6, length=2)
+            scale_text = f"map {texts[0]} – {texts[1]}"
+        else:
+            scale_text = f"map constant {low:.6g}"
+    if panel.mask is not None and panel.mask.any():
+        outline = panel.mask.astype(np.float32)
+        ax.contour(outline, levels=[0.5], colors="black", linewidths=2.2)
+        ax.contour(outline, levels=[0.5], colors="white", linewidths=1.0)
+    ax.set_xlim(extent[0], extent[1])
+    ax.set_ylim(extent[2], extent[3])
+    name = f"{sample.defect_type}/{Path(sample.image_path).name}"
+    wrong = panel.verdict in ("missed", "false alarm")
+    ax.set_title(
+        f"{name}\nscore {panel.score:.6g} · {panel.verdict}\n{scale_text}",
+        fontsize=7,
+        color=_WRONG_COLOUR if wrong else "black",
+        fontweight="bold" if wrong else "normal",
+    )
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _worst_plot(matplotlib: Any, inputs: _Inputs, path: Path) -> Path | None:
+    rows = _worst_panels(inputs, MAX_WORST)
+    if not rows:
+        return None
+    evaluation = inputs.evaluation
+    columns = max(len(panels) for panels in rows)
+    colormap = matplotlib.colormaps[HEAT_CMAP]
+    with _figure(matplotlib, 2.4 * columns + 0.6, 2.55 * len(rows) + 0.6) as figure:
+        axes = figure.subplots(len(rows), columns, squeeze=False)
+        for row, panels in enumerate(rows):
+            for column in range(columns):
+                ax = axes[row][column]
+                if column < len(panels):
+                    _draw_panel(figure, ax, evaluation, panels[column], colormap)
+                else:
+                    ax.set_axis_off()
+            axes[row][0].set_ylabel(panels[0].row, fontsize=8)
         figure.suptitle(
-            f"{_title(evaluation, 'worst images')}\nmissed: anomalous images with the lowest "
-            "scores; false alarm: normal images with the highest scores; ground truth outlined",
+            f"{_title(evaluation, 'worst-scored images')}\n"
+            f"rows: the {LOWEST_ANOMALOUS} and the {HIGHEST_NORMAL} images; verdict from the "
+            "checkpoint's pred_label\neach overlay on its own colour range (stated on its bar, "
+            "not comparable between images); ground truth outlined",
             fontsize=8,
         )
         return _save_png(figure, path)
@@ -342,15 +603,17 @@ def _worst_plot(matplotlib: Any, evaluation: Evaluation, path: Path) -> Path | N
 def write_plots(evaluation: Evaluation, report_path: Path) -> list[Path]:
     """Draw the report's pictures beside ``report_path``; returns the files written.
 
-    Call after the report is written (plots never count in ``timing``). Returns ``[]`` with a
-    warning when matplotlib is not installed.
+    Call after the report is written (plots never count in ``timing``). Uses
+    ``evaluation.pixel`` (maps, masks, curves) where present; see the module docstring.
+    Returns ``[]`` with a warning when matplotlib is not installed.
     """
     matplotlib = _matplotlib()
     if matplotlib is None:
         return []
+    inputs = _Inputs(evaluation)
     written = []
     for kind, draw in (("roc", _roc_plot), ("pro", _pro_plot), ("worst", _worst_plot)):
-        result = draw(matplotlib, evaluation, plot_path(report_path, kind))
+        result = draw(matplotlib, inputs, plot_path(report_path, kind))
         if result is not None:
             written.append(result)
     return written

@@ -11,7 +11,7 @@ import contextlib
 import json
 import math
 import os
-import tempfile
+import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -21,7 +21,7 @@ from typing import Any
 
 from pyimgano.errors import ReportError
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 @dataclass
@@ -42,10 +42,17 @@ class Report:
     thresholds: dict[str, dict[str, Any]] = field(default_factory=dict)
     item: dict[str, Any] | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    parity: dict[str, Any] | None = None
     records: list[dict[str, Any]] = field(default_factory=list, repr=False)
     schema_version: str = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
+        data = self._required()
+        if self.parity is not None:
+            data["parity"] = dict(self.parity)
+        return data
+
+    def _required(self) -> dict[str, Any]:
         return {
             "schema_version": self.schema_version,
             "item": self.item,
@@ -78,15 +85,30 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
 
 
+def _create_temp(target: Path) -> tuple[int, str]:
+    """Create a new, empty temporary file beside ``target``; returns ``(fd, name)``.
+
+    ``os.open(..., 0o666)`` lets the kernel apply the process umask, so the report gets the
+    usual file mode without reading the umask (``os.umask`` is process-wide: flipping it to
+    read it would race with other threads creating files).
+    """
+    for _ in range(100):
+        name = os.path.join(target.parent, f".{target.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{target}: could not create a temporary file beside it")
+
+
 def _write_temp(target: Path, text: str) -> str:
     """Write ``text`` to a new temporary file beside ``target``; returns its name.
 
     The temporary file is removed again if writing fails (or is interrupted).
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    handle, tmp_name = _create_temp(target)
     try:
-        os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp makes 0600; keep the usual file mode
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
             stream.write(text)
             stream.flush()
@@ -117,13 +139,6 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
     target = Path(path)
     _replace_all([(_write_temp(target, text), target)])
     return target
-
-
-def _umask() -> int:
-    """The process umask (read by setting and restoring it; there is no getter)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def records_path(report_path: str | os.PathLike[str]) -> Path:

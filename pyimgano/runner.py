@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pyimgano.evaluation import Evaluation, evaluate
 from pyimgano.errors import ConfigError, DatasetError
+from pyimgano.evaluation import Evaluation, evaluate
 
 #: kwargs that only the command line (or the suite's ``sha256`` key) may set.
 RESERVED_KWARGS = ("trust_checkpoint", "checkpoint_sha256")
@@ -88,9 +88,17 @@ class Case:
     cache_dir: Path | None = None
 
 
-def model_kwargs_for(case: Case) -> dict[str, Any]:
-    """The constructor kwargs for ``case`` (SPEC §7 precedence and validation)."""
+PRECISIONS = ("f32", "bf16", "f16")
+
+
+def model_kwargs_for(case: Case, *, reference: bool = False) -> dict[str, Any]:
+    """The constructor kwargs for ``case`` (SPEC §7 precedence and validation).
+
+    With ``reference``, those of the parity reference: the same model and user kwargs, with
+    ``case.reference`` as the checkpoint and ``case.reference_sha256`` as its pin, at f32.
+    """
     from pyimgano.models import get_entry, resolve_model_kwargs
+    from pyimgano.models.kwargs import constructor_parameters
 
     for key in RESERVED_KWARGS:
         if key in case.model_kwargs:
@@ -102,15 +110,37 @@ def model_kwargs_for(case: Case) -> dict[str, Any]:
     if case.batch_size < 1:
         raise ConfigError(f"batch size must be a positive integer, got {case.batch_size}")
     check_device_form(case.device)
+    if case.precision not in PRECISIONS:
+        raise ConfigError(
+            f"precision {case.precision!r}: expected one of {', '.join(PRECISIONS)}"
+        )
     entry = get_entry(case.model)
-    defaults: dict[str, Any] = {"device": case.device}
-    if case.checkpoint_sha256 is not None:
-        defaults["checkpoint_sha256"] = case.checkpoint_sha256.lower()
+    pin = case.reference_sha256 if reference else case.checkpoint_sha256
+    precision = "f32" if reference else case.precision
+    defaults: dict[str, Any] = {"device": case.device, "precision": precision}
+    if case.cache_dir is not None:
+        defaults["cache_dir"] = os.fspath(case.cache_dir)
+    if pin is not None:
+        defaults["checkpoint_sha256"] = pin.lower()
     if case.trust_checkpoint:
         defaults["trust_checkpoint"] = True
-    return resolve_model_kwargs(
-        entry, case.model_kwargs, checkpoint_path=case.checkpoint, defaults=defaults
+    user = dict(case.model_kwargs)
+    if reference:
+        user.pop("checkpoint_path", None)
+    kwargs = resolve_model_kwargs(
+        entry,
+        user,
+        checkpoint_path=case.reference if reference else case.checkpoint,
+        defaults=defaults,
     )
+    accepted, _ = constructor_parameters(entry)
+    if precision != "f32" and "precision" not in accepted and "precision" not in kwargs:
+        raise ConfigError(
+            f"precision {precision!r} asked for, but model {case.model!r} has no precision "
+            "setting (it runs at its own precision); remove precision or use a model whose "
+            "runtime takes one (torch, onnxruntime, openvino backends)"
+        )
+    return kwargs
 
 
 def check_device_form(device: object) -> None:
@@ -141,15 +171,21 @@ def load_case_dataset(case: Case):
 
 def run_case(case: Case, *, progress: bool = False) -> Evaluation:
     """Evaluate ``case``; raises a :class:`~pyimgano.errors.PyImganoError` on bad input."""
+    from pyimgano.datasets import check_category
     from pyimgano.models import create_model
 
+    check_category(case.dataset_format, case.root, case.category, **dict(case.dataset_options))
+    if case.parity is not None and case.reference is None:
+        raise ConfigError("parity bounds given without a reference checkpoint to compare with")
     kwargs = model_kwargs_for(case)
+    reference_kwargs = None if case.reference is None else model_kwargs_for(case, reference=True)
     dataset = load_case_dataset(case)
     started = time.perf_counter()
     model = create_model(case.model, **kwargs)
     if not getattr(model, "load_seconds", 0.0):
         model.load_seconds = time.perf_counter() - started
-    recorded = {k: v for k, v in kwargs.items() if k not in RESERVED_KWARGS}
+    reference = None if reference_kwargs is None else create_model(case.model, **reference_kwargs)
+    recorded = {k: v for k, v in kwargs.items() if k not in (*RESERVED_KWARGS, "cache_dir")}
     if "checkpoint_path" in recorded:
         recorded["checkpoint_path"] = os.fspath(recorded["checkpoint_path"])
     return evaluate(
@@ -158,6 +194,11 @@ def run_case(case: Case, *, progress: bool = False) -> Evaluation:
         pixel=case.pixel,
         batch_size=case.batch_size,
         aupro_limit=case.aupro_limit,
+        aupro_limits=case.aupro_limits,
+        auspro_limits=case.auspro_limits,
+        aupimo_fpr_bounds=case.aupimo_fpr_bounds,
+        reference=reference,
+        parity=case.parity,
         model_name=case.model,
         model_kwargs=recorded,
         progress=progress,

@@ -17,7 +17,13 @@ from pyimgano.report import SCHEMA_VERSION
 SUMMARY_KIND = "pyimgano-summary"
 SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"
-OUTCOMES = ("passed", "failed", "skipped", "error")
+#: ``not_run``: selected but never started (``-x``/``--maxfail`` stopped the session first).
+OUTCOMES = ("passed", "failed", "skipped", "error", "not_run")
+NOT_RUN = "not_run"
+#: snapshot states an item may record (``None``: the item never reached the snapshot step).
+SNAPSHOT_STATES = ("created", "updated", "matched", "changed", "missing")
+#: why a failed item failed (``None`` for an item that did not fail).
+FAILURE_CAUSES = ("threshold", "parity", "snapshot", "error")
 #: Columns of the terminal table and summary.md (where at least one item has a value).
 HEADLINE_METRICS = ("image_auroc", "image_ap", "pixel_auroc", "aupro")
 
@@ -37,6 +43,7 @@ class ItemRecord:
     message: str | None = None
     device: str | None = None
     snapshot: str | None = None
+    failure_cause: str | None = None
 
     def to_dict(self, report_dir: Path) -> dict[str, Any]:
         return {
@@ -49,6 +56,8 @@ class ItemRecord:
             "metrics": dict(self.metrics),
             "thresholds": dict(self.thresholds),
             "message": self.message,
+            "snapshot": self.snapshot,
+            "failure_cause": self.failure_cause,
         }
 
     @classmethod
@@ -64,6 +73,8 @@ class ItemRecord:
             metrics=dict(item.get("metrics") or {}),
             thresholds=dict(item.get("thresholds") or {}),
             message=item.get("message"),
+            snapshot=item.get("snapshot"),
+            failure_cause=item.get("failure_cause"),
         )
 
 
@@ -111,7 +122,7 @@ def terminal_lines(records: Sequence[ItemRecord]) -> list[str]:
     columns = headline_columns(records)
     header = ["item", *columns, "result"]
     rows = [
-        [r.nodeid, *(_fmt(r.metrics.get(m)) for m in columns), r.outcome.upper()]
+        [r.nodeid, *(_fmt(r.metrics.get(m)) for m in columns), _result_word(r.outcome).upper()]
         for r in records
     ]
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
@@ -124,9 +135,37 @@ def terminal_lines(records: Sequence[ItemRecord]) -> list[str]:
     return lines
 
 
+def _result_word(outcome: str) -> str:
+    return "not run" if outcome == NOT_RUN else outcome
+
+
 def _counts(records: Sequence[ItemRecord]) -> str:
     counts = {o: sum(r.outcome == o for r in records) for o in OUTCOMES}
-    return ", ".join(f"{n} {o}" for o, n in counts.items() if n)
+    return ", ".join(f"{n} {_result_word(o)}" for o, n in counts.items() if n)
+
+
+def snapshot_counts_line(records: Sequence[ItemRecord]) -> str | None:
+    """``pyimgano: N snapshots written, M updated, K unchanged`` (None: no item compared one).
+
+    Changed and missing snapshots (which fail their items) follow when there are any.
+    """
+    states = [r.snapshot for r in records if r.snapshot]
+    if not states:
+        return None
+
+    def count(state: str) -> int:
+        return sum(s == state for s in states)
+
+    line = (f"pyimgano: {count('created')} snapshots written, {count('updated')} updated, "
+            f"{count('matched')} unchanged")
+    failing = [f"{count(s)} {s}" for s in ("changed", "missing") if count(s)]
+    return line + (f" ({', '.join(failing)})" if failing else "")
+
+
+def skip_lines(records: Sequence[ItemRecord]) -> list[str]:
+    """``SKIPPED <nodeid>: <reason>`` for every skipped item (shown without ``-rs``)."""
+    return [f"SKIPPED {r.nodeid}: {r.message or '(no reason given)'}"
+            for r in records if r.outcome == "skipped"]
 
 
 def footer_line(records: Sequence[ItemRecord], report_dir: Path) -> str:
@@ -151,17 +190,19 @@ def markdown(records: Sequence[ItemRecord], report_dir: Path) -> str:
         "",
         f"{len(records)} {'item' if len(records) == 1 else 'items'}: {_counts(records)}.",
         "",
-        "| item | " + " | ".join(columns) + (" | " if columns else "") + "result | note |",
-        "|---|" + "---:|" * len(columns) + "---|---|",
+        "| item | " + " | ".join(columns) + (" | " if columns else "")
+        + "result | snapshot | cause | note |",
+        "|---|" + "---:|" * len(columns) + "---|---|---|---|",
     ]
     for r in records:
-        result = r.outcome if r.outcome in ("passed", "skipped") else f"**{r.outcome}**"
+        word = _result_word(r.outcome)
+        result = word if r.outcome in ("passed", "skipped") else f"**{word}**"
         note = r.message or ""
         failed = _failed_gates(r)
         if failed and not note:
             note = "gates failed: " + ", ".join(failed)
         cells = [f"`{_md(r.nodeid)}`", *(_fmt(r.metrics.get(m)) for m in columns), result,
-                 _md(note)]
+                 r.snapshot or "-", r.failure_cause or "-", _md(note)]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", f"Reports: `{report_dir}`", ""]
     return "\n".join(lines)

@@ -1,7 +1,9 @@
 """Collection nodes: :class:`SuiteFile` (a suite YAML) and :class:`CaseItem` (model × category).
 
-Both delegate: ``SuiteFile.collect`` to :mod:`pytest_pyimgano.suite`, ``CaseItem.runtest`` to
-:func:`pytest_pyimgano.item.run_item`; ``repr_failure`` renders only pyimgano's own errors.
+Both delegate: ``SuiteFile.collect`` to :mod:`~pytest_pyimgano.parse` and
+:mod:`~pytest_pyimgano.expand`, ``CaseItem.runtest`` to
+:func:`pytest_pyimgano.evaluate_item.run_item`; ``repr_failure`` renders only pyimgano's own
+errors (:mod:`pytest_pyimgano.failure`), honouring ``--tb``.
 """
 
 from __future__ import annotations
@@ -12,18 +14,16 @@ from typing import Any
 
 import pytest
 
+from pyimgano.backends.device import cuda_device_count
 from pyimgano.errors import GateFailure, PyImganoError, SuiteError
-from pytest_pyimgano.options import PluginOptions, cuda_device_count, device_for_worker
-from pytest_pyimgano.suite import (
-    SUITE_KEY,
-    ItemSpec,
-    expand_suite,
-    load_yaml,
-    missing_paths,
-    parse_suite,
-)
+from pytest_pyimgano.expand import expand_suite, missing_paths
+from pytest_pyimgano.options import PluginOptions, device_for_worker
+from pytest_pyimgano.parse import load_yaml_with_lines, parse_suite
+from pytest_pyimgano.spec import SUITE_KEY, ItemSpec
 
 OPTIONS_KEY = pytest.StashKey[PluginOptions]()
+#: ``.cache`` in the report dir: where runtimes may write caches (OpenVINO), never the CWD.
+CACHE_DIRNAME = ".cache"
 
 
 def plugin_options(config: pytest.Config) -> PluginOptions:
@@ -39,25 +39,53 @@ def suite_relpath(path: Path, rootdir: Path) -> Path:
         return Path(*path.parts[1:])
 
 
+def item_node_id(parent: pytest.Collector, spec: ItemSpec) -> Any:
+    """The structured node id of an item, where pytest has them (9.2+), else ``None``.
+
+    pytest 9.2 builds a custom item's id as one name ``fake[disk]`` without params, while ids
+    read back from the cache (``--lf``, ``--ff``, ``--sw``) parse as name ``fake`` with params
+    ``disk``: the two never compare equal, so every item would run again
+    (pytest-dev/pytest#15045). Building the id as pytest builds a parametrized function's makes
+    them equal; its text, ``suite.yaml::fake[disk]``, is unchanged.
+    """
+    parent_id = getattr(parent, "id", None)
+    if parent_id is None or not hasattr(parent_id, "with_params"):
+        return None  # pytest <= 9.1: string node ids, nothing to do
+    return parent_id.child(spec.id).with_params(spec.category)
+
+
 class SuiteFile(pytest.File):
     """A ``.yaml``/``.yml`` file whose top-level mapping has ``pyimgano_suite``."""
+
+    specs: tuple[ItemSpec, ...] = ()
+    migrated: tuple[Path, ...] = ()
 
     def collect(self):  # type: ignore[override]
         options = plugin_options(self.config)
         source = suite_relpath(self.path, self.config.rootpath).as_posix()
         try:
-            text = self.path.read_text(encoding="utf-8")
-            data = load_yaml(text, source)
+            text = self.path.read_text(encoding="utf-8-sig")
+            data, lines = load_yaml_with_lines(text, source)
             if not isinstance(data, dict) or SUITE_KEY not in data:
                 return
-            suite = parse_suite(data, self.path, source=source)
+            suite = parse_suite(data, self.path, source=source, lines=lines)
             specs = expand_suite(suite, options.run_settings)
         except SuiteError as exc:
             raise self.CollectError(str(exc)) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise self.CollectError(f"{source}: cannot read suite file: {exc}") from None
+        self.specs = tuple(specs)
+        if options.update_snapshots and not self.config.option.collectonly:
+            from pytest_pyimgano.snapshots import migrate_suite_snapshots
+
+            # Before any item runs (and before syrupy's cleanup at session end could see them).
+            self.migrated = tuple(migrate_suite_snapshots(self.path))
         for spec in specs:
-            yield CaseItem.from_parent(self, name=spec.name, spec=spec)
+            kwargs: dict[str, Any] = {}
+            node_id = item_node_id(self, spec)
+            if node_id is not None:
+                kwargs["nodeid"] = node_id
+            yield CaseItem.from_parent(self, name=spec.name, spec=spec, **kwargs)
 
 
 class CaseItem(pytest.Item):
@@ -77,7 +105,7 @@ class CaseItem(pytest.Item):
 
     @property
     def report_path(self) -> Path:
-        from pytest_pyimgano.item import report_path_for
+        from pytest_pyimgano.evaluate_item import report_path_for
 
         options = plugin_options(self.config)
         return report_path_for(
@@ -86,7 +114,18 @@ class CaseItem(pytest.Item):
         )
 
     def runtest(self) -> None:
-        from pytest_pyimgano.item import gate_failure, run_item, user_properties
+        try:
+            self._run()
+        except (pytest.skip.Exception, GateFailure):
+            raise
+        except BaseException as exc:
+            if not isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                self.user_properties.append(("pyimgano_failure_cause", "error"))
+            raise
+
+    def _run(self) -> None:
+        from pytest_pyimgano.evaluate_item import run_item, user_properties
+        from pytest_pyimgano.failure import gate_failure
 
         options = plugin_options(self.config)
         spec = self.spec
@@ -109,18 +148,24 @@ class CaseItem(pytest.Item):
             plots=options.plots,
             update_snapshots=options.update_snapshots,
             update_new_snapshots_only=options.update_new_snapshots_only,
+            cache_dir=options.report_dir / CACHE_DIRNAME,
         )
         self.user_properties.extend(user_properties(self.result))
         if not self.result.passed:
-            raise gate_failure(self.name, self.result)
+            raise gate_failure(self.result, self.config.option.tbstyle)
 
     def repr_failure(self, excinfo, style=None):  # type: ignore[no-untyped-def]
         if isinstance(excinfo.value, (GateFailure, PyImganoError)):
-            return str(excinfo.value)
+            from pytest_pyimgano.failure import failure_repr
+
+            return failure_repr(
+                excinfo.value, path=self.spec.suite.source, line=self.spec.line,
+                style=style or self.config.option.tbstyle,
+            )
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Path, int, str]:
-        return self.path, 0, self.name
+        return self.path, self.spec.line - 1, self.name
 
     def html_extras(self, pytest_html: Any) -> list[Any]:
         """pytest-html extras: the metrics table and the plots beside the report."""
@@ -128,4 +173,5 @@ class CaseItem(pytest.Item):
 
         if self.result is None:
             return []
-        return extras_for(self.result, pytest_html)
+        return extras_for(self.result, pytest_html,
+                          html_path=getattr(self.config.option, "htmlpath", None))

@@ -1,4 +1,4 @@
-"""The plugin's settings, read once per pytest run from command line and ini (SPEC §8).
+"""The plugin's settings, read once per pytest run from command line and ini (docs/REFERENCE.md §8).
 
 :class:`PluginOptions` is built in ``pytest_configure`` and kept in ``config.stash``; nothing
 here imports torch (the GPU count for per-worker devices is asked for only when needed).
@@ -15,13 +15,14 @@ from typing import Any
 
 import pytest
 
-from pytest_pyimgano.suite import RunSettings
+from pyimgano.backends.device import parse_device
+from pyimgano.errors import DeviceError
+from pytest_pyimgano.spec import RunSettings
 
 DEFAULT_REPORT_DIR = "pyimgano-reports"
 #: workerinput key through which the xdist controller hands its report dir to workers.
 WORKER_REPORT_DIR = "pyimgano_report_dir"
 
-_DEVICE = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 _WORKER = re.compile(r"^gw(\d+)$")
 
 
@@ -62,22 +63,25 @@ def parse_device_option(value: Any, where: str) -> str | None:
     """``None`` for an absent value, else a validated ``auto|cpu|cuda|cuda:N``."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    text = str(value).strip().lower()
-    if not _DEVICE.match(text):
-        raise pytest.UsageError(
-            f"{where}: unknown device {value!r}; expected auto, cpu, cuda or cuda:N"
-        )
-    return text
+    try:
+        return parse_device(str(value))
+    except DeviceError as exc:
+        raise pytest.UsageError(f"{where}: {exc}") from None
 
 
 def parse_batch_size_option(value: Any, where: str) -> int | None:
     """``None`` for an absent value, else a positive integer."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    try:
-        number = int(str(value).strip())
-    except ValueError:
+    if isinstance(value, bool):  # a typed ini (TOML) true/false is no batch size
         number = 0
+    elif isinstance(value, int):
+        number = value
+    else:
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            number = 0
     if number < 1:
         raise pytest.UsageError(f"{where}: expected a positive integer, got {value!r}")
     return number
@@ -87,6 +91,15 @@ def _ini_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
     return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def getini(config: pytest.Config, name: str) -> Any:
+    """``config.getini(name)``, with a value of the wrong type (a TOML string for an int, ``4``
+    for a bool, an ini ``batch_size = four``) a ``pytest.UsageError`` naming the key."""
+    try:
+        return config.getini(name)
+    except (TypeError, ValueError, pytest.UsageError) as exc:  # pytest 9.2 raises UsageError
+        raise pytest.UsageError(f"ini {name}: {exc}") from None
 
 
 def resolve_report_dir(
@@ -114,7 +127,7 @@ def read_options(config: pytest.Config) -> PluginOptions:
     else:
         report_dir = resolve_report_dir(
             option.pyimgano_report_dir,
-            config.getini("pyimgano_report_dir") or None,
+            getini(config, "pyimgano_report_dir") or None,
             Path(config.invocation_params.dir),
             ini_dir,
         )
@@ -123,13 +136,13 @@ def read_options(config: pytest.Config) -> PluginOptions:
         rootdir=config.rootpath,
         device=parse_device_option(option.pyimgano_device, "--pyimgano-device"),
         batch_size=parse_batch_size_option(option.pyimgano_batch_size, "--pyimgano-batch-size"),
-        ini_device=parse_device_option(config.getini("pyimgano_device"), "ini pyimgano_device"),
+        ini_device=parse_device_option(getini(config, "pyimgano_device"), "ini pyimgano_device"),
         ini_batch_size=parse_batch_size_option(
-            config.getini("pyimgano_batch_size"), "ini pyimgano_batch_size"
+            getini(config, "pyimgano_batch_size"), "ini pyimgano_batch_size"
         ),
-        strict=bool(option.pyimgano_strict) or _ini_bool(config.getini("pyimgano_strict")),
+        strict=bool(option.pyimgano_strict) or _ini_bool(getini(config, "pyimgano_strict")),
         trust_checkpoints=bool(option.pyimgano_trust_checkpoints),
-        plots=not (option.pyimgano_no_plots or _ini_bool(config.getini("pyimgano_no_plots"))),
+        plots=not (option.pyimgano_no_plots or _ini_bool(getini(config, "pyimgano_no_plots"))),
         update_snapshots=bool(getattr(option, "update_snapshots", False)),
         update_new_snapshots_only=bool(getattr(option, "update_new_snapshots_only", False)),
         worker_id=workerinput.get("workerid") if workerinput else None,
@@ -162,15 +175,3 @@ def device_for_worker(spec: str, worker_id: str | None, gpu_count: Callable[[], 
         return spec
     return f"cuda:{index % count}"
 
-
-def cuda_device_count() -> int:
-    """Visible CUDA devices (0 without torch or CUDA); imports torch."""
-    try:
-        import torch
-    except ImportError:
-        return 0
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0

@@ -1,4 +1,4 @@
-"""pytest11 entry point of pyimgano (hooks only; SPEC §8).
+"""pytest11 entry point of pyimgano (hooks only; docs/REFERENCE.md §8).
 
 Loaded in every pytest run of the user, so it imports nothing heavy: torch, anomalib and numpy
 are imported only when a suite item runs.
@@ -6,21 +6,18 @@ are imported only when a suite item runs.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_pyimgano.nodes import OPTIONS_KEY, CaseItem, SuiteFile, plugin_options
+from pytest_pyimgano.nodes import OPTIONS_KEY, CaseItem, SuiteFile, plugin_options, suite_relpath
 from pytest_pyimgano.options import WORKER_REPORT_DIR, read_options
+from pytest_pyimgano.parse import looks_like_suite
 from pytest_pyimgano.session import PyImganoSession
-from pytest_pyimgano.snapshots import hidden_from_syrupy
-from pytest_pyimgano.suite import looks_like_suite
 
 SESSION_KEY = pytest.StashKey[PyImganoSession]()
-_SYRUPY_GUARD_KEY = pytest.StashKey[contextlib.ExitStack]()
 
 
 def _syrupy_available(pluginmanager: pytest.PytestPluginManager) -> bool:
@@ -66,7 +63,8 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     parser.addini("pyimgano_report_dir", "report dir, relative to this ini file's directory")
     parser.addini("pyimgano_strict", "skipped suite items fail instead", type="bool",
                   default=False)
-    parser.addini("pyimgano_batch_size", "default batch size of suite items")
+    parser.addini("pyimgano_batch_size", "default batch size of suite items (an integer)",
+                  type="int", default=None)
     parser.addini("pyimgano_no_plots", "do not draw plots beside reports", type="bool",
                   default=False)
 
@@ -75,9 +73,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "pyimgano: an item of a pyimgano YAML suite")
     options = read_options(config)
     config.stash[OPTIONS_KEY] = options
-    guard = contextlib.ExitStack()
-    guard.enter_context(hidden_from_syrupy())
-    config.stash[_SYRUPY_GUARD_KEY] = guard
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistGlue(options.report_dir), "pyimgano-xdist")
     if not hasattr(config, "workerinput"):
@@ -91,16 +86,32 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if session is not None:
         del config.stash[SESSION_KEY]
         config.pluginmanager.unregister(session)
-    guard = config.stash.get(_SYRUPY_GUARD_KEY, None)
-    if guard is not None:
-        del config.stash[_SYRUPY_GUARD_KEY]
-        guard.close()
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SuiteFile | None:
     if looks_like_suite(file_path):
         return SuiteFile.from_parent(parent, path=file_path)
     return None
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Remove stale reports of the suites with selected items (see :mod:`pytest_pyimgano.stale`)."""
+    if session.config.option.collectonly:
+        return
+    from pytest_pyimgano.stale import remove_stale_reports
+
+    options = plugin_options(session.config)
+    suites = {item.parent for item in session.items if isinstance(item, CaseItem)}
+    removed = []
+    for suite in sorted(suites, key=lambda s: str(s.path)):
+        assert isinstance(suite, SuiteFile)
+        rel = suite_relpath(suite.path, session.config.rootpath).with_suffix("")
+        items = [(spec.id, spec.category) for spec in suite.specs]
+        removed += remove_stale_reports(options.report_dir / rel, items,
+                                        suite.path.with_suffix(""))
+    own = session.config.stash.get(SESSION_KEY, None)
+    if own is not None:
+        own.removed.extend(removed)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

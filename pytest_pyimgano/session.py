@@ -4,13 +4,15 @@
 object on the controller only (not on xdist workers), like junitxml's ``LogXML``. It learns
 about items solely from ``pytest_runtest_logreport`` reports and their ``user_properties``, so
 it works the same when items run on xdist workers. The summary is written at session finish,
-atomically, and only when suite items ran.
+atomically, and only when suite items ran; selected items that never started (``-x``) are
+listed as ``not_run``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -19,21 +21,35 @@ from typing import Any
 import pytest
 
 from pyimgano.summary import (
+    NOT_RUN,
     SUMMARY_JSON,
     SUMMARY_MD,
     ItemRecord,
     footer_line,
     markdown,
+    skip_lines,
+    snapshot_counts_line,
     summary_object,
     terminal_lines,
 )
 
 SUMMARY_LOCK = ".summary.lock"
 UNFINISHED = "the item did not finish (session interrupted)"
+NOT_STARTED = "not run: the session stopped before this item (-x, --maxfail or an interrupt)"
 _CLOCK_SLACK_NS = 50_000_000
 
 _OWN = ("pyimgano_item", "pyimgano_report", "pyimgano_device", "pyimgano_snapshot",
-        "pyimgano_thresholds")
+        "pyimgano_thresholds", "pyimgano_failure_cause", "pyimgano_parity")
+_NODE_NAME = re.compile(r"^(?P<id>[^\[\]:]+)\[(?P<category>[^\[\]]+)\]$")
+
+
+def parse_item_nodeid(nodeid: str) -> tuple[str, str, str] | None:
+    """``suites/r.yaml::fake[disk]`` → ``("suites/r.yaml", "fake", "disk")``; None for other ids."""
+    path, sep, name = nodeid.partition("::")
+    match = _NODE_NAME.match(name) if sep else None
+    if match is None or not path.endswith((".yaml", ".yml")):
+        return None
+    return path, match.group("id"), match.group("category")
 
 
 def _pairs(properties: Iterable[Any]) -> list[tuple[str, Any]]:
@@ -48,6 +64,9 @@ def short_message(report: Any) -> str | None:
     if report.skipped and isinstance(longrepr, tuple) and len(longrepr) == 3:
         text = str(longrepr[2])
         return text[len("Skipped: "):] if text.startswith("Skipped: ") else text
+    crash = getattr(longrepr, "reprcrash", None)
+    if crash is not None and getattr(crash, "message", None):
+        return str(crash.message).strip().splitlines()[0]
     text = getattr(report, "longreprtext", "") or str(longrepr or "")
     for line in text.splitlines():
         if line.strip():
@@ -63,6 +82,8 @@ class PyImganoSession:
         self.records: dict[str, ItemRecord] = {}
         self.written: list[Path] = []
         self.finished: set[str] = set()  # node ids with a result (call, or a failed setup)
+        self.selected: dict[str, tuple[str, str, str]] = {}  # node id → (suite, id, category)
+        self.removed: list[Path] = []  # stale reports removed at collection (not under xdist)
         # File times come from the kernel's coarse clock, which may lag time.time_ns() by a
         # tick; the slack keeps a summary written just after this point from looking older.
         self.started_ns = time.time_ns() - _CLOCK_SLACK_NS
@@ -72,19 +93,46 @@ class PyImganoSession:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.add_report(report)
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        from pytest_pyimgano.nodes import CaseItem
+
+        for item in session.items:
+            if isinstance(item, CaseItem):
+                spec = item.spec
+                self.selected[item.nodeid] = (spec.suite.source, spec.id, spec.category)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """Under xdist the controller does not collect: it learns the selection from workers."""
+        for nodeid in ids:
+            parsed = parse_item_nodeid(nodeid)
+            if parsed is not None:
+                self.selected[nodeid] = parsed
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.records:
             self.close_unfinished()
+            self.add_not_run()
             self.written = self.write()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.records:
             return
+        records = self.sorted_records()
         terminalreporter.write_sep("-", "pyimgano summary")
-        for line in terminal_lines(self.sorted_records()):
+        for line in terminal_lines(records):
             terminalreporter.write_line(line)
-        terminalreporter.write_line(footer_line(self.sorted_records(), self.report_dir))
+        for line in skip_lines(records):
+            terminalreporter.write_line(line)
+        snapshots = snapshot_counts_line(records)
+        if snapshots:
+            terminalreporter.write_line(snapshots)
+        if self.removed:
+            terminalreporter.write_line(
+                f"pyimgano: removed {len(self.removed)} stale report file(s) of the suites run"
+            )
+        terminalreporter.write_line(footer_line(records, self.report_dir))
 
     # -- logic ----------------------------------------------------------------------------
 
@@ -106,6 +154,8 @@ class PyImganoSession:
                 record.device = str(value)
             elif name == "pyimgano_snapshot":
                 record.snapshot = str(value)
+            elif name == "pyimgano_failure_cause":
+                record.failure_cause = None if value is None else str(value)
             elif name == "pyimgano_thresholds":
                 record.thresholds = json.loads(value) if isinstance(value, str) else dict(value)
             elif name not in _OWN:
@@ -114,6 +164,8 @@ class PyImganoSession:
         if outcome is not None and _rank(outcome) > _rank(record.outcome):
             record.outcome = outcome
             record.message = short_message(report)
+            if outcome == "error" and record.failure_cause is None:
+                record.failure_cause = "error"
         if report.when == "call" or report.failed or report.skipped:
             self.finished.add(report.nodeid)
         return record
@@ -125,6 +177,13 @@ class PyImganoSession:
             if nodeid not in self.finished and record.outcome == "passed":
                 record.outcome = "error"
                 record.message = UNFINISHED
+
+    def add_not_run(self) -> None:
+        """Selected items without any report: the session stopped before them."""
+        for nodeid, (suite, item_id, category) in self.selected.items():
+            if nodeid not in self.records:
+                self.records[nodeid] = ItemRecord(nodeid, suite, item_id, category,
+                                                  outcome=NOT_RUN, message=NOT_STARTED)
 
     def sorted_records(self) -> list[ItemRecord]:
         return [self.records[k] for k in sorted(self.records)]

@@ -1,12 +1,13 @@
-"""Metric snapshots of suite items (SPEC §8), split as syrupy splits its own.
+"""Metric snapshots of suite items (docs/REFERENCE.md §8), split as syrupy splits its own.
 
-- location: :func:`snapshot_path` — ``<suite dir>/__snapshots__/<suite stem>/<id>/<category>.json``
+- location: :func:`snapshot_path` —
+  ``<suite dir>/__pyimgano_snapshots__/<suite stem>/<id>/<category>.json``, outside syrupy's
+  ``__snapshots__`` so that syrupy never sees them (with or without this plugin). Files at the
+  old place, ``<suite dir>/__snapshots__/<suite stem>/…``, are read (:func:`find_snapshot`) and
+  moved by :func:`migrate_suite_snapshots` under ``--snapshot-update``.
 - serializer: :func:`serialize` / :func:`read_snapshot` / :func:`write_snapshot` — the metrics
   (never the speed metrics), ``n_test``, ``n_anomalous`` and, not compared, ``environment``.
 - comparison: :func:`compare` — every ``|Δ| ≤ tolerance``; null on one side only is a change.
-
-:func:`hidden_from_syrupy` keeps syrupy's unused-snapshot detection away from these files
-(see docs/PLUGIN.md, "Snapshots beside syrupy's").
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,8 +25,11 @@ from typing import Any
 from pyimgano.errors import PyImganoError
 from pyimgano.gates import TIMING_METRICS
 from pyimgano.report import Report, dumps, write_text_atomic
+from pytest_pyimgano.warnings import SnapshotToleranceWarning
 
-SNAPSHOT_DIRNAME = "__snapshots__"
+SNAPSHOT_DIRNAME = "__pyimgano_snapshots__"
+#: where snapshots lived before (inside syrupy's directory); read, and moved on update.
+LEGACY_SNAPSHOT_DIRNAME = "__snapshots__"
 SNAPSHOT_KIND = "pyimgano-snapshot"
 SNAPSHOT_VERSION = "1.0"
 COUNTS = ("n_test", "n_anomalous")
@@ -34,10 +39,6 @@ RESOLUTIONS = {"image_auroc": "image_auroc_step"}
 
 class SnapshotError(PyImganoError):
     """A snapshot file that cannot be read."""
-
-
-class SnapshotToleranceWarning(UserWarning):
-    """A snapshot tolerance finer than the metric can move (SPEC §5 resolution)."""
 
 
 # ------------------------------------------------------------------------------------------
@@ -54,21 +55,74 @@ def snapshot_path(suite_path: Path, item_id: str, category: str) -> Path:
     return suite_snapshot_dir(suite_path) / item_id / f"{category}.json"
 
 
-def is_suite_snapshot(path: str | Path, *, _cache: dict[Path, bool] | None = None) -> bool:
-    """True for ``X/__snapshots__/S/<id>/<category>.json`` where ``X/S.yaml|.yml`` is a suite."""
-    from pytest_pyimgano.suite import SUITE_SUFFIXES, looks_like_suite
+def legacy_snapshot_path(suite_path: Path, item_id: str, category: str) -> Path:
+    """Where the snapshot of ``<item_id>[<category>]`` lived before (``__snapshots__``)."""
+    return suite_path.parent / LEGACY_SNAPSHOT_DIRNAME / suite_path.stem / item_id / (
+        f"{category}.json"
+    )
 
-    file = Path(path)
-    parts = file.parts
-    if file.suffix != ".json" or len(parts) < 5 or parts[-4] != SNAPSHOT_DIRNAME:
+
+def find_snapshot(suite_path: Path, item_id: str, category: str) -> tuple[Path, bool]:
+    """The file holding the item's snapshot and whether it is at the old place.
+
+    The new place wins when both exist; with neither, the new place is returned (not there).
+    """
+    path = snapshot_path(suite_path, item_id, category)
+    if not path.exists():
+        legacy = legacy_snapshot_path(suite_path, item_id, category)
+        if legacy.is_file():
+            return legacy, True
+    return path, False
+
+
+def move_snapshot(old: Path, new: Path) -> bool:
+    """Move a snapshot from the old place to the new one; False when another process did.
+
+    A file already at the new place wins; the old one is then removed. Empty directories
+    left at the old place are removed (``__snapshots__`` itself only when empty).
+    """
+    try:
+        if new.exists():
+            old.unlink()
+        else:
+            new.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(old, new)
+    except FileNotFoundError:  # an xdist worker moved it first
         return False
-    base = Path(*parts[:-4]) / parts[-3]
-    cache = {} if _cache is None else _cache
-    if base not in cache:
-        cache[base] = any(
-            looks_like_suite(base.with_name(base.name + suffix)) for suffix in SUITE_SUFFIXES
-        )
-    return cache[base]
+    for parent in (old.parent, old.parent.parent, old.parent.parent.parent):
+        with contextlib.suppress(OSError):  # not empty, or already removed
+            parent.rmdir()
+    return True
+
+
+def _is_pyimgano_snapshot(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("kind") == SNAPSHOT_KIND
+
+
+def legacy_snapshots(suite_path: Path) -> list[Path]:
+    """The suite's snapshots still at the old place (``__snapshots__/<stem>/<id>/<cat>.json``).
+
+    Only files whose ``kind`` is ``pyimgano-snapshot`` count: syrupy's own files are never
+    touched.
+    """
+    base = suite_path.parent / LEGACY_SNAPSHOT_DIRNAME / suite_path.stem
+    if not base.is_dir():
+        return []
+    return [p for p in sorted(base.glob("*/*.json")) if p.is_file() and _is_pyimgano_snapshot(p)]
+
+
+def migrate_suite_snapshots(suite_path: Path) -> list[Path]:
+    """Move every snapshot of ``suite_path`` from the old place to the new; the new paths."""
+    moved = []
+    for old in legacy_snapshots(suite_path):
+        new = snapshot_path(suite_path, old.parent.name, old.stem)
+        if move_snapshot(old, new):
+            moved.append(new)
+    return moved
 
 
 # ------------------------------------------------------------------------------------------
@@ -188,51 +242,18 @@ def tolerance_warnings(
 
 
 def warn_tolerances(
-    metrics: Mapping[str, Any], tolerance: Callable[[str], float], *, suite_path: Path
+    metrics: Mapping[str, Any],
+    tolerance: Callable[[str], float],
+    *,
+    suite_path: Path,
+    line: int = 1,
 ) -> None:
     """Issue a :class:`SnapshotToleranceWarning` per finer-than-resolution tolerance.
 
-    The warning points at the suite file (where the tolerance is written), not at this code.
+    The warning points at the suite file and ``line`` (1-based; where the tolerance is
+    written), not at this code.
     """
     for message in tolerance_warnings(metrics, tolerance):
         warnings.warn_explicit(
-            SnapshotToleranceWarning(message), SnapshotToleranceWarning, str(suite_path), 0
+            SnapshotToleranceWarning(message), SnapshotToleranceWarning, str(suite_path), line
         )
-
-
-# ------------------------------------------------------------------------------------------
-# syrupy
-
-
-@contextlib.contextmanager
-def hidden_from_syrupy() -> Iterator[bool]:
-    """Keep suite snapshots out of syrupy's snapshot discovery while the block runs.
-
-    syrupy (7.x) discovers snapshot collections with ``walk_snapshot_dir``, an ``rglob`` of a
-    test directory's ``__snapshots__``; with its default (amber) extension every file there that
-    it does not own is an "unknown collection", reported unused and deleted by
-    ``--snapshot-update``. Discovery is the only place syrupy looks at files it did not write,
-    so the walk is filtered: files for which :func:`is_suite_snapshot` holds are skipped. The
-    attribute is restored when the block ends. Yields whether syrupy was found and filtered.
-    """
-    try:
-        import syrupy.extensions.base as syrupy_base
-    except ImportError:
-        yield False
-        return
-    original = getattr(syrupy_base, "walk_snapshot_dir", None)
-    if original is None:  # a syrupy that discovers differently: nothing to filter
-        yield False
-        return
-    cache: dict[Path, bool] = {}
-
-    def walk_without_suite_snapshots(root: Any, **kwargs: Any) -> Iterator[str]:
-        for filepath in original(root, **kwargs):
-            if not is_suite_snapshot(filepath, _cache=cache):
-                yield filepath
-
-    syrupy_base.walk_snapshot_dir = walk_without_suite_snapshots
-    try:
-        yield True
-    finally:
-        syrupy_base.walk_snapshot_dir = original

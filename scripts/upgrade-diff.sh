@@ -9,7 +9,8 @@
 #    that directory first on PYTHONPATH. Its declared requirements are checked against the venv
 #    first; if the venv cannot satisfy them, use the tox route (tox -e upgrade-anomalib27,upgrade-anomalib26).
 # 2. The demo checkpoints are trained ONCE, under the venv's anomalib (pyimgano-demo
-#    --prepare-only, cached in .pyimgano-demo/) — or, with TRAIN_WITH=<OLD or NEW version>, under
+#    --prepare-only --no-export, cached in .pyimgano-demo/; the ONNX/OpenVINO exports are not
+#    needed: scripts/upgrade-run.sh runs the torch entries only) — or, with TRAIN_WITH=<OLD or NEW version>, under
 #    that release (into .anomalib-overlays/demo-trained-by-<version>/), e.g. TRAIN_WITH=2.6.2 for
 #    the usual upgrade question: checkpoints of the old release, evaluated under the new one.
 # 3. The demo suite runs under each release (scripts/upgrade-run.sh, .ckpt and .pt) into
@@ -107,7 +108,8 @@ case $train in
     *) fail "TRAIN_WITH=$train is neither OLD ($old), NEW ($new) nor the venv's $venv_version" ;;
 esac
 echo "== training the demo checkpoints once, under anomalib $train, into $demo_root" >&2
-PYTHONPATH=$train_path "$python" -m pyimgano.cli.demo --prepare-only --root "$demo_root" \
+PYTHONPATH=$train_path "$python" -m pyimgano.cli.demo --prepare-only --no-export \
+    --root "$demo_root" \
     || fail "pyimgano-demo --prepare-only failed"
 
 for side in old new; do

@@ -13,12 +13,15 @@
   transform and the post-processor's switches from the plain-data
   ``anomalib_pre_processor_config`` / ``anomalib_post_processor_config`` entries; the
   ``state_dict`` restores weights, memory bank / Gaussian and the post-processor's
-  normalisation/threshold buffers. The model class comes from ``anomalib_model``. Models
-  whose constructor takes ``pre_trained`` are rebuilt with ``pre_trained=False`` (anomalib
-  itself would rebuild a ``pre_trained=True`` checkpoint by downloading ImageNet weights from
-  the hub, only to overwrite them with the state_dict). A ``.ckpt`` in the anomalib >= 2.7
-  layout is refused under an older anomalib, which would ignore those config entries and
-  rebuild a default pre-processor (silently different scores) — see :func:`_check_release`;
+  normalisation/threshold buffers. The model class comes from ``anomalib_model``. The model
+  is constructed with the checkpoint's own saved pre-processor (so a model trained at a
+  non-default input size is rebuilt at that size; anomalib's plain ``load_from_checkpoint``
+  rebuilds it at the default size) and offline: ``pre_trained=False`` where the constructor
+  takes it, pretrained-weight downloads skipped and any other download refused
+  (:mod:`pyimgano.backends.offline`; the state_dict restores every weight). A ``.ckpt`` in the
+  anomalib >= 2.7 layout is refused under an older anomalib, which would ignore those config
+  entries and rebuild a default pre-processor (silently different scores) — see
+  :func:`_check_release`;
 - or an injected ``inferencer`` (an object with ``.predict(image)`` like anomalib's
   ``TorchInferencer``), used by tests with fakes.
 
@@ -37,9 +40,7 @@ import os
 import sys
 import time
 import warnings
-from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -47,19 +48,19 @@ from typing import Any
 import numpy as np
 
 from pyimgano.backends.checkpoint import LIGHTNING_SUFFIXES, TORCH_SUFFIXES
-from pyimgano.errors import CheckpointError, ConfigError, DatasetError, ModelOutputError
+from pyimgano.backends.exported import check_precision
+from pyimgano.backends.images import DecodedBatch
+from pyimgano.errors import CheckpointError, ConfigError
 from pyimgano.models.base import Batch, Detector, ModelDescription
-from pyimgano.outputs import Prediction, to_prediction
+from pyimgano.outputs import split_batch_output, to_numpy, to_prediction
 
-#: Output fields read from a batch prediction, in the order of :data:`pyimgano.outputs` keys.
-_SCORE_FIELD = "pred_score"
-_MAP_FIELD = "anomaly_map"
-_LABEL_FIELD = "pred_label"
+#: The torch dtype autocast runs each lower precision in (SPEC §3).
+_AUTOCAST_DTYPES = {"bf16": "bfloat16", "f16": "float16"}
 
 
 def _anomalib_class(anomalib_model: str) -> type:
     """The ``anomalib.models`` class of a snake-case model name (``"patchcore"`` -> Patchcore)."""
-    from pyimgano.models.anomalib_entries import ANOMALIB_IMAGE_MODELS
+    from pyimgano.models.anomalib_zoo import ANOMALIB_IMAGE_MODELS
 
     class_name = ANOMALIB_IMAGE_MODELS.get(anomalib_model)
     if class_name is None:
@@ -116,61 +117,8 @@ def outputs_normalized(module: Any) -> bool | None:
 
 
 def _finite(value: Any) -> bool:
-    array = _host(value)
+    array = to_numpy(value)
     return bool(array.size > 0 and np.isfinite(array).all())
-
-
-def _host(value: Any, dtype: Any = None) -> np.ndarray:
-    """One tensor or array on the host as NumPy (one device-to-host copy at most)."""
-    if hasattr(value, "detach"):
-        value = value.detach()
-        if dtype is not None and value.is_floating_point():
-            import torch
-
-            value = value.to("cpu", torch.float32)
-        else:
-            value = value.cpu()
-        return value.numpy()
-    return np.asarray(value)
-
-
-def _get(output: Any, key: str) -> Any:
-    """A field of a dict-like or object-like batch output, or None."""
-    if isinstance(output, Mapping):
-        return output.get(key)
-    return getattr(output, key, None)
-
-
-def _split(value: np.ndarray, *, field: str, names: Sequence[str]) -> list[np.ndarray]:
-    """Per-image pieces of a batch field whose first axis is the batch."""
-    n = len(names)
-    if value.ndim == 0 and n == 1:
-        return [value]
-    if value.ndim == 0 or value.shape[0] != n:
-        raise ModelOutputError(
-            f"{names[0]}: {field} of shape {tuple(value.shape)} for a batch of {n} image(s) "
-            f"({', '.join(names[:3])}{', ...' if n > 3 else ''}); expected the batch on axis 0"
-        )
-    return [value[k] for k in range(n)]
-
-
-def split_batch_output(output: Any, names: Sequence[str]) -> list[Prediction]:
-    """Split one batch output (InferenceBatch/ImageBatch, dict- or object-like) per image.
-
-    ``pred_score`` may be (B,) or (B, 1), ``anomaly_map`` (B, H, W) or (B, 1, H, W),
-    ``pred_label`` (B,) or (B, 1). Each image's pieces go through
-    :func:`pyimgano.outputs.to_prediction` with its name.
-    """
-    pieces: dict[str, list[np.ndarray]] = {}
-    for key, dtype in ((_SCORE_FIELD, None), (_MAP_FIELD, np.float32), (_LABEL_FIELD, None)):
-        raw = _get(output, key)
-        if raw is not None:
-            pieces[key] = _split(_host(raw, dtype), field=key, names=names)
-    predictions = []
-    for k, name in enumerate(names):
-        per_image = {key: values[k] for key, values in pieces.items()}
-        predictions.append(to_prediction(per_image, image=name))
-    return predictions
 
 
 class VisionAnomalibCheckpoint(Detector):
@@ -197,6 +145,20 @@ class VisionAnomalibCheckpoint(Detector):
         per image with the image's path and runs wherever it runs (``device`` is not applied).
     decode_workers : int, default 2
         Threads decoding images ahead of inference; 0 decodes inline.
+    precision : {"f32", "bf16", "f16"}, default "f32"
+        f32 runs the module as saved (float32). bf16/f16 run the forward pass under
+        ``torch.autocast(device_type, dtype)``: the weights stay float32 and autocast runs the
+        operators on its lower-precision list (convolutions, matmuls) in bfloat16/float16;
+        scores and maps are returned as float32. Refused (ConfigError) where the torch build
+        has no autocast for that device and dtype.
+    cache_dir : path, optional
+        Accepted for a uniform interface with the OpenVINO backend; the torch runtime writes no
+        cache, so it is unused.
+    maps_on_device : bool, optional
+        Keep each prediction's ``anomaly_map`` on the model's device as a 2-D float32 tensor
+        (no host copy; see :mod:`pyimgano.models.base`). Default: True on a CUDA device, False
+        on the CPU; True on the CPU gives CPU tensors (tests of the device path). Ignored with
+        an injected inferencer (its outputs are read as they come).
 
     The checkpoint is loaded in the constructor (``load_seconds`` is set); every error is a
     :class:`~pyimgano.errors.PyImganoError` naming the file or value.
@@ -212,7 +174,13 @@ class VisionAnomalibCheckpoint(Detector):
         trust_checkpoint: bool = False,
         inferencer: Any = None,
         decode_workers: int = 2,
+        precision: str = "f32",
+        cache_dir: str | os.PathLike[str] | None = None,
+        maps_on_device: bool | None = None,
     ) -> None:
+        self.precision = check_precision(precision)
+        if maps_on_device is not None and not isinstance(maps_on_device, bool):
+            raise ConfigError(f"maps_on_device={maps_on_device!r}: expected true, false or null")
         if isinstance(decode_workers, bool) or not isinstance(decode_workers, int):
             raise ConfigError(f"decode_workers={decode_workers!r}: expected an integer >= 0")
         if decode_workers < 0:
@@ -244,8 +212,31 @@ class VisionAnomalibCheckpoint(Detector):
         self._allowed_by: str | None = None
         self._written_by: str | None = None
         self._facts: dict[str, Any] = {"gpu": None, "cuda": None, "threads": None}
+        self.cache_dir = None if cache_dir is None else Path(cache_dir)
         if inferencer is None:
             self._load(checkpoint_sha256)
+            self._check_autocast()
+        self.maps_on_device = (
+            maps_on_device
+            if maps_on_device is not None and inferencer is None
+            else inferencer is None and str(self.device).startswith("cuda")
+        )
+
+    @property
+    def batch_independent(self) -> bool | None:
+        """Whether this model's per-image outputs do not depend on the rest of the batch.
+
+        From the zoo table (:mod:`pyimgano.models.anomalib_zoo`) by ``anomalib_model``: False
+        for a model such as Cflow whose map is normalised by the batch maximum (evaluate it one
+        image at a time), None where unknown (and for an injected inferencer, which is called
+        one image at a time anyway).
+        """
+        from pyimgano.models.anomalib_zoo import model_facts
+
+        if self.inferencer is not None:
+            return None
+        facts = model_facts(self.anomalib_model)
+        return None if facts is None else facts.batch_independent
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -270,28 +261,7 @@ class VisionAnomalibCheckpoint(Detector):
 
         loader = None
         if suffix in LIGHTNING_SUFFIXES and model_class is not None:
-            # The class is rebuilt from hyper_parameters before the state_dict overwrites every
-            # weight (strict loading); pre_trained=True there would make timm download ImageNet
-            # weights first (a network call, and a failure offline). Lightning lets keyword
-            # arguments override saved hyper-parameters.
-            overrides = {}
-            if "pre_trained" in inspect.signature(model_class.__init__).parameters:
-                overrides["pre_trained"] = False
-
-            def loader(stream: Any, weights_only: bool) -> Any:
-                try:
-                    return model_class.load_from_checkpoint(
-                        stream, map_location=device, weights_only=weights_only, **overrides
-                    )
-                except RuntimeError as exc:
-                    if "state_dict" not in str(exc):
-                        raise
-                    detail = " ".join(line.strip() for line in str(exc).splitlines()[1:2])
-                    raise CheckpointError(
-                        f"{path}: its weights do not fit anomalib {model_class.__name__} "
-                        f"(anomalib_model={self.anomalib_model!r}); is it a checkpoint of another "
-                        f"model? {detail[:300]}"
-                    ) from None
+            loader = _lightning_loader(path, model_class, self.anomalib_model, device)
 
         with _quiet_imports():
             loaded = load_checkpoint(
@@ -344,19 +314,18 @@ class VisionAnomalibCheckpoint(Detector):
     def predict(self, image_paths: Sequence[Path], *, batch_size: int) -> Iterator[Batch]:
         """Yield batches of predictions covering every image once (see the class docstring).
 
-        With a checkpoint, images are decoded ahead by ``decode_workers`` threads with
-        anomalib's ``read_image``, grouped into batches of one image size (order kept within a
-        size), and each batch is inferred once under ``torch.inference_mode()`` on the device.
-        ``Batch.seconds`` covers host-to-device transfer, the forward pass and bringing the
-        outputs back (CUDA synchronised). With an injected inferencer, consecutive images form
-        the batches and ``seconds`` is the sum of its ``predict`` calls.
+        With a checkpoint, images are decoded ahead by ``decode_workers`` threads
+        (:func:`pyimgano.backends.images.decoded_batches`: anomalib's ``read_image`` decoding),
+        grouped into batches of one image size (order kept within a size), and each batch goes
+        through :meth:`infer`. With an injected inferencer, consecutive images form the batches
+        and ``seconds`` is the sum of its ``predict`` calls.
         """
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size={batch_size!r}: expected an integer >= 1")
         paths = list(image_paths)
         if self.inferencer is not None:
             return self._predict_injected(paths, batch_size)
-        return self._predict_checkpoint(paths, batch_size)
+        return super().predict(paths, batch_size=batch_size)
 
     def _predict_injected(self, paths: list[Any], batch_size: int) -> Iterator[Batch]:
         for start in range(0, len(paths), batch_size):
@@ -371,81 +340,68 @@ class VisionAnomalibCheckpoint(Detector):
                     predictions.append(to_prediction(output, image=str(paths[index])))
             yield Batch(indices=indices, predictions=tuple(predictions), seconds=seconds)
 
-    def _decoded(self, paths: list[Any], window: int) -> Iterator[tuple[int, Any]]:
-        """``(index, CHW float tensor)`` in input order, decoded up to ``window`` images ahead."""
-        import anomalib.data.utils as data_utils
+    def infer(self, batch: DecodedBatch) -> Batch:
+        """One forward pass over a decoded batch under ``torch.inference_mode()``.
 
-        read_image = data_utils.read_image
-
-        def decode(path: Any) -> Any:
-            try:
-                return read_image(path, as_tensor=True)
-            except Exception as exc:  # noqa: BLE001 - PIL/OS errors become one line
-                raise DatasetError(f"{path}: cannot decode image ({exc})") from None
-
-        if self.decode_workers == 0:
-            for index, path in enumerate(paths):
-                yield index, decode(path)
-            return
-        pool = ThreadPoolExecutor(
-            self.decode_workers,
-            thread_name_prefix="pyimgano-decode",
-            initializer=single_threaded_torch,
-        )
-        pending: deque[tuple[int, Future[Any]]] = deque()
-        todo = iter(enumerate(paths))
-        try:
-            for index, path in todo:
-                pending.append((index, pool.submit(decode, path)))
-                if len(pending) >= window:
-                    break
-            while pending:
-                index, future = pending.popleft()
-                for next_index, path in todo:
-                    pending.append((next_index, pool.submit(decode, path)))
-                    break
-                yield index, future.result()
-        finally:
-            for _, future in pending:
-                future.cancel()
-            pool.shutdown(wait=True)
-
-    def _predict_checkpoint(self, paths: list[Any], batch_size: int) -> Iterator[Batch]:
-        window = batch_size + 2 * max(self.decode_workers, 1)
-        groups: dict[tuple[int, ...], list[tuple[int, Any]]] = {}
-        for index, image in self._decoded(paths, window):
-            group = groups.setdefault(tuple(image.shape), [])
-            group.append((index, image))
-            if len(group) == batch_size:
-                yield self._infer(groups.pop(tuple(image.shape)), paths)
-        for group in groups.values():
-            yield self._infer(group, paths)
-
-    def _infer(self, items: list[tuple[int, Any]], paths: list[Any]) -> Batch:
+        ``Batch.seconds`` covers host-to-device transfer, the forward pass and bringing the
+        scores/labels (and, unless :attr:`maps_on_device`, the maps) back, CUDA synchronised.
+        """
         import torch
 
         from pyimgano.backends.device import synchronize
 
-        indices = tuple(index for index, _ in items)
-        names = [str(paths[index]) for index in indices]
+        if self.module is None:
+            raise ConfigError(
+                "an injected inferencer predicts from image paths: use predict(), not infer()"
+            )
         with torch.inference_mode():
-            stacked = torch.stack([image for _, image in items])
-            items.clear()
+            stacked = torch.from_numpy(batch.stacked())
             synchronize(self.device)
             began = time.perf_counter()
-            output = self.module(stacked.to(self.device))
-            fields = {}
-            for key in (_SCORE_FIELD, _MAP_FIELD, _LABEL_FIELD):
-                raw = _get(output, key)
-                if raw is not None:
-                    fields[key] = _host(raw, np.float32 if key == _MAP_FIELD else None)
+            with self._autocast():
+                output = self.module(stacked.to(self.device))
+            predictions = split_batch_output(
+                output, batch.names, keep_device=self.maps_on_device
+            )
             synchronize(self.device)
             seconds = time.perf_counter() - began
-        return Batch(
-            indices=indices,
-            predictions=tuple(split_batch_output(fields, names)),
-            seconds=seconds,
-        )
+        return Batch(indices=batch.indices, predictions=tuple(predictions), seconds=seconds)
+
+    def _device_type(self) -> str:
+        return "cuda" if str(self.device).startswith("cuda") else "cpu"
+
+    def _autocast(self) -> AbstractContextManager[Any]:
+        if self.precision == "f32":
+            return nullcontext()
+        import torch
+
+        dtype = getattr(torch, _AUTOCAST_DTYPES[self.precision])
+        return torch.autocast(self._device_type(), dtype=dtype)
+
+    def _check_autocast(self) -> None:
+        """Refuse a precision torch cannot autocast to on this device, before any image."""
+        if self.precision == "f32":
+            return
+        import torch
+
+        dtype = getattr(torch, _AUTOCAST_DTYPES[self.precision])
+        device_type = self._device_type()
+        is_supported = getattr(torch.amp, "is_autocast_available", None)
+        ok = True
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # autocast warns and disables itself
+                with torch.autocast(device_type, dtype=dtype):
+                    pass
+        except (RuntimeError, UserWarning):
+            ok = False
+        if callable(is_supported) and not is_supported(device_type):
+            ok = False
+        if not ok:
+            raise ConfigError(
+                f"precision={self.precision!r}: torch {torch.__version__} cannot autocast to "
+                f"{dtype} on {self.device}; use precision f32"
+            )
 
     # -- description -----------------------------------------------------------------------
 
@@ -469,6 +425,14 @@ class VisionAnomalibCheckpoint(Detector):
                 and _finite(post.pixel_min)
                 and _finite(post.pixel_max)
             )
+        runtime = runtime_version = None
+        files: dict[str, str] = {}
+        if self.module is not None:
+            from pyimgano.environment import package_version
+
+            runtime, runtime_version = "torch", package_version("torch")
+        if self.checkpoint_path is not None and self.checkpoint_sha256 is not None:
+            files = {self.checkpoint_path.name: self.checkpoint_sha256}
         return ModelDescription(
             checkpoint=None if self.checkpoint_path is None else os.fspath(self.checkpoint_path),
             checkpoint_sha256=self.checkpoint_sha256,
@@ -477,8 +441,140 @@ class VisionAnomalibCheckpoint(Detector):
             gpu=self._facts["gpu"],
             cuda=self._facts["cuda"],
             threads=self._facts["threads"],
+            runtime=runtime,
+            runtime_version=runtime_version,
+            execution_device=self.device if self.module is not None else None,
+            precision=self.precision if self.module is not None else None,
+            artifact_files=files,
             extra=extra,
         )
+
+
+#: Constructor parameters naming a training-only augmentation source (DRAEM's and GLASS's DTD
+#: textures): anomalib downloads the dataset when the saved path does not exist.
+_AUGMENTATION_DIRS = ("dtd_dir", "anomaly_source_path")
+
+#: Entries of a Lightning checkpoint read as plain data before the model is built.
+_PLAIN_ENTRIES = ("anomalib_pre_processor_config", "hyper_parameters")
+
+
+def _saved_pre_processor(model_class: type, path: Path, config: Any) -> Any:
+    """The model class's pre-processor with the checkpoint's saved transform, or None.
+
+    anomalib's ``load_from_checkpoint`` builds the model with a *default* pre-processor and
+    restores the saved transform only afterwards (``on_load_checkpoint``), but several models
+    size their layers from the pre-processor's input size at construction (FastFlow, GANomaly,
+    GeneralAD: "size mismatch"; ReverseDistillation, PatchFlow: silently other scores). Passing
+    the saved one to the constructor rebuilds the model as trained.
+    """
+    if not isinstance(config, Mapping) or config.get("transform") is None:
+        return None
+    try:
+        pre_processor = model_class.configure_pre_processor()
+        if not callable(getattr(pre_processor, "load_checkpoint_config", None)):
+            return None
+        pre_processor.load_checkpoint_config(dict(config))
+    except Exception as exc:  # noqa: BLE001 - a saved spec this anomalib cannot rebuild
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CheckpointError(
+            f"{path}: cannot rebuild the pre-processor saved in anomalib_pre_processor_config "
+            f"with {model_class.__name__}.configure_pre_processor ({type(exc).__name__}: "
+            f"{first[:200]})"
+        ) from None
+    return pre_processor
+
+
+def _input_size(pre_processor: Any) -> str:
+    """``"HxW"`` the pre-processor resizes to, or ``"the default size"``."""
+    try:
+        import torch
+
+        size = tuple(pre_processor.transform(torch.zeros(1, 3, 1, 1)).shape[-2:])
+    except Exception:  # noqa: BLE001 - only for a message
+        return "the default size"
+    return "the default size" if size == (1, 1) else f"{size[0]}x{size[1]}"
+
+
+def _lightning_loader(
+    path: Path, model_class: type, anomalib_model: str | None, device: str
+) -> Any:
+    """``loader(stream, weights_only)`` rebuilding ``model_class`` from a ``.ckpt`` as trained.
+
+    - The pre-processor saved in the checkpoint is passed to the constructor
+      (:func:`_saved_pre_processor`), so the model is sized for the input it was trained on.
+    - The model is built offline (:func:`pyimgano.backends.offline.offline_construction`):
+      ``pre_trained=False`` where the constructor takes it, pretrained-weight loads skipped
+      (the strict state_dict load restores every weight), any other download refused with a
+      CheckpointError naming the model, the file and the ``.pt`` alternative.
+    - A training-only augmentation directory (``dtd_dir``) whose saved path does not exist
+      is replaced by an empty temporary one (anomalib would download DTD into it).
+    - A state_dict that does not fit gets a message saying what differs.
+    """
+    from pyimgano.backends.checkpoint import CheckpointBytes, read_plain_entries
+
+    accepted = inspect.signature(model_class.__init__).parameters
+    name = model_class.__name__
+
+    def load(stream: Any, weights_only: bool) -> Any:
+        import tempfile
+
+        from pyimgano.backends.offline import NetworkRequested, offline_construction
+
+        entries = read_plain_entries(
+            CheckpointBytes(path=path, data=stream.getvalue(), sha256=""), _PLAIN_ENTRIES
+        )
+        overrides: dict[str, Any] = {}
+        if "pre_trained" in accepted:
+            overrides["pre_trained"] = False
+        pre_processor = _saved_pre_processor(
+            model_class, path, entries.get("anomalib_pre_processor_config")
+        )
+        if pre_processor is not None:
+            overrides["pre_processor"] = pre_processor
+        saved = entries.get("hyper_parameters") or {}
+        with tempfile.TemporaryDirectory(prefix="pyimgano-empty-") as empty:
+            for key in _AUGMENTATION_DIRS:
+                if key in accepted and not (isinstance(saved.get(key), str)
+                                            and os.path.isdir(saved[key])):
+                    overrides[key] = empty
+            try:
+                with offline_construction():
+                    return model_class.load_from_checkpoint(
+                        stream, map_location=device, weights_only=weights_only, **overrides
+                    )
+            except NetworkRequested as exc:
+                raise CheckpointError(
+                    f"{path}: anomalib {name} (anomalib_model={anomalib_model!r}) asks for a "
+                    f"file from the network while it is rebuilt from this .ckpt "
+                    f"({exc.what}); pyimgano loads checkpoints offline and this file is not "
+                    "in the checkpoint: evaluate the exported model (.pt) of the same "
+                    "training run instead, which holds the whole module"
+                ) from None
+            except RuntimeError as exc:
+                if "state_dict" not in str(exc):
+                    raise
+                raise _state_dict_error(path, name, anomalib_model, pre_processor, exc) from None
+
+    return load
+
+
+def _state_dict_error(
+    path: Path, name: str, anomalib_model: str | None, pre_processor: Any, exc: BaseException
+) -> CheckpointError:
+    """What does not fit when a ``.ckpt``'s state_dict cannot be loaded into the rebuilt model."""
+    text = str(exc)
+    detail = " ".join(line.strip() for line in text.splitlines()[1:2])[:300]
+    if "size mismatch" in text and "Missing key" not in text and "Unexpected key" not in text:
+        size = _input_size(pre_processor) if pre_processor is not None else "the default size"
+        return CheckpointError(
+            f"{path}: its weights have other shapes than anomalib {name} rebuilt from the "
+            f"checkpoint's hyper_parameters at input size {size} "
+            f"(anomalib_model={anomalib_model!r}): {detail}"
+        )
+    return CheckpointError(
+        f"{path}: its weights do not fit anomalib {name} (anomalib_model={anomalib_model!r}): "
+        f"the parameter names differ, is it a checkpoint of another model? {detail}"
+    )
 
 
 def _restores_component_config() -> bool:
@@ -558,11 +654,12 @@ def _openmp_runtimes() -> list[Any]:
 def single_threaded_torch() -> None:
     """Make torch's CPU operators run on the calling thread only (a worker-thread initializer).
 
-    The decode threads call anomalib's ``read_image``, whose uint8 -> float32 conversion is a
-    torch operator. With torch's default intra-op parallelism each such thread would start its
-    own OpenMP team, whose spinning workers compete with the forward pass's team for the cores
-    (measured on a 2-core CPU, demo categories: decode + forward took 1.095x the serial floor
-    without this, 1.02-1.08x with it; see BENCHMARKS.md). OpenMP's
+    Used by the evaluation's background thread (mask reading, map alignment), whose torch
+    operators would otherwise start their own OpenMP team, whose spinning workers compete with
+    the forward pass's team for the cores (measured on a 2-core CPU, demo categories, when the
+    decode threads still converted images with torch: decode + forward took 1.095x the serial
+    floor without this, 1.02-1.08x with it; see BENCHMARKS.md; decoding is NumPy now,
+    :mod:`pyimgano.backends.images`). OpenMP's
     ``omp_set_num_threads`` sets a per-thread setting, so calling it here changes only this
     thread: the forward pass and every other thread keep torch's thread count. Results are
     unchanged (element-wise operators). Does nothing when torch is not imported or no OpenMP
@@ -587,9 +684,9 @@ _OPENMP_RUNTIMES: list[Any] | None = None
 
 def _snake_name(class_name: str) -> str | None:
     """The registry's anomalib model name of an anomalib class name (``Padim`` -> ``padim``)."""
-    from pyimgano.models.anomalib_entries import ANOMALIB_IMAGE_MODELS
+    from pyimgano.models.anomalib_zoo import anomalib_name
 
-    return next((k for k, v in ANOMALIB_IMAGE_MODELS.items() if v == class_name), None)
+    return anomalib_name(class_name)
 
 
 def _format_of(path: Path | None) -> str | None:

@@ -76,12 +76,18 @@ _LIGHTNING_VERSION_KEY = "pytorch-lightning_version"
 
 TRUST_HINT = "--trust-checkpoint (CLI) / --pyimgano-trust-checkpoints (pytest)"
 
+#: The file pyimgano's trainer writes beside ``model.pt`` / ``model.ckpt`` (:func:`written_by`);
+#: :mod:`pyimgano.training` writes it under this name.
+MANIFEST_NAME = "manifest.json"
+
 
 def pin_hint(sha256: str) -> str:
     """How to pin ``sha256``, for the CLI and for a suite."""
     return f"--checkpoint-sha256 {sha256} (CLI) or sha256: {sha256} (suite model entry)"
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+#: An AttributeError raised while rebuilding a pickled object's state (not a missing class).
+_OBJECT_ATTRIBUTE = re.compile(r"^'(\w+)' object has no attribute '(\w+)'")
 _ZIP_MAGIC = b"PK\x03\x04"
 _EMPTY_ZIP_MAGIC = b"PK\x05\x06"
 
@@ -300,6 +306,74 @@ def sniff_contents(ckpt: CheckpointBytes) -> Contents:
     return Contents(UNKNOWN_CONTENTS)
 
 
+class _Opaque(dict):
+    """Stands for every object a pickle builds in :func:`read_plain_entries` (nothing runs)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+    def append(self, item: Any) -> None:
+        pass
+
+    def extend(self, items: Any) -> None:
+        pass
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Rebuilds containers and plain values; every class or function becomes :class:`_Opaque`.
+
+    ``find_class`` imports nothing and ``persistent_load`` (tensor storages) returns None, so
+    unpickling runs no code of the file and reads no tensor data.
+    """
+
+    def find_class(self, module: str, name: str) -> Any:
+        return _Opaque
+
+    def persistent_load(self, pid: Any) -> None:
+        return None
+
+
+def _is_plain(value: Any) -> bool:
+    if isinstance(value, _Opaque):
+        return False
+    if value is None or isinstance(value, str | bool | int | float):
+        return True
+    if isinstance(value, list | tuple):
+        return all(_is_plain(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
+    return False
+
+
+def read_plain_entries(ckpt: CheckpointBytes, keys: tuple[str, ...]) -> dict[str, Any]:
+    """The top-level entries ``keys`` of a Lightning checkpoint that hold only plain data.
+
+    For a torch zip checkpoint the ``data.pkl`` is unpickled by a restricted unpickler that
+    imports no class and loads no tensor (each becomes an opaque placeholder), so reading the
+    anomalib >= 2.7 ``anomalib_pre_processor_config`` or ``hyper_parameters`` costs a parse of
+    the small pickle, not a second load of the weights. An entry that is missing, or that holds
+    anything but strings, numbers, booleans, None, lists and str-keyed dicts, is left out.
+
+    Returns
+    -------
+    dict
+        ``{key: value}`` for the plain entries found; ``{}`` for the legacy (non-zip) format.
+    """
+    if not ckpt.data.startswith(_ZIP_MAGIC):
+        return {}
+    pickled = _zip_pickle(ckpt)
+    try:
+        top = _PlainUnpickler(io.BytesIO(pickled)).load()
+    except Exception:  # noqa: BLE001 - anything unusual: the caller falls back to defaults
+        return {}
+    if not isinstance(top, dict):
+        return {}
+    return {key: top[key] for key in keys if key in top and _is_plain(top[key])}
+
+
 def written_by(ckpt: CheckpointBytes) -> str | None:
     """The anomalib release that wrote ``ckpt``, from pyimgano's training manifest, or None.
 
@@ -308,8 +382,6 @@ def written_by(ckpt: CheckpointBytes) -> str | None:
     counts only when it names this file's sha256 (a copied or replaced file is not misattributed).
     Checkpoints from elsewhere have no manifest; their release is not recorded in the file.
     """
-    from pyimgano.training import MANIFEST_NAME
-
     try:
         manifest = json.loads((ckpt.path.parent / MANIFEST_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -365,22 +437,62 @@ def _describe_load_error(
     if isinstance(exc, ModuleNotFoundError | AttributeError | ImportError):
         installed = installed_anomalib()
         writer = written_by(ckpt)
-        origin = (
-            f"it was written by {writer} (manifest.json)"
-            if writer
-            else "the file does not record which release wrote it"
-        )
         fix = (
             "re-export it (Engine.export(export_type=TORCH)) under the installed release"
             if ckpt.suffix in TORCH_SUFFIXES
             else "retrain or re-save it under the installed release"
         )
         kind = (contents or Contents(UNKNOWN_CONTENTS)).describe(ckpt.suffix)
+        cause = (
+            f"cannot load this {kind} with the installed {installed}: the checkpoint refers to "
+            f"code that cannot be imported ({type(exc).__name__}: {first})"
+        )
+        missing = getattr(exc, "name", None) if isinstance(exc, ModuleNotFoundError) else None
+        if missing and missing.split(".")[0] not in ("anomalib", "torch", "lightning", "pyimgano"):
+            return CheckpointError(
+                f"{ckpt.name}: loading this {kind} needs the Python package "
+                f"{missing.split('.')[0]!r}, which is not installed ({type(exc).__name__}: "
+                f"{first}): install it beside {installed}"
+            )
+        state = _OBJECT_ATTRIBUTE.match(first) if isinstance(exc, AttributeError) else None
+        if state is not None:
+            other = (
+                "the Lightning .ckpt of the same training run"
+                if ckpt.suffix in TORCH_SUFFIXES
+                else "the exported model (.pt) of the same training run"
+            )
+            origin = (
+                f"; {writer} wrote it (manifest.json)"
+                if writer and writer != installed
+                else " (the installed release wrote it, manifest.json)"
+                if writer
+                else ""
+            )
+            return CheckpointError(
+                f"{ckpt.name}: cannot unpickle this {kind} with the installed {installed}: "
+                f"rebuilding a pickled {state.group(1)} object failed ({type(exc).__name__}: "
+                f"{first}): the file refers to an attribute {state.group(2)!r} that the "
+                f"installed class does not have{origin}; evaluate {other} instead"
+            )
+        if writer == installed:
+            other = (
+                "the Lightning .ckpt of the same training run"
+                if ckpt.suffix in TORCH_SUFFIXES
+                else "the exported model (.pt) of the same training run"
+            )
+            return CheckpointError(
+                f"{ckpt.name}: {cause}, although the installed release wrote it "
+                "(manifest.json): not a version mismatch, this anomalib cannot read back what it "
+                f"saved for this model (an anomalib bug); evaluate {other} instead"
+            )
+        if writer:
+            return CheckpointError(
+                f"{ckpt.name}: {cause}; it was saved with another anomalib version (it was "
+                f"written by {writer} (manifest.json)): evaluate it under {writer}, or {fix}"
+            )
         return CheckpointError(
-            f"{ckpt.name}: cannot load this {kind} "
-            f"with the installed {installed}: the checkpoint refers to code that is not installed "
-            f"or has moved ({type(exc).__name__}: {first}); it was probably saved with another "
-            f"anomalib version ({origin}): evaluate it under the release that wrote it, or {fix}"
+            f"{ckpt.name}: {cause}; the file does not record which release wrote it: if another "
+            f"anomalib version saved it, evaluate it under that release, or {fix}"
         )
     if isinstance(exc, EOFError) or "zip archive" in first or "PytorchStreamReader" in first:
         return CheckpointError(
@@ -510,6 +622,7 @@ __all__ = [
     "COMPONENT_CONFIG_LAYOUT",
     "EXPORTED_MODEL",
     "LIGHTNING_CHECKPOINT",
+    "MANIFEST_NAME",
     "PICKLED_COMPONENTS_LAYOUT",
     "SUPPORTED_SUFFIXES",
     "CheckpointBytes",
@@ -520,6 +633,7 @@ __all__ = [
     "load_checkpoint",
     "normalize_pin",
     "read_checkpoint",
+    "read_plain_entries",
     "sniff_contents",
     "written_by",
 ]

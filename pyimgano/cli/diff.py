@@ -1,4 +1,4 @@
-"""``pyimgano-diff``: compare two report sets (SPEC §9), or merge sharded report dirs.
+"""``pyimgano-diff``: compare two report sets (docs/REFERENCE.md §9), or merge sharded report dirs.
 
     pyimgano-diff OLD NEW [--tolerance T | --tolerance METRIC=T ...]
                   [--format table|markdown|json] [--changed-only] [--top N] [--plot DIR]

@@ -84,14 +84,18 @@ def check_category_name(category: object, root: Path) -> str:
 
 
 def missing_category(
-    root: Path, category: str, expected: str, found: Sequence[str]
+    root: Path, category: str, expected: str, found: Sequence[str], fmt: str
 ) -> DatasetError:
-    """The error for a category that is not on disk; lists the categories that are."""
+    """The error for a category that is not on disk; lists the categories that are.
+
+    ``category 'plates' not in dataset mvtec at <root> (found: disk, plate, tiles): expected
+    <what the layout needs>``.
+    """
     hint = " ('all' is expanded by callers through list_categories)" if category == "all" else ""
     listing = ", ".join(found) if found else "none"
     return DatasetError(
-        f"category {category!r} not found under {root}: expected {expected}{hint}; "
-        f"categories found: {listing}"
+        f"category {category!r} not in dataset {fmt} at {root} (found: {listing}): "
+        f"expected {expected}{hint}"
     )
 
 
@@ -103,12 +107,16 @@ class MaskIndex:
     """Look up the mask file of an image by stem in one or more mask directories.
 
     A mask for image stem ``S`` is ``S_mask.<ext>`` or else ``S.<ext>``, with ``<ext>`` any image
-    extension (any case). Several files at the same priority (``000.png`` and ``000.bmp``) are
-    an error naming them. Missing directories index nothing.
+    extension (any case). Several files at the same priority (``000.png`` and ``000.bmp``, or
+    ``000_mask.png`` in two of the directories) are an error naming them and ``advice``.
+    Missing directories index nothing.
     """
 
-    def __init__(self, directories: Iterable[Path]) -> None:
+    def __init__(
+        self, directories: Iterable[Path], advice: str = "keep one mask per image"
+    ) -> None:
         self._by_stem: dict[str, list[Path]] = {}
+        self._advice = advice
         for directory in directories:
             if not directory.is_dir():
                 continue
@@ -122,6 +130,8 @@ class MaskIndex:
                 continue
             if len(hits) > 1:
                 names = ", ".join(str(h) for h in hits)
-                raise DatasetError(f"several mask files match image {image}: {names}")
+                raise DatasetError(
+                    f"several mask files match image {image}: {names}; {self._advice}"
+                )
             return hits[0]
         return None

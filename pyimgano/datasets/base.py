@@ -1,9 +1,9 @@
-"""Samples and datasets: the plain objects that dataset loaders return (SPEC §4)."""
+"""Samples and datasets: the plain objects that dataset loaders return (docs/REFERENCE.md §4)."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -53,6 +53,16 @@ def file_sha256(path: Path, chunk_size: int = 1 << 20) -> str:
 def fingerprint_samples(samples: Sequence[Sample]) -> str:
     """sha256 over the sorted per-image (label, image-file hash, mask-file hashes) records.
 
+    The serialisation (docs/REFERENCE.md §4; a golden-value test pins it, because users pin
+    its output):
+
+    - one ASCII record per sample: ``"<label>:<image sha256>:<mask sha256s>"``, where
+      ``<label>`` is ``0`` or ``1``, hashes are lower-case hex sha256 of the file's bytes, and
+      ``<mask sha256s>`` are the sample's mask files' hashes in ``mask_paths`` order joined by
+      ``,`` (empty without masks: ``"0:<hex>:"``);
+    - records sorted as Python strings, each followed by ``\n``;
+    - the fingerprint is the hex sha256 of that concatenation.
+
     Paths do not enter the fingerprint: moving a dataset keeps it, changing any pixel, label or
     mask of it changes it. An unreadable file raises :class:`DatasetError` naming it.
     """
@@ -90,17 +100,64 @@ def sort_samples(samples: Iterable[Sample]) -> tuple[Sample, ...]:
 
 
 @dataclass(frozen=True)
+class Loaded:
+    """What a format's ``load_samples`` may return instead of a plain list of samples.
+
+    Attributes
+    ----------
+    samples : list of Sample
+    notes : tuple of str
+        Facts about the data a reader of the report must know (e.g. the ``folder`` format
+        scoring its training normals); copied to :attr:`Dataset.notes`.
+    defects_config_path : Path or None
+        MVTec LOCO's ``defects_config.json`` of the category, where it exists.
+    """
+
+    samples: list[Sample]
+    notes: tuple[str, ...] = ()
+    defects_config_path: Path | None = None
+
+
+@dataclass(frozen=True)
+class DatasetFormat:
+    """A dataset format: its name, its two functions and the keyword options both accept.
+
+    ``list_categories(root, **options) -> list[str]`` and ``load_samples(root, category,
+    **options) -> list[Sample] | Loaded``; both get the options they declare in their
+    signatures. Each format module of ``pyimgano.datasets`` exposes ``FORMATS``, a tuple of
+    these, and :mod:`pyimgano.datasets.loaders` collects them.
+    """
+
+    name: str
+    list_categories: Callable[..., list[str]]
+    load_samples: Callable[..., list[Sample] | Loaded]
+    options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Dataset(Sequence[Sample]):
     """The ordered test samples of one category, with provenance.
 
     Behaves as a read-only sequence of :class:`Sample`. ``fingerprint`` is computed on first use
     (it reads every file once).
+
+    Attributes
+    ----------
+    notes : tuple of str
+        Caveats of this dataset for the report (e.g. ``folder`` without ``normal_test_dir``
+        scores its training normals); empty for most datasets. The evaluation copies them into
+        the report.
+    defects_config_path : Path or None
+        ``mvtec_loco`` only: the category's ``defects_config.json`` where it exists, else
+        ``None`` (see :mod:`pyimgano.datasets.loco`).
     """
 
     format: str
     root: Path
     category: str
     samples: tuple[Sample, ...]
+    notes: tuple[str, ...] = ()
+    defects_config_path: Path | None = None
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -128,7 +185,8 @@ def require_masks(dataset: Dataset, *, show: int = 5) -> None:
     """Raise :class:`DatasetError` unless every anomalous sample has a mask.
 
     For callers that need pixel metrics: an anomalous image without its mask is an error, never
-    an all-zero mask (SPEC §4). The message names the first ``show`` images without one.
+    an all-zero mask (docs/REFERENCE.md §4). The message names the first ``show`` images without
+    one.
     """
     missing = dataset.missing_masks()
     if not missing:

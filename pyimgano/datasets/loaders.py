@@ -1,41 +1,47 @@
-"""``load_dataset`` and ``list_categories``: one entry point for every format of SPEC §4."""
+"""``load_dataset``, ``list_categories``, ``check_category``: one entry point for every format
+of docs/REFERENCE.md §4."""
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import os
+import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from pyimgano.datasets import folder, visa
-from pyimgano.datasets.base import Dataset, Sample, sort_samples
-from pyimgano.datasets.layouts import BTAD, MVTEC, MVTEC_LOCO
+from pyimgano.datasets.base import Dataset, DatasetFormat, Loaded, sort_samples
 from pyimgano.errors import ConfigError, DatasetError
 
+#: The modules of ``pyimgano.datasets`` that define formats (each exposes ``FORMATS``, a tuple
+#: of :class:`DatasetFormat`), in the order formats are listed. Adding a layout is one module
+#: plus its name here.
+FORMAT_MODULES: tuple[str, ...] = (
+    "layouts",  # mvtec, btad
+    "visa",
+    "loco",  # mvtec_loco
+    "folder",
+    "mvtec_ad2",
+    "realiad",
+    "mpdd",
+    "kolektor",
+)
 
-@dataclass(frozen=True)
-class DatasetFormat:
-    """A format name with its two functions; ``options`` are the keyword options both take."""
 
-    name: str
-    list_categories: Callable[..., list[str]]
-    load_samples: Callable[..., list[Sample]]
-    options: tuple[str, ...] = ()
+def _collect(modules: tuple[str, ...]) -> dict[str, DatasetFormat]:
+    found: dict[str, DatasetFormat] = {}
+    for name in modules:
+        module = importlib.import_module(f"pyimgano.datasets.{name}")
+        for fmt in module.FORMATS:
+            if fmt.name in found:
+                raise RuntimeError(f"dataset format {fmt.name!r} is defined twice")
+            found[fmt.name] = fmt
+    return found
 
 
-FORMATS: dict[str, DatasetFormat] = {
-    "mvtec": DatasetFormat("mvtec", MVTEC.list_categories, MVTEC.load_samples),
-    "visa": DatasetFormat("visa", visa.list_categories, visa.load_samples, ("layout",)),
-    "btad": DatasetFormat("btad", BTAD.list_categories, BTAD.load_samples),
-    "mvtec_loco": DatasetFormat("mvtec_loco", MVTEC_LOCO.list_categories, MVTEC_LOCO.load_samples),
-    "folder": DatasetFormat(
-        "folder",
-        folder.list_categories,
-        folder.load_samples,
-        ("normal_dir", "abnormal_dir", "normal_test_dir", "mask_dir"),
-    ),
-}
+#: Format name -> :class:`DatasetFormat`: ``mvtec``, ``btad``, ``visa``, ``mvtec_loco``,
+#: ``folder``, ``mvtec_ad2``, ``realiad``, ``mpdd``, ``kolektor``.
+FORMATS: dict[str, DatasetFormat] = _collect(FORMAT_MODULES)
 
 
 def _format(name: str, options: dict) -> DatasetFormat:
@@ -66,8 +72,10 @@ def _root(root: str | os.PathLike[str]) -> Path:
 def list_categories(format: str, root: str | os.PathLike[str], **options: object) -> list[str]:
     """The categories of the dataset at ``root``, sorted; what ``categories: all`` means.
 
-    Discovered from disk: sub-directories of ``root`` holding a ``test`` directory (raw VisA:
-    the csv's ``object`` values; ``folder``: ``[root's name]``).
+    Discovered from disk: sub-directories of ``root`` holding the format's test layout
+    (``test/``; ``mvtec_ad2``: ``test_public/``; ``realiad``: ``realiad_<resolution>/<cat>/``
+    with its JSON split file; raw VisA: the csv's ``object`` values; ``folder``: ``[root's
+    name]``; ``kolektor``: ``["kolektor"]``).
 
     Raises
     ------
@@ -89,20 +97,24 @@ def load_dataset(
     Parameters
     ----------
     format : str
-        One of :data:`FORMATS`: ``mvtec``, ``visa``, ``btad``, ``mvtec_loco``, ``folder``.
+        One of :data:`FORMATS`: ``mvtec``, ``visa``, ``btad``, ``mvtec_loco``, ``folder``,
+        ``mvtec_ad2``, ``realiad``, ``mpdd``, ``kolektor``.
     root : path
         Dataset root; sample paths are built under it as given (symlinks are not resolved).
     category : str
         A category from :func:`list_categories` (``folder``: any name).
     **options
         Format options: ``visa``: ``layout`` (``auto``/``raw``/``prepared``); ``folder``:
-        ``normal_dir``, ``abnormal_dir``, ``normal_test_dir``, ``mask_dir``.
+        ``normal_dir``, ``abnormal_dir``, ``normal_test_dir``, ``mask_dir``; ``realiad``:
+        ``resolution``, ``json_path``.
 
     Returns
     -------
     Dataset
         Normal samples first, then defect types in name order, each by file name.
         Anomalous images without a mask have ``mask_paths=None``; see ``require_masks``.
+        ``Dataset.notes`` holds caveats for the report (each also issued as a
+        ``UserWarning``); ``Dataset.defects_config_path`` MVTec LOCO's defects config.
 
     Raises
     ------
@@ -110,14 +122,56 @@ def load_dataset(
         Unknown format or option.
     DatasetError
         Missing root or category (the message lists the categories found), a test folder
-        without images, a layout violation. Image files are not opened here.
+        without images, a layout violation. Image files are not opened here (``kolektor``
+        reads its masks: they give the labels).
     """
     fmt = _format(format, options)
     path = _root(root)
-    samples = fmt.load_samples(path, category, **options)
-    if not samples:
+    loaded = fmt.load_samples(path, category, **options)
+    if not isinstance(loaded, Loaded):
+        loaded = Loaded(list(loaded))
+    if not loaded.samples:
         raise DatasetError(f"{format} category {category!r} under {path} has no test images")
-    return Dataset(format=fmt.name, root=path, category=category, samples=sort_samples(samples))
+    for note in loaded.notes:
+        warnings.warn(f"{format} dataset at {path}: {note}", UserWarning, stacklevel=2)
+    return Dataset(
+        format=fmt.name,
+        root=path,
+        category=category,
+        samples=sort_samples(loaded.samples),
+        notes=loaded.notes,
+        defects_config_path=loaded.defects_config_path,
+    )
+
+
+def check_category(
+    format: str, root: str | os.PathLike[str], category: str, **options: object
+) -> None:
+    """Raise unless ``category`` is a category of the dataset at ``root``; cheap, reads no image.
+
+    For callers that must report a misspelt category before anything else (checkpoint paths,
+    pins): ``category 'plates' not in dataset mvtec at <root> (found: disk, plate, tiles): ...``,
+    the same error :func:`load_dataset` gives. ``folder`` accepts any name.
+
+    Raises
+    ------
+    ConfigError
+        Unknown format or option.
+    DatasetError
+        Missing root, no category at all, or ``category`` not among them.
+    """
+    fmt = _format(format, options)
+    path = _root(root)
+    if fmt.name == "folder":
+        return
+    found = list_categories(format, path, **options)
+    if category in found:
+        return
+    # the format's own loader names what it expected; it fails before reading any image
+    fmt.load_samples(path, category, **options)
+    from pyimgano.datasets._files import missing_category
+
+    raise missing_category(path, category, "one of the categories found", found, fmt.name)
 
 
 def _params(func: Callable[..., object]) -> set[str]:

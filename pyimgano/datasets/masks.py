@@ -1,4 +1,4 @@
-"""Ground-truth masks as boolean arrays (SPEC §4).
+"""Ground-truth masks as boolean arrays (docs/REFERENCE.md §4).
 
 Rules: every mask file of a sample is read and OR-ed; a pixel is defect when its value is
 ``> 0``. Modes: ``1``, ``L``, ``I;16``, ``I``, ``F`` compare the stored value; ``P`` applies its

@@ -1,4 +1,4 @@
-"""Deterministic synthetic MVTec-layout dataset for tests and the demo (SPEC §4).
+"""Deterministic synthetic MVTec-layout dataset for tests and the demo (docs/REFERENCE.md §4).
 
 ``generate(root)`` writes, for every category::
 

@@ -1,4 +1,5 @@
-"""VisA: the raw release (``split_csv/1cls.csv``) and anomalib's prepared layout (SPEC §4).
+"""VisA: the raw release (``split_csv/1cls.csv``) and anomalib's prepared layout
+(docs/REFERENCE.md §4).
 
 Raw VisA::
 
@@ -30,7 +31,7 @@ from pyimgano.datasets._files import (
     no_categories,
     require_dir,
 )
-from pyimgano.datasets.base import ANOMALOUS, GOOD, NORMAL, Sample
+from pyimgano.datasets.base import ANOMALOUS, GOOD, NORMAL, DatasetFormat, Sample
 from pyimgano.datasets.layouts import VISA_PREPARED
 from pyimgano.errors import ConfigError, DatasetError
 
@@ -98,7 +99,9 @@ def load_samples(root: Path, category: str, *, layout: str = "auto") -> list[Sam
     mine = [(n, r) for n, r in rows if r["object"] == category]
     if not mine:
         found = sorted({r["object"] for _, r in rows if r["object"]})
-        raise missing_category(root, category, f"rows with object={category} in {csv_path}", found)
+        raise missing_category(
+            root, category, f"rows with object={category} in {csv_path}", found, "visa"
+        )
     samples: list[Sample] = []
     for line, row in mine:
         if row["split"] != "test":
@@ -125,3 +128,6 @@ def load_samples(root: Path, category: str, *, layout: str = "auto") -> list[Sam
     if not samples:
         raise DatasetError(f"{csv_path} has no split=test rows for object {category!r}")
     return samples
+
+
+FORMATS = (DatasetFormat("visa", list_categories, load_samples, ("layout",)),)

@@ -1,4 +1,4 @@
-"""Upgrade diffs (SPEC §9): which metric of which item moved, and which images changed.
+"""Upgrade diffs (docs/REFERENCE.md §9): which metric of which item moved, and which images changed.
 
 - :mod:`pyimgano.diff.compare` — pure comparison (:func:`diff_reports`, :func:`diff_records`,
   :func:`diff_sides`) of already loaded reports;

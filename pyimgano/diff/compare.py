@@ -1,4 +1,4 @@
-"""Pure comparison of two report sets (SPEC §9): rows of metric, old, new, delta, verdict.
+"""Pure comparison of two report sets (docs/REFERENCE.md §9): metric, old, new, delta, verdict.
 
 Nothing here reads files: :mod:`pyimgano.diff.inputs` loads reports, summaries and per-image
 records into :class:`ItemInput` objects, and these functions compare them.
@@ -36,7 +36,8 @@ BOTH = "both"
 OLD_ONLY = "old_only"
 NEW_ONLY = "new_only"
 
-#: Row order: these first (SPEC §5 order), other metrics by name, then per defect, then timing.
+#: Row order: these first (docs/REFERENCE.md §5 order), other metrics by name, then per defect,
+#: then timing.
 METRIC_ORDER = (
     "image_auroc",
     "image_ap",
@@ -333,31 +334,18 @@ def image_key(path: str, root: str | None) -> str:
 def f1_max_threshold(labels: Sequence[int], scores: Sequence[float]) -> float | None:
     """The lowest score threshold ``t`` whose decision ``score >= t`` reaches the maximal F1.
 
-    ``None`` when there is no anomalous image (F1 undefined). Uses
-    :func:`pyimgano.metrics.roc_curve` (one point per distinct score) and turns its rates back
-    into counts, so ``F1 = 2 TP / (TP + FP + n_pos)`` is compared exactly.
+    ``None`` when there is no anomalous image (F1 undefined); every image anomalous: the lowest
+    score (flag them all). Otherwise :func:`pyimgano.metrics.f1_max_threshold` (the sweep and
+    F1 accumulator of ``image_f1_max``).
     """
-    import numpy as np
+    from pyimgano.metrics import f1_max_threshold as metric_threshold
 
-    from pyimgano.metrics import roc_curve
-
-    label_array = np.asarray(labels, dtype=np.int64)
-    n_pos = int(label_array.sum())
-    n_neg = int(label_array.size - n_pos)
+    n_pos = sum(1 for label in labels if int(label) == 1)
     if n_pos == 0:
         return None
-    score_array = np.asarray(scores, dtype=np.float64)
-    if n_neg == 0:  # every image anomalous: flag them all
-        return float(score_array.min())
-    fpr, tpr, thresholds = roc_curve(label_array, score_array)
-    tp = np.rint(np.asarray(tpr) * n_pos).astype(np.int64)
-    fp = np.rint(np.asarray(fpr) * n_neg).astype(np.int64)
-    finite = np.isfinite(np.asarray(thresholds, dtype=np.float64))
-    f1 = np.where(finite, 2.0 * tp / (tp + fp + n_pos), -1.0)
-    best = f1.max()
-    # thresholds decrease along the curve: the last index reaching the maximum is the lowest
-    index = int(np.flatnonzero(f1 == best)[-1])
-    return float(thresholds[index])
+    if n_pos == len(labels):
+        return float(min(float(score) for score in scores))
+    return metric_threshold(list(labels), [float(score) for score in scores])
 
 
 def _decisions(
@@ -617,11 +605,18 @@ def diff_items(
 
 @dataclass(frozen=True)
 class Side:
-    """One side of a diff: what was given (``report``, ``dir`` or ``summary``) and its items."""
+    """One side of a diff: what was given (``report``, ``dir`` or ``summary``) and its items.
+
+    For a report dir with ``summary.json`` manifests, ``manifests`` names them (relative to
+    the dir) and ``stale`` the report files no manifest lists (left over from earlier runs;
+    not compared).
+    """
 
     kind: str
     path: str
     items: Mapping[str, ItemInput]
+    stale: tuple[str, ...] = ()
+    manifests: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -634,6 +629,8 @@ class DiffResult:
     tolerances: Tolerances
     items: tuple[ItemDiff, ...]
     environment: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)
+    old_stale: tuple[str, ...] = ()
+    new_stale: tuple[str, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -667,6 +664,7 @@ class DiffResult:
                 for key, (old, new) in self.environment.items()
             },
             "counts": self.counts(),
+            "stale": {"old": list(self.old_stale), "new": list(self.new_stale)},
             "exit_code": self.exit_code,
             "items": [item.to_dict() for item in self.items],
         }
@@ -725,4 +723,6 @@ def diff_sides(old: Side, new: Side, tolerances: Tolerances, *, top: int = 10) -
         tolerances=tolerances,
         items=items,
         environment=environment_changes(old, new),
+        old_stale=old.stale,
+        new_stale=new.stale,
     )

@@ -138,16 +138,60 @@ def report_files(directory: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(directory).as_posix())
 
 
+def manifest_listing(directory: Path) -> tuple[list[Path], dict[Path, Mapping[str, Any]]]:
+    """The ``summary.json`` manifests under ``directory`` and the report files they list.
+
+    Returns the manifest paths (sorted) and, for every listed report that exists, its
+    resolved path → the manifest's item (``nodeid``, ``outcome``). No manifest: both empty.
+    """
+    manifests = sorted(
+        path
+        for path in directory.rglob(SUMMARY_NAME)
+        if path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(directory).parts)
+    )
+    listed: dict[Path, Mapping[str, Any]] = {}
+    for manifest in manifests:
+        data = read_report(manifest)
+        if data.get("kind") != SUMMARY_KIND:
+            raise ReportError(f"{manifest}: is not a pyimgano summary (kind {data.get('kind')!r})")
+        for entry in check_summary(data, manifest):
+            report_path = summary_report_path(manifest, entry)
+            if report_path is not None and report_path.is_file():
+                listed[report_path.resolve()] = entry
+    return manifests, listed
+
+
 def load_dir(directory: Path) -> Side:
-    """Every report under ``directory``, keyed by its relative path."""
+    """Every report under ``directory``, keyed by its relative path.
+
+    Where the directory holds ``summary.json`` manifests (each pytest session writes one),
+    only the reports a manifest lists are compared; the others are left over from earlier
+    runs and are listed in :attr:`Side.stale` instead of being compared.
+    """
     files = report_files(directory)
     if not files:
         raise ReportError(f"{directory}: no report files (*.json other than summary.json) found")
+    manifests, listed = manifest_listing(directory)
     items = {}
+    stale = []
     for path in files:
         key = path.relative_to(directory).as_posix()
-        items[key] = load_report_item(path, key)
-    return Side(kind=DIRECTORY, path=str(directory), items=items)
+        entry = listed.get(path.resolve()) if manifests else None
+        if manifests and entry is None:
+            stale.append(key)
+            continue
+        item = load_report_item(path, key)
+        if entry is not None:
+            item = replace(item, nodeid=entry["nodeid"], outcome=entry.get("outcome"))
+        items[key] = item
+    return Side(
+        kind=DIRECTORY,
+        path=str(directory),
+        items=items,
+        stale=tuple(stale),
+        manifests=tuple(p.relative_to(directory).as_posix() for p in manifests),
+    )
 
 
 def check_summary(data: Mapping[str, Any], path: Path) -> list[Mapping[str, Any]]:

@@ -50,9 +50,21 @@ def _flip_cells(flip: DecisionFlip, image: str) -> list[str]:
         flip.defect or "",
         f"{flip.old_decision} → {flip.new_decision}",
         flip.kind,
-        _score(flip.old_score),
-        _score(flip.new_score),
+        *score_pair(flip.old_score, flip.new_score),
     ]
+
+
+def score_pair(old: float, new: float) -> tuple[str, str]:
+    """Both scores with the fewest significant digits (at least 6) that tell them apart.
+
+    Two different scores never print alike (``0.5`` vs ``0.50000012``, not ``0.5`` twice);
+    equal scores print with 6 digits. 17 significant digits identify every float64.
+    """
+    for digits in range(6, 18):
+        before, after = format(old, f".{digits}g"), format(new, f".{digits}g")
+        if old == new or before != after:
+            return before, after
+    return repr(old), repr(new)
 
 
 def _value(value: float | None, present: bool) -> str:
@@ -88,8 +100,10 @@ def _score(value: float | None) -> str:
 
 
 def describe_tolerances(tolerances: Tolerances) -> str:
-    """``0.01 (default); aupro 0.02; timing not gated`` style."""
-    parts = [f"{tolerances.default:g} (default)"]
+    """``0.002; timing not gated`` or, with per-metric entries, ``0.01 for other metrics;
+    aupro 0.02; timing not gated``."""
+    default = f"{tolerances.default:g}"
+    parts = [f"{default} for other metrics" if tolerances.per_metric else default]
     parts += [f"{name} {value:g}" for name, value in sorted(tolerances.per_metric.items())]
     if not any(name in ("ms_per_image", "images_per_s") for name in tolerances.per_metric):
         parts.append("timing not gated")
@@ -101,6 +115,28 @@ def describe_environment(result: DiffResult) -> str:
     for key, (old, new) in result.environment.items():
         parts.append(f"{key} {', '.join(old) or '?'} → {', '.join(new) or '?'}")
     return "; ".join(parts)
+
+
+#: Stale reports named per side in table/markdown output (JSON lists all).
+MAX_STALE_SHOWN = 10
+
+
+def stale_lines(result: DiffResult) -> list[str]:
+    """One line per side that holds reports its ``summary.json`` does not list."""
+    lines = []
+    for side, path, keys in (
+        ("old", result.old, result.old_stale),
+        ("new", result.new, result.new_stale),
+    ):
+        if keys:
+            shown = ", ".join(keys[:MAX_STALE_SHOWN])
+            hidden = len(keys) - MAX_STALE_SHOWN
+            more = f" … and {hidden} more" if hidden > 0 else ""
+            lines.append(
+                f"stale in {side} ({path}): {len(keys)} report(s) no summary.json lists, left "
+                f"from an earlier run, not compared: {shown}{more}"
+            )
+    return lines
 
 
 def summary_line(result: DiffResult) -> str:
@@ -182,8 +218,7 @@ def _image_lines(images: ImageDiff) -> list[str]:
                 c.image,
                 str(c.label),
                 c.defect or "",
-                _score(c.old_score),
-                _score(c.new_score),
+                *score_pair(c.old_score, c.new_score),
                 format(c.delta, "+.3g"),
             ]
             for c in images.top_moved
@@ -212,6 +247,7 @@ def render_table(result: DiffResult, *, changed_only: bool = False) -> str:
     ]
     if result.environment:
         lines.append(f"environment: {describe_environment(result)}")
+    lines += stale_lines(result)
     for item in result.items:
         lines.append("")
         lines.append(f"=== {item.key} — {_headline(item)}")
@@ -271,8 +307,7 @@ def _md_images(images: ImageDiff) -> list[str]:
                     f"`{c.image}`",
                     str(c.label),
                     c.defect or "",
-                    _score(c.old_score),
-                    _score(c.new_score),
+                    *score_pair(c.old_score, c.new_score),
                     format(c.delta, "+.3g"),
                 ]
                 for c in images.top_moved
@@ -304,6 +339,7 @@ def render_markdown(result: DiffResult, *, changed_only: bool = False) -> str:
     ]
     if result.environment:
         lines.append(f"- environment: {describe_environment(result)}")
+    lines += [f"- {_md(line)}" for line in stale_lines(result)]
     lines += ["", f"**{summary_line(result)}**", ""]
     lines += _md_table(
         ["item", "status", "beyond", "nullness"],

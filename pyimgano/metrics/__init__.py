@@ -1,15 +1,26 @@
-"""Exact image-, pixel- and decision-level metrics (SPEC §5); NumPy and SciPy only.
+"""Exact image-, pixel- and decision-level metrics (docs/REFERENCE.md §5).
+
+NumPy and SciPy; torch only where asked for (maps given as torch tensors or a ``device``: the
+torch path of :mod:`._torch`) and, lazily, for AUPIMO's ``torch.linspace`` thresholds.
 
 Public API
 ----------
 - :func:`image_metrics` -> ``image_auroc``, ``image_ap``, ``image_f1_max``, ``image_auroc_step``
-- :func:`pixel_metrics` -> ``pixel_auroc``, ``pixel_ap``, ``pixel_f1_max``, ``aupro``
+- :func:`pixel_metrics` -> ``pixel_auroc``, ``pixel_ap``, ``pixel_f1_max``, ``aupro``,
+  ``aupro_<limit>`` (extra limits), ``aupimo_mean``, ``aupimo_std``
+- :func:`aupimo` (AUPIMO as anomalib 2.7, per image), :func:`auspro` (MVTec LOCO AU-sPRO,
+  overall and per group)
+- :func:`evaluate_pixels` -> :class:`PixelEvaluation`: every pixel metric from one sort (the
+  evaluation's entry point: per-image AUPIMO, the sweep's ROC/PRO curves, AU-sPRO with
+  ``defects``, precomputed region labels, NumPy or torch on the maps' device)
 - :func:`decision_metrics` -> ``image_miss_rate``, ``image_false_reject_rate``
 - building blocks: :func:`auroc`, :func:`average_precision`, :func:`f1_max`,
+  :func:`f1_max_threshold`,
   :func:`roc_curve`, :func:`pro_curve`, :func:`aupro`
-- :class:`MetricResults` (a dict with ``notes``), :data:`METRIC_DIRECTIONS`
+- :class:`MetricResults` (a dict with ``notes``), :data:`METRIC_DIRECTIONS`,
+  :func:`metric_direction` (also for the parametrised ``aupro_<limit>`` / ``auspro_<limit>``)
 
-Choices (where SPEC §5 is silent):
+Choices (where docs/REFERENCE.md §5 is silent):
 
 - Definedness: AUROC, AP and F1-max are ``None`` unless both classes are present; AU-PRO is
   ``None`` without a ground-truth region or without a normal pixel. Each ``None`` comes with a
@@ -19,29 +30,60 @@ Choices (where SPEC §5 is silent):
   their own precision; a float32 sort key is used only when it is exact for every value.
 - AU-PRO follows MVTec AD's ``compute_pro`` + ``trapezoid`` except that FPR is float64 (the
   official script rounds it to float32).
-- One ordering of the pooled pixels serves all pixel metrics (see :mod:`._pixels`); the curve
-  to metric code (:mod:`._curves`) is shared with the image metrics.
+- One ordering of the pooled pixels serves all pixel metrics (see :mod:`._pixels`), extra
+  AU-PRO limits, AUPIMO and AU-sPRO included; the curve to metric code (:mod:`._curves`) is
+  shared with the image metrics and with the torch path, which reduces the sorted pixels on
+  the device to one point per distinct score and feeds the same accumulators.
+- Protocol metrics: ``aupro_<limit>`` / ``auspro_<limit>`` spell the limit with
+  :func:`limit_key` (Python's shortest ``repr``: ``aupro_0.05``); AUPIMO follows anomalib 2.7
+  (:mod:`.aupimo`: where anomalib raises, ``None`` with its reason); AU-sPRO follows the MVTec
+  LOCO AD evaluation (:mod:`.spro`: FPR on the good images only).
 
 Importing this package never imports torch.
 """
 
 from __future__ import annotations
 
+from pyimgano.metrics.aupimo import AupimoResult, aupimo
 from pyimgano.metrics.aupro import aupro, pro_curve
 from pyimgano.metrics.decision import decision_metrics
-from pyimgano.metrics.image import auroc, average_precision, f1_max, image_metrics, roc_curve
-from pyimgano.metrics.pixel import pixel_metrics
-from pyimgano.metrics.results import METRIC_DIRECTIONS, MetricResults
+from pyimgano.metrics.image import (
+    auroc,
+    average_precision,
+    f1_max,
+    f1_max_threshold,
+    image_metrics,
+    roc_curve,
+)
+from pyimgano.metrics.pixel import PixelEvaluation, evaluate_pixels, pixel_metrics
+from pyimgano.metrics.results import (
+    METRIC_DIRECTIONS,
+    METRIC_PREFIX_DIRECTIONS,
+    MetricResults,
+    limit_key,
+    metric_direction,
+)
+from pyimgano.metrics.spro import SproResults, auspro
 
 __all__ = [
     "METRIC_DIRECTIONS",
+    "METRIC_PREFIX_DIRECTIONS",
+    "AupimoResult",
     "MetricResults",
+    "PixelEvaluation",
+    "SproResults",
+    "aupimo",
     "aupro",
+    "auspro",
     "auroc",
     "average_precision",
     "decision_metrics",
+    "evaluate_pixels",
     "f1_max",
+    "f1_max_threshold",
     "image_metrics",
+    "limit_key",
+    "metric_direction",
     "pixel_metrics",
     "pro_curve",
     "roc_curve",

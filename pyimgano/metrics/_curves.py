@@ -117,11 +117,15 @@ class F1Max:
     ``2 TP + FP + FN = TP + FP + n_pos``. Among points with equal ``tp`` the one with the
     smallest ``fp`` (the first one, where ``tp`` rose) has the largest F1, so only those
     points are evaluated; F1 is 0 where no anomalous sample is ever above threshold.
+
+    When the sweep keeps its scores, :attr:`threshold` is the lowest threshold reaching the
+    maximum (``None`` until then).
     """
 
     def __init__(self, n_pos: int) -> None:
         self._n_pos = int(n_pos)
         self._best = 0.0
+        self.threshold: float | None = None
 
     def update(self, block: Block) -> None:
         rises = block.tp_rises
@@ -129,7 +133,12 @@ class F1Max:
             return
         tp = block.tp[rises]
         ratio = tp / (tp + block.fp[rises] + self._n_pos)
-        self._best = max(self._best, float(ratio.max()))
+        best = float(ratio.max())
+        if block.scores is not None and best >= self._best:
+            # thresholds decrease along the sweep: the last point at the maximum is the lowest
+            last = int(np.flatnonzero(ratio == best)[-1])
+            self.threshold = float(block.scores[rises[last]])
+        self._best = max(self._best, best)
 
     def compute(self) -> float:
         return 2.0 * self._best

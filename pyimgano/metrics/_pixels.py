@@ -6,10 +6,9 @@ Two exact paths, chosen by what the maps hold (never by rounding them):
 float64 maps whose values all survive a float32 round trip): each pixel becomes one uint64
 ``key << 32 | region_id``, where ``key`` is a monotone uint32 image of its float32 score
 (``-0.0`` first canonicalised to ``+0.0`` so that both tie, as they compare equal) and
-``region_id`` is 0 for a normal pixel or the 1-based global index of its 8-connected
-ground-truth region. One in-place ``np.sort`` of that array orders the pixels by score and
-carries each pixel's region along; no index array is built. Extra memory: 8 bytes per pixel
-plus one chunk of the sweep.
+``region_id`` is the pixel's *label* (see below). One in-place ``np.sort`` of that array
+orders the pixels by score and carries each pixel's label along; no index array is built.
+Extra memory: 8 bytes per pixel plus one chunk of the sweep.
 
 *Argsort* (anything else, e.g. float64 maps with values a float32 cannot hold): the pooled
 values keep their common dtype (``np.result_type`` of the maps), region ids go into a parallel
@@ -17,6 +16,17 @@ array and one ``np.argsort`` orders them (about 20 bytes per pixel).
 
 Both paths yield the chunks that :func:`pyimgano.metrics._sweep.sweep` consumes, highest score
 first.
+
+Labels (one uint32 per pixel; ``G`` good images, ``R`` ground-truth regions):
+
+- ``0``: a normal pixel of an image that has a defect,
+- ``1 .. G``: a pixel of good image ``g`` (the ``g``-th image whose mask is empty, 1-based) —
+  normal for every metric, and the per-image false positives of AUPIMO,
+- ``G + 1 .. G + R``: a pixel of ground-truth region ``r`` (8-connected, global index over all
+  images); :attr:`PooledPixels.first_defect` is ``G + 1``.
+
+So "anomalous" is ``label >= first_defect`` and the per-label tables of :class:`PooledPixels`
+(region weight, image index) give everything a metric needs about a pixel.
 """
 
 from __future__ import annotations
@@ -27,10 +37,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pyimgano.metrics._regions import label_regions
+from pyimgano.errors import MetricInputError
+from pyimgano.metrics._regions import Regions, label_regions
 from pyimgano.metrics._sweep import Chunk
 
-__all__ = ["CHUNK_SIZE", "PooledPixels", "count_defect_pixels", "pool_pixels"]
+__all__ = ["CHUNK_SIZE", "PooledPixels", "count_defect_pixels", "pool_pixels", "threshold_keys"]
 
 #: Pixels per sweep chunk: large enough to amortise Python overhead, small enough that the
 #: chunk's temporaries stay a few percent of the pooled array.
@@ -83,13 +94,31 @@ class PooledPixels:
     ----------
     n_normal, n_defect : int
         Pixel counts over all images.
-    weights : ndarray of float64, shape (n_regions + 1,)
-        ``weights[0] == 0``; ``weights[k] == 1 / size of region k``.
+    weights : ndarray of float64, shape (n_labels,)
+        Per label: ``1 / size of its region`` for a region label, 0 for the others.
+    label_image : ndarray of int64, shape (n_labels,)
+        Per label: the index of its image (-1 for label 0).
+    first_defect : int
+        The first region label (``n_good + 1``).
+    image_sizes, defect_counts : ndarray of int64, shape (n_images,)
+        Pixels and defect pixels of each image.
+    values_dtype : numpy dtype
+        The common dtype of the maps (the chunk scores are uint32 keys on the packed path).
+    label_defects : list of ndarray, optional
+        Only when pooled with ``defects``: per label from ``first_defect`` on, the global indices
+        of the defects its pixels belong to (labels are then *cells*, see :func:`pool_pixels`).
     """
 
     n_normal: int
     n_defect: int
     weights: np.ndarray
+    label_image: np.ndarray
+    first_defect: int
+    image_sizes: np.ndarray
+    defect_counts: np.ndarray
+    values_dtype: np.dtype
+    region_count: int
+    label_defects: list[np.ndarray] | None = None
     _keys: np.ndarray | None = None
     _values: np.ndarray | None = None
     _ids: np.ndarray | None = None
@@ -97,7 +126,17 @@ class PooledPixels:
 
     @property
     def n_regions(self) -> int:
-        return self.weights.size - 1
+        """Ground-truth regions (labels from ``first_defect`` on, unless they are cells)."""
+        return self.region_count
+
+    @property
+    def n_good(self) -> int:
+        return self.first_defect - 1
+
+    @property
+    def has_pixels(self) -> bool:
+        """False for the label tables alone (the torch path keeps the pixels on its device)."""
+        return self._keys is not None or self._values is not None
 
     @property
     def packed(self) -> bool:
@@ -134,81 +173,175 @@ def _argsort_chunks(
         yield values[index], ids[index], next_score
 
 
-def pool_pixels(maps: Sequence[np.ndarray], masks: Sequence[np.ndarray]) -> PooledPixels:
-    """Pool and sort the pixels of validated ``maps``/``masks`` (see the module docstring)."""
-    n_pixels = sum(amap.size for amap in maps)
-    if n_pixels < 2**32 and all(_is_float32_exact(amap) for amap in maps):
-        return _pool_packed(maps, masks, n_pixels)
-    return _pool_argsort(maps, masks, n_pixels)
-
-
-def _weights(region_sizes: list[np.ndarray]) -> np.ndarray:
-    sizes = np.concatenate([np.ones(1, np.int64), *region_sizes])
-    weights = 1.0 / sizes
-    weights[0] = 0.0
-    return weights
-
-
-def _pool_packed(
-    maps: Sequence[np.ndarray], masks: Sequence[np.ndarray], n_pixels: int
+def pool_pixels(
+    maps: Sequence[np.ndarray],
+    masks: Sequence[np.ndarray],
+    regions: Sequence[Regions] | None = None,
+    defects: Sequence[Sequence[np.ndarray]] | None = None,
 ) -> PooledPixels:
+    """Pool and sort the pixels of validated ``maps``/``masks`` (see the module docstring).
+
+    ``regions`` are the images' :func:`~pyimgano.metrics._regions.label_regions` results when
+    the caller has them already (they are computed here otherwise). ``defects`` (per image,
+    the boolean masks of its defects, whose union must be the mask) refine the region labels
+    into *cells* — the pixels of one region that belong to the same defects — so that AU-sPRO
+    (per defect) and AU-PRO (per region) read the same sort.
+    """
+    n_pixels = sum(amap.size for amap in maps)
+    layout = _Layout(masks, regions, defects)
+    if n_pixels < 2**32 and all(_is_float32_exact(amap) for amap in maps):
+        return _pool_packed(maps, layout, n_pixels)
+    return _pool_argsort(maps, layout, n_pixels)
+
+
+class _Layout:
+    """Label assignment of every image (see the module docstring).
+
+    Good images are known up front (their mask is empty); regions are labelled image by image
+    while the pixels are pooled (unless given), so at most one label image is alive at a time.
+    """
+
+    def __init__(
+        self,
+        masks: Sequence[np.ndarray],
+        regions: Sequence[Regions] | None,
+        defects: Sequence[Sequence[np.ndarray]] | None = None,
+    ) -> None:
+        self._masks = masks
+        self._regions = regions
+        self._defects = defects
+        self._cell_defects: list[np.ndarray] = []
+        self._n_defects = 0
+        self._n_regions = 0
+        self.image_sizes = np.array([mask.size for mask in masks], dtype=np.int64)
+        if regions is not None:
+            normal = np.array([int(region[1][0]) for region in regions], dtype=np.int64)
+            self.defect_counts = self.image_sizes - normal
+        else:
+            self.defect_counts = np.array(
+                [np.count_nonzero(mask) for mask in masks], dtype=np.int64
+            )
+        good = self.defect_counts == 0
+        self.n_good = int(np.count_nonzero(good))
+        self.first_defect = self.n_good + 1
+        self._good_label = np.zeros(len(masks), dtype=np.int64)
+        self._good_label[good] = np.arange(1, self.n_good + 1)
+        self._weights: list[np.ndarray] = [np.zeros(self.first_defect)]
+        self._label_image: list[np.ndarray] = [np.full(1, -1, np.int64), np.flatnonzero(good)]
+        self._next_label = self.first_defect
+
+    def fill(self, index: int, out: np.ndarray) -> None:
+        """Write image ``index``'s pixel labels into ``out`` (a flat view of its pixels)."""
+        if self._good_label[index]:
+            out[...] = self._good_label[index]
+            return
+        if self._regions is not None:
+            labels, counts = self._regions[index]
+        else:
+            labels, counts = label_regions(self._masks[index])
+        if self._defects is not None:
+            self._fill_cells(index, labels, counts, out)
+            return
+        out[...] = labels.ravel()
+        del labels
+        offset = self._next_label - 1
+        np.add(out, out.dtype.type(offset), out=out, where=out != 0)
+        self._weights.append(1.0 / counts[1:])
+        self._label_image.append(np.full(counts.size - 1, index, dtype=np.int64))
+        self._next_label += counts.size - 1
+        self._n_regions += counts.size - 1
+
+    def _fill_cells(
+        self, index: int, labels: np.ndarray, counts: np.ndarray, out: np.ndarray
+    ) -> None:
+        """Labels that are *cells*: the pixels of one region that belong to the same defects."""
+        assert self._defects is not None
+        image_defects = self._defects[index]
+        if len(image_defects) > 62:
+            raise MetricInputError(f"image {index} has more than 62 defects; not supported")
+        code = np.zeros(labels.shape, dtype=np.int64)
+        for bit, mask in enumerate(image_defects):
+            code[mask] |= np.int64(1) << bit
+        defect = labels != 0
+        if not np.array_equal(code != 0, defect):
+            raise MetricInputError(
+                f"the defects of image {index} do not cover exactly the defect pixels of "
+                f"masks[{index}]; expected the mask to be the union of the image's defects"
+            )
+        bits = len(image_defects)
+        key = (labels[defect].astype(np.int64) << bits) | code[defect]
+        cells, inverse = np.unique(key, return_inverse=True)
+        flat = np.zeros(labels.size, dtype=np.int64)
+        flat[defect.ravel()] = inverse.ravel() + self._next_label
+        out[...] = flat
+        self._weights.append(1.0 / counts[cells >> bits])
+        self._label_image.append(np.full(cells.size, index, dtype=np.int64))
+        low = (np.int64(1) << bits) - 1
+        for cell in cells & low:
+            members = [b for b in range(bits) if int(cell) >> b & 1]
+            self._cell_defects.append(np.array(members, dtype=np.int64) + self._n_defects)
+        self._n_defects += bits
+        self._next_label += cells.size
+        self._n_regions += counts.size - 1
+
+    def pooled(self, dtype: np.dtype, **arrays: np.ndarray) -> PooledPixels:
+        n_defect = int(self.defect_counts.sum())
+        return PooledPixels(
+            n_normal=int(self.image_sizes.sum()) - n_defect,
+            n_defect=n_defect,
+            weights=np.concatenate(self._weights).astype(np.float64, copy=False),
+            label_image=np.concatenate(self._label_image),
+            first_defect=self.first_defect,
+            image_sizes=self.image_sizes,
+            defect_counts=self.defect_counts,
+            values_dtype=dtype,
+            region_count=self._n_regions,
+            label_defects=self._cell_defects if self._defects is not None else None,
+            **arrays,
+        )
+
+
+def _pool_packed(maps: Sequence[np.ndarray], layout: _Layout, n_pixels: int) -> PooledPixels:
     keys = np.empty(n_pixels, dtype=np.uint64)
     words = keys.view(np.uint32)
-    region_sizes: list[np.ndarray] = []
-    n_normal = 0
-    n_regions = 0
     start = 0
-    for amap, mask in zip(maps, masks, strict=True):
+    for index, amap in enumerate(maps):
         stop = start + amap.size
         words[2 * start + _KEY_WORD : 2 * stop : 2] = _float32_keys(amap)
-        labels, counts = label_regions(mask)
-        ids = words[2 * start + _ID_WORD : 2 * stop : 2]
-        ids[...] = labels.ravel()
-        del labels
-        if counts.size > 1:
-            np.add(ids, np.uint32(n_regions), out=ids, where=ids != 0)
-        region_sizes.append(counts[1:])
-        n_normal += int(counts[0])
-        n_regions += counts.size - 1
+        layout.fill(index, words[2 * start + _ID_WORD : 2 * stop : 2])
         start = stop
     keys.sort()
-    return PooledPixels(
-        n_normal=n_normal,
-        n_defect=n_pixels - n_normal,
-        weights=_weights(region_sizes),
-        _keys=keys,
-    )
+    return layout.pooled(np.result_type(*(amap.dtype for amap in maps)), _keys=keys)
 
 
-def _pool_argsort(
-    maps: Sequence[np.ndarray], masks: Sequence[np.ndarray], n_pixels: int
-) -> PooledPixels:
+def _pool_argsort(maps: Sequence[np.ndarray], layout: _Layout, n_pixels: int) -> PooledPixels:
     dtype = np.result_type(*(amap.dtype for amap in maps))
     values = np.empty(n_pixels, dtype=dtype)
     ids = np.empty(n_pixels, dtype=np.uint32 if n_pixels < 2**32 else np.int64)
-    region_sizes: list[np.ndarray] = []
-    n_normal = 0
-    n_regions = 0
     start = 0
-    for amap, mask in zip(maps, masks, strict=True):
+    for index, amap in enumerate(maps):
         stop = start + amap.size
         values[start:stop] = amap.ravel()
-        labels, counts = label_regions(mask)
-        image_ids = ids[start:stop]
-        image_ids[...] = labels.ravel()
-        del labels
-        if counts.size > 1:
-            np.add(image_ids, n_regions, out=image_ids, where=image_ids != 0)
-        region_sizes.append(counts[1:])
-        n_normal += int(counts[0])
-        n_regions += counts.size - 1
+        layout.fill(index, ids[start:stop])
         start = stop
     order = np.argsort(values)
-    return PooledPixels(
-        n_normal=n_normal,
-        n_defect=n_pixels - n_normal,
-        weights=_weights(region_sizes),
-        _values=values,
-        _ids=ids,
-        _order=order,
-    )
+    return layout.pooled(dtype, _values=values, _ids=ids, _order=order)
+
+
+def threshold_keys(pooled: PooledPixels, thresholds: np.ndarray) -> np.ndarray:
+    """``thresholds`` as values comparable with the chunk scores of ``pooled``.
+
+    For every pixel score ``s`` and threshold ``t``: ``s >= t`` exactly when
+    ``key(s) >= threshold_keys(t)``. On the packed path a threshold becomes the key of the
+    smallest float32 not below it (the scores are float32 values); otherwise it is returned as
+    it is (NumPy compares mixed dtypes exactly in their common type).
+    """
+    if not pooled.packed:
+        return thresholds
+    if thresholds.dtype.itemsize <= 4:  # float16/float32 thresholds are float32 values
+        return _float32_keys(thresholds)
+    t32 = thresholds.astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        below = t32.astype(np.float64) < thresholds.astype(np.float64)
+    t32[below] = np.nextafter(t32[below], np.float32(np.inf))
+    return _float32_keys(t32)

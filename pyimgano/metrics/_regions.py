@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["label_regions"]
+__all__ = ["Regions", "label_regions"]
+
+#: ``(labels, counts)`` of one mask, as :func:`label_regions` returns them.
+Regions = tuple[np.ndarray, np.ndarray]
 
 # 8-connectivity: pixels touching at an edge or a corner belong to the same region.
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)

@@ -4,8 +4,8 @@ A *source* yields chunks ``(scores, ids, next_score)`` that together list every 
 non-increasing score order:
 
 - ``scores``: 1-D array of the chunk's scores (or any order-preserving keys of them),
-- ``ids``: 1-D integer array, 0 for a normal sample, ``> 0`` for an anomalous one (for pixels,
-  the 1-based global index of the ground-truth region the pixel belongs to),
+- ``ids``: 1-D integer array, ``< first_defect`` for a normal sample, ``>= first_defect`` for an
+  anomalous one (for pixels, the labels of :mod:`pyimgano.metrics._pixels`),
 - ``next_score``: the first score of the next chunk, or ``None`` after the last chunk.
 
 :func:`sweep` turns each chunk into a :class:`~pyimgano.metrics._curves.Block` holding the
@@ -13,6 +13,10 @@ cumulative counts at every distinct score that *ends* in the chunk (a run of equ
 threshold; the point is taken after its last element, as MVTec's ``compute_pro`` keeps the last
 element of each run), carries the running totals into the next chunk, and hands each block to
 every consumer. Memory stays at a few arrays of one chunk, whatever the number of samples.
+
+*Pixel consumers* (AUPIMO, AU-sPRO) need more than the curve points: while they are not
+``done`` they also get each chunk's raw ``(scores, ids, next_score)``, in the same order,
+before its block.
 """
 
 from __future__ import annotations
@@ -24,13 +28,20 @@ import numpy as np
 
 from pyimgano.metrics._curves import Block
 
-__all__ = ["Chunk", "Consumer", "sweep"]
+__all__ = ["Chunk", "Consumer", "PixelConsumer", "sweep"]
 
 Chunk = tuple[np.ndarray, np.ndarray, object]
 
 
 class Consumer(Protocol):
     def update(self, block: Block) -> None: ...
+
+
+class PixelConsumer(Protocol):
+    @property
+    def done(self) -> bool: ...
+
+    def update_pixels(self, scores: np.ndarray, ids: np.ndarray, next_score: object) -> None: ...
 
 
 def _group_ends(scores: np.ndarray, next_score: object) -> np.ndarray:
@@ -47,6 +58,8 @@ def sweep(
     *,
     weights: np.ndarray | None = None,
     keep_scores: bool = False,
+    first_defect: int = 1,
+    pixel_consumers: Sequence[PixelConsumer] = (),
 ) -> None:
     """Feed every consumer the curve points of ``chunks``, in decreasing-threshold order.
 
@@ -61,6 +74,11 @@ def sweep(
         (``1 / region size`` for pixels, ``weights[0] == 0``). Without it ``block.pro`` is None.
     keep_scores : bool
         Also give each block the threshold values (``block.scores``), for curves.
+    first_defect : int, default 1
+        The smallest id of an anomalous sample.
+    pixel_consumers : sequence of objects with ``done`` and ``update_pixels(scores, ids, next)``
+        Given every chunk until they are done (see the module docstring). With no
+        ``consumers``, the sweep stops once every pixel consumer is done.
     """
     seen = 0  # samples in earlier chunks
     tp_seen = 0  # anomalous samples in earlier chunks
@@ -69,8 +87,13 @@ def sweep(
     for scores, ids, next_score in chunks:
         if scores.size == 0:
             continue
+        if not consumers and all(pixel_consumer.done for pixel_consumer in pixel_consumers):
+            break
+        for pixel_consumer in pixel_consumers:
+            if not pixel_consumer.done:
+                pixel_consumer.update_pixels(scores, ids, next_score)
         ends = _group_ends(scores, next_score)
-        anomalous = ids != 0
+        anomalous = ids >= first_defect if first_defect != 1 else ids != 0
         running_tp = np.cumsum(anomalous, dtype=np.int64)
         tp_local = running_tp[ends]
         chunk_tp = int(running_tp[-1])

@@ -3,7 +3,7 @@
 Every check raises :class:`~pyimgano.errors.MetricInputError` with a message that names the
 argument, the offending image (index) and what was expected. The private ``_compute_*``
 functions downstream assume clean input. Nothing here converts a dtype: scores and maps keep
-the precision they were given (SPEC §5, "never narrow").
+the precision they were given (docs/REFERENCE.md §5, "never narrow").
 """
 
 from __future__ import annotations
@@ -135,6 +135,34 @@ def check_maps_masks(
     if n_pixels == 0:
         raise MetricInputError("maps hold no pixels; expected at least one pixel")
     return out_maps, out_masks
+
+
+def check_masks(masks: Sequence[Any], n_images: int) -> list[np.ndarray]:
+    """Return ``masks`` as a list of finite 2-D numeric arrays, one per image (the torch path's
+    check; maps are checked where they are)."""
+    try:
+        mask_list = list(masks)
+    except TypeError:
+        raise MetricInputError("masks must be a sequence of 2-D arrays (one per image)") from None
+    if len(mask_list) != n_images:
+        raise MetricInputError(
+            f"maps has {n_images} images but masks has {len(mask_list)}; "
+            "expected one mask per map"
+        )
+    if not mask_list:
+        raise MetricInputError("maps and masks are empty; expected at least one image")
+    out = []
+    for index, raw in enumerate(mask_list):
+        mask = _as_numeric(raw, f"masks[{index}]")
+        if mask.ndim != 2:
+            raise MetricInputError(
+                f"masks[{index}] has shape {mask.shape}; expected a 2-D array (H, W)"
+            )
+        _check_finite(mask, f"masks[{index}]")
+        out.append(mask)
+    if sum(mask.size for mask in out) == 0:
+        raise MetricInputError("maps hold no pixels; expected at least one pixel")
+    return out
 
 
 def check_limit(limit: Any, *, name: str = "aupro_limit") -> float:

@@ -1,4 +1,4 @@
-"""AU-PRO and the PRO curve, following the MVTec AD evaluation protocol (SPEC §5).
+"""AU-PRO and the PRO curve, following the MVTec AD evaluation protocol (docs/REFERENCE.md §5).
 
 Reference: P. Bergmann et al., "The MVTec Anomaly Detection Dataset", IJCV 129 (2021), and
 the official evaluation code (``compute_pro`` in ``pro_curve_util.py``, ``trapezoid`` in
@@ -77,7 +77,12 @@ def pro_curve(maps: Sequence[Any], masks: Sequence[Any]) -> tuple[np.ndarray, np
         raise MetricInputError(f"pro_curve is undefined: {reason}")
     pooled = pool_pixels(checked_maps, checked_masks)
     collector = CurveCollector()
-    sweep(pooled.chunks(CHUNK_SIZE), [collector], weights=pooled.weights)
+    sweep(
+        pooled.chunks(CHUNK_SIZE),
+        [collector],
+        weights=pooled.weights,
+        first_defect=pooled.first_defect,
+    )
     fp, _, pro, _ = collector.arrays()
     assert pro is not None
     fpr = np.concatenate(([0.0], fp / pooled.n_normal, [1.0]))
@@ -141,6 +146,8 @@ def compute_aupro(
     """AU-PRO of validated input with at least one region and one normal pixel."""
     pooled = pool_pixels(maps, masks)
     area = ProArea(pooled.n_normal, pooled.n_regions, limit)
-    sweep(pooled.chunks(chunk_size), [area], weights=pooled.weights)
+    sweep(
+        pooled.chunks(chunk_size), [area], weights=pooled.weights, first_defect=pooled.first_defect
+    )
     area.finish()
     return float(area.compute())

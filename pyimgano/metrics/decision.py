@@ -1,4 +1,4 @@
-"""Decision metrics at the checkpoint's own threshold (its ``pred_label``; SPEC §5)."""
+"""Decision metrics at the checkpoint's own threshold (its ``pred_label``; docs/REFERENCE.md §5)."""
 
 from __future__ import annotations
 

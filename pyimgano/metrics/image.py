@@ -1,4 +1,4 @@
-"""Image-level ranking metrics: AUROC, AP, F1-max and the ROC curve (SPEC §5).
+"""Image-level ranking metrics: AUROC, AP, F1-max and the ROC curve (docs/REFERENCE.md §5).
 
 Scores are ordered once with a stable sort and swept by the same curve code as the pixel
 metrics (:mod:`pyimgano.metrics._curves`), so both levels compute each metric the same way.
@@ -20,7 +20,14 @@ from pyimgano.metrics._sweep import Consumer, sweep
 from pyimgano.metrics._validation import check_labels, check_scores
 from pyimgano.metrics.results import MetricResults, one_class_note
 
-__all__ = ["auroc", "average_precision", "f1_max", "image_metrics", "roc_curve"]
+__all__ = [
+    "auroc",
+    "average_precision",
+    "f1_max",
+    "f1_max_threshold",
+    "image_metrics",
+    "roc_curve",
+]
 
 IMAGE_METRICS = ("image_auroc", "image_ap", "image_f1_max", "image_auroc_step")
 
@@ -158,6 +165,45 @@ def f1_max(labels: Any, scores: Any) -> float | None:
     return _ranking(labels, scores, lambda n_neg, n_pos: F1Max(n_pos))
 
 
+def f1_max_threshold(labels: Any, scores: Any) -> float | None:
+    """The lowest score threshold ``t`` at which ``score >= t`` reaches :func:`f1_max`.
+
+    Parameters
+    ----------
+    labels : array-like of shape (n_samples,)
+        1 (or True) for anomalous, 0 (or False) for normal.
+    scores : array-like of shape (n_samples,), bool, int or float
+        Anomaly scores, higher means more anomalous; finite.
+
+    Returns
+    -------
+    float or None
+        One of the scores, or ``None`` unless both classes are present (as :func:`f1_max`).
+
+    Raises
+    ------
+    MetricInputError
+        For the input errors of :func:`f1_max`.
+
+    Notes
+    -----
+    The same sweep and F1 accumulator as :func:`f1_max`: every distinct score is a candidate;
+    among thresholds with the maximal F1 the lowest one is returned.
+
+    Examples
+    --------
+    >>> f1_max_threshold(np.array([0, 1, 1]), np.array([0.9, 0.1, 0.8]))
+    0.1
+    """
+    y, s = _validate(labels, scores)
+    n_neg, n_pos = _counts(y)
+    if n_neg == 0 or n_pos == 0:
+        return None
+    f1 = F1Max(n_pos)
+    _sweep_scores(y, s, [f1], keep_scores=True)
+    return f1.threshold
+
+
 def roc_curve(
     labels: Any, scores: Any, *, drop_intermediate: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -212,7 +258,7 @@ def roc_curve(
 
 
 def image_metrics(labels: Any, scores: Any) -> MetricResults:
-    """Image-level metrics of SPEC §5: AUROC, AP, F1-max and the AUROC resolution.
+    """Image-level metrics of docs/REFERENCE.md §5: AUROC, AP, F1-max and the AUROC resolution.
 
     Parameters
     ----------

@@ -1,29 +1,114 @@
-"""Pixel-level metrics of SPEC §5, all four from one ordering of the pooled pixels."""
+"""Pixel-level metrics of docs/REFERENCE.md §5, all from one ordering of the pooled pixels.
+
+:func:`evaluate_pixels` is the one entry point of the evaluation: pixel AUROC, AP, F1-max,
+AU-PRO at ``aupro_limit`` and at every extra limit (``aupro_<limit>``, see
+:func:`~pyimgano.metrics.results.limit_key`), and AUPIMO (``aupimo_mean``, ``aupimo_std``, the
+per-image values) — one sort of the pooled pixels and one sweep over it feed every accumulator
+(:mod:`pyimgano.metrics._curves`, :mod:`pyimgano.metrics.aupimo`), and the sweep's ROC and
+PRO curves can be kept for the plots. :func:`pixel_metrics` is its public, dict-returning face.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from pyimgano.metrics._curves import AveragePrecision, F1Max, ProArea, RocArea
+from pyimgano.errors import MetricInputError
+from pyimgano.metrics._curves import AveragePrecision, CurveCollector, F1Max, ProArea, RocArea
 from pyimgano.metrics._pixels import CHUNK_SIZE, count_defect_pixels, pool_pixels
-from pyimgano.metrics._sweep import Consumer, sweep
-from pyimgano.metrics._validation import check_limit, check_maps_masks
+from pyimgano.metrics._regions import Regions
+from pyimgano.metrics._sweep import Consumer, PixelConsumer, sweep
+from pyimgano.metrics._validation import check_limit, check_maps_masks, check_masks
+from pyimgano.metrics.aupimo import (
+    DEFAULT_FPR_BOUNDS,
+    AupimoAccumulator,
+    AupimoResult,
+    check_fpr_bounds,
+)
 from pyimgano.metrics.aupro import aupro_undefined
-from pyimgano.metrics.results import MetricResults
+from pyimgano.metrics.results import MetricResults, limit_key
+from pyimgano.metrics.spro import (
+    DEFAULT_LIMITS,
+    Defect,
+    SproAccumulator,
+    SproResults,
+    _check_defects,
+    _check_groups,
+)
+from pyimgano.metrics.spro import _compute as _compute_spro
 
-__all__ = ["pixel_metrics"]
+__all__ = ["PixelEvaluation", "aupro_key", "evaluate_pixels", "pixel_metrics"]
 
 RANKING_METRICS = ("pixel_auroc", "pixel_ap", "pixel_f1_max")
 PIXEL_METRICS = (*RANKING_METRICS, "aupro")
 
 
+def aupro_key(limit: float) -> str:
+    """Metric name of AU-PRO at an extra limit: ``aupro_`` + :func:`limit_key` (``aupro_0.05``)."""
+    return f"aupro_{limit_key(limit)}"
+
+
+def check_limits(limits: Any, *, name: str = "aupro_limits") -> tuple[float, ...]:
+    """Return the limits as floats in (0, 1], duplicates dropped, order kept."""
+    if isinstance(limits, (str, bytes)) or not isinstance(limits, Sequence):
+        raise MetricInputError(
+            f"{name} is {limits!r}; expected a sequence of numbers in (0, 1]"
+        )
+    values: list[float] = []
+    for index, limit in enumerate(limits):
+        value = check_limit(limit, name=f"{name}[{index}]")
+        if value not in values:
+            values.append(value)
+    return tuple(values)
+
+
+@dataclass(frozen=True)
+class PixelEvaluation:
+    """Everything the evaluation needs from the pixels of one category.
+
+    Attributes
+    ----------
+    metrics : MetricResults
+        ``pixel_auroc``, ``pixel_ap``, ``pixel_f1_max``, ``aupro``, ``aupro_<limit>`` for each
+        extra limit, ``aupimo_mean``, ``aupimo_std`` (``None`` with a note when undefined).
+    aupimo_per_image : list of float or None
+        Per image, in input order; ``None`` for normal images or where AUPIMO is undefined.
+    aupimo_warnings : tuple of str
+        What anomalib would have logged as warnings for AUPIMO (the value stands).
+    roc : (fpr, tpr) or None
+        The sweep's pixel ROC curve from (0, 0) to (1, 1), one point per distinct score
+        (``keep_curves=True`` and both classes present).
+    pro : (fpr, pro) or None
+        The PRO curve as :func:`~pyimgano.metrics.pro_curve` (``keep_curves=True`` and AU-PRO
+        defined).
+    metrics_device : str
+        Where the sort and sweep ran: ``"cpu"`` (NumPy) or a torch device (``"cuda:0"``).
+    spro : SproResults or None
+        AU-sPRO overall and per group when ``defects`` were given (its overall
+        ``auspro_<limit>`` keys are also in ``metrics``).
+    """
+
+    metrics: MetricResults
+    aupimo_per_image: list[float | None]
+    aupimo_warnings: tuple[str, ...] = ()
+    roc: tuple[np.ndarray, np.ndarray] | None = None
+    pro: tuple[np.ndarray, np.ndarray] | None = None
+    metrics_device: str = "cpu"
+    spro: SproResults | None = None
+
+
 def pixel_metrics(
-    maps: Sequence[Any], masks: Sequence[Any], aupro_limit: float = 0.3
+    maps: Sequence[Any],
+    masks: Sequence[Any],
+    aupro_limit: float = 0.3,
+    *,
+    aupro_limits: Sequence[float] = (),
+    aupimo_fpr_bounds: tuple[float, float] = DEFAULT_FPR_BOUNDS,
 ) -> MetricResults:
-    """Pixel AUROC, AP, F1-max and AU-PRO over the pooled pixels of all images.
+    """Pixel AUROC, AP, F1-max, AU-PRO (at several limits) and AUPIMO over all images.
 
     Parameters
     ----------
@@ -35,13 +120,20 @@ def pixel_metrics(
         Ground truth, one per image, at its map's shape; non-zero pixels are defect.
     aupro_limit : float, default 0.3
         FPR integration limit of AU-PRO, in (0, 1].
+    aupro_limits : sequence of float, default ()
+        Extra AU-PRO limits, each in (0, 1]; each gives ``aupro_<limit>`` (``aupro_0.05``:
+        ``aupro_`` + the limit's shortest round-trip ``repr``), from the same sweep.
+    aupimo_fpr_bounds : (float, float), default (1e-5, 1e-4)
+        AUPIMO's shared-FPR integration range on the normal images.
 
     Returns
     -------
     MetricResults
         ``pixel_auroc``, ``pixel_ap``, ``pixel_f1_max`` (as :func:`~pyimgano.metrics.auroc`,
         :func:`~pyimgano.metrics.average_precision`, :func:`~pyimgano.metrics.f1_max` over all
-        pixels of all images) and ``aupro`` (as :func:`~pyimgano.metrics.aupro`).
+        pixels of all images), ``aupro`` (as :func:`~pyimgano.metrics.aupro`), ``aupro_<limit>``
+        per extra limit, ``aupimo_mean`` and ``aupimo_std`` (as
+        :func:`~pyimgano.metrics.aupimo`; per-image values: :func:`evaluate_pixels`).
 
     Raises
     ------
@@ -54,12 +146,13 @@ def pixel_metrics(
     -----
     Definedness: the ranking metrics are ``None`` unless the masks hold both normal and
     anomalous pixels; AU-PRO is ``None`` when there is no ground-truth region or no normal
-    pixel. ``results.notes`` gives the reason.
+    pixel; AUPIMO without a normal or an anomalous image (and in the cases where anomalib
+    raises, see :mod:`pyimgano.metrics.aupimo`). ``results.notes`` gives the reason.
 
     Ties: every distinct score is one threshold (predict defect where ``score >= t``); no
     binning. AU-PRO follows the MVTec AD protocol (see :func:`~pyimgano.metrics.pro_curve`).
 
-    All four metrics come from one sort of the pooled pixels. Where every map value is exactly
+    All metrics come from one sort of the pooled pixels. Where every map value is exactly
     a float32 (float32 maps, and float64 maps that hold float32 values) each pixel is packed
     with its ground-truth region into one uint64 that is sorted in place (8 bytes per pixel);
     otherwise one argsort of the pooled values is used. The sorted pixels are swept in chunks.
@@ -73,9 +166,149 @@ def pixel_metrics(
     >>> r["pixel_auroc"], r["pixel_f1_max"], r["aupro"]
     (1.0, 1.0, 1.0)
     """
-    checked_maps, checked_masks = check_maps_masks(maps, masks)
+    return evaluate_pixels(
+        maps,
+        masks,
+        aupro_limit=aupro_limit,
+        aupro_limits=aupro_limits,
+        aupimo_fpr_bounds=aupimo_fpr_bounds,
+    ).metrics
+
+
+def evaluate_pixels(
+    maps: Sequence[Any],
+    masks: Sequence[Any],
+    *,
+    aupro_limit: float = 0.3,
+    aupro_limits: Sequence[float] = (),
+    aupimo_fpr_bounds: tuple[float, float] = DEFAULT_FPR_BOUNDS,
+    regions: Sequence[Regions] | None = None,
+    keep_curves: bool = False,
+    device: str | None = None,
+    defects: Sequence[Sequence[Defect]] | None = None,
+    auspro_limits: Sequence[float] = DEFAULT_LIMITS,
+    defect_groups: Sequence[str | None] | None = None,
+) -> PixelEvaluation:
+    """Every pixel metric of one category from one sort (the evaluation's entry point).
+
+    Parameters
+    ----------
+    maps, masks, aupro_limit, aupro_limits, aupimo_fpr_bounds
+        As :func:`pixel_metrics`. ``maps`` may also be torch tensors (see ``device``).
+    regions : sequence of (labels, counts), optional
+        Each mask's 8-connected regions as
+        :func:`~pyimgano.metrics._regions.label_regions` returns them, when the caller has
+        computed them already (e.g. in a background thread); labelled here otherwise.
+    keep_curves : bool, default False
+        Also return the sweep's ROC and PRO curves (``PixelEvaluation.roc`` / ``.pro``).
+    device : str, optional
+        A torch device (``"cuda"``, ``"cuda:1"``, ``"cpu"``) to run the sort and sweep on; the
+        maps are moved there. ``None``: where the maps are — NumPy arrays on the host (NumPy
+        path), torch tensors on their device (torch path, :mod:`pyimgano.metrics._torch`).
+        Both paths give the same values (to ~1e-15; sums of region weights in another order).
+    defects : sequence of sequences of (mask, saturation), optional
+        MVTec LOCO: per image, its defects as :func:`~pyimgano.metrics.auspro` takes them; the
+        union of an image's defect masks must be its mask. Adds AU-sPRO (``auspro_<limit>``
+        in ``metrics``, per group in ``spro``) from the same sort (on the torch path it runs
+        on the host, with its own sort).
+    auspro_limits : sequence of float, default (0.05,)
+        AU-sPRO's FPR limits (with ``defects``).
+    defect_groups : sequence of str or None, optional
+        Per image, its defects' group (``"logical_anomalies"`` ...), as ``auspro``'s ``groups``.
+
+    Returns
+    -------
+    PixelEvaluation
+        ``metrics_device`` is ``"cpu"`` for the NumPy path, ``"cuda:<i>"`` or ``"cpu (torch)"``
+        for the torch path.
+
+    Raises
+    ------
+    MetricInputError
+        As :func:`pixel_metrics`; bad ``aupro_limits`` or ``aupimo_fpr_bounds``; ``regions``
+        whose length or shapes do not match the masks.
+    """
     limit = check_limit(aupro_limit)
-    return compute_pixel_metrics(checked_maps, checked_masks, limit)
+    extra = check_limits(aupro_limits)
+    bounds = check_fpr_bounds(aupimo_fpr_bounds)
+    map_list = _as_list(maps)
+    if device is None and not any(_is_tensor(amap) for amap in map_list):
+        checked_maps, checked_masks = check_maps_masks(map_list, masks)
+        torch_device = None
+    else:
+        checked_masks = check_masks(masks, len(map_list))
+        from pyimgano.metrics._torch import check_tensor_maps, resolve_device
+
+        torch_device = resolve_device(device, map_list)
+        checked_maps = check_tensor_maps(map_list, checked_masks, torch_device)
+    checked_regions = _check_regions(regions, checked_masks)
+    spro_input = None
+    if defects is not None:
+        spro_limits = check_limits(auspro_limits, name="auspro_limits")
+        if not spro_limits:
+            raise MetricInputError("auspro_limits is empty; expected at least one FPR limit")
+        defect_list = _check_defects(checked_maps, defects)
+        pairs = zip(defect_list, checked_masks, strict=True)
+        for index, ((shape, image), mask) in enumerate(pairs):
+            union = np.zeros(shape, dtype=bool)
+            for defect_mask, _ in image:
+                union |= defect_mask
+            if not np.array_equal(union, mask != 0):
+                raise MetricInputError(
+                    f"the defects of image {index} do not cover exactly the defect pixels of "
+                    f"masks[{index}]; expected the mask to be the union of the image's defects"
+                )
+        spro_input = (defect_list, _check_groups(defect_groups, defect_list), list(spro_limits))
+    return compute_pixel_evaluation(
+        checked_maps,
+        checked_masks,
+        limit,
+        aupro_limits=extra,
+        aupimo_fpr_bounds=bounds,
+        regions=checked_regions,
+        keep_curves=keep_curves,
+        device=torch_device,
+        spro=spro_input,
+    )
+
+
+def _as_list(values: Any) -> list[Any]:
+    try:
+        return list(values)
+    except TypeError:
+        raise MetricInputError(
+            "maps and masks must be sequences of 2-D arrays (one per image)"
+        ) from None
+
+
+def _is_tensor(value: Any) -> bool:
+    return type(value).__module__.startswith("torch") and hasattr(value, "detach")
+
+
+def _check_regions(
+    regions: Sequence[Regions] | None, masks: Sequence[np.ndarray]
+) -> list[Regions] | None:
+    if regions is None:
+        return None
+    regions = list(regions)
+    if len(regions) != len(masks):
+        raise MetricInputError(
+            f"regions has {len(regions)} entries but masks has {len(masks)}; expected one per mask"
+        )
+    for index, (region, mask) in enumerate(zip(regions, masks, strict=True)):
+        labels, counts = region
+        if labels.shape != mask.shape or counts.ndim != 1 or counts.size < 1:
+            raise MetricInputError(
+                f"regions[{index}] has labels of shape {labels.shape} and counts of shape "
+                f"{counts.shape}; expected labels of the mask's shape {mask.shape} and counts "
+                "(n_regions + 1,) as label_regions returns them"
+            )
+        if int(counts.sum()) != mask.size or int(counts[0]) != mask.size - np.count_nonzero(mask):
+            raise MetricInputError(
+                f"regions[{index}] counts {int(counts[0])} normal of {int(counts.sum())} pixels "
+                f"but masks[{index}] has {mask.size - np.count_nonzero(mask)} of {mask.size}"
+            )
+    return regions
 
 
 def compute_pixel_metrics(
@@ -84,11 +317,47 @@ def compute_pixel_metrics(
     limit: float,
     *,
     chunk_size: int = CHUNK_SIZE,
+    aupro_limits: Sequence[float] = (),
+    aupimo_fpr_bounds: tuple[float, float] = DEFAULT_FPR_BOUNDS,
 ) -> MetricResults:
     """:func:`pixel_metrics` on validated input (``chunk_size``: pixels per sweep chunk)."""
+    return compute_pixel_evaluation(
+        maps,
+        masks,
+        limit,
+        chunk_size=chunk_size,
+        aupro_limits=aupro_limits,
+        aupimo_fpr_bounds=aupimo_fpr_bounds,
+    ).metrics
+
+
+def compute_pixel_evaluation(
+    maps: Sequence[Any],
+    masks: Sequence[np.ndarray],
+    limit: float,
+    *,
+    chunk_size: int | None = None,
+    aupro_limits: Sequence[float] = (),
+    aupimo_fpr_bounds: tuple[float, float] | None = DEFAULT_FPR_BOUNDS,
+    regions: Sequence[Regions] | None = None,
+    keep_curves: bool = False,
+    device: Any = None,
+    spro: tuple[list, list[str | None] | None, list[float]] | None = None,
+) -> PixelEvaluation:
+    """:func:`evaluate_pixels` on validated input.
+
+    ``spro``: ``(defects, groups, limits)`` as checked by :mod:`pyimgano.metrics.spro`.
+    ``aupimo_fpr_bounds=None`` leaves AUPIMO out (its keys absent): the benchmark's baseline.
+    ``device`` None: NumPy maps, swept on the host; a ``torch.device``: the maps are validated
+    tensors there (:mod:`pyimgano.metrics._torch`). ``chunk_size``: pixels per sweep chunk (per
+    score range on the torch path); None for the default.
+    """
     results = MetricResults()
+    extra_keys = [aupro_key(extra) for extra in aupro_limits]
+    n_images = len(maps)
     n_defect = count_defect_pixels(masks)
-    n_normal = sum(amap.size for amap in maps) - n_defect
+    n_normal = sum(mask.size for mask in masks) - n_defect
+    metrics_device = "cpu" if device is None else _device_name(device)
     if n_defect == 0:
         results.set_undefined(
             RANKING_METRICS, f"no anomalous pixels in masks ({n_normal} normal pixels)"
@@ -98,20 +367,127 @@ def compute_pixel_metrics(
             RANKING_METRICS, f"no normal pixels in masks ({n_defect} anomalous pixels)"
         )
     reason = aupro_undefined(n_normal, n_defect)
+    spro_accumulator: SproAccumulator | SproResults | None = None
+    if spro is not None:
+        spro_accumulator = SproAccumulator.prepare(*spro)
     if reason is not None:
         results.set("aupro", None, reason)
-        return results
+        results.set_undefined(extra_keys, reason)
+        aupimo = AupimoResult.undefined(
+            n_images,
+            "no anomalous images (no anomalous pixels in masks)"
+            if n_defect == 0
+            else "no normal images (every pixel is anomalous)",
+        )
+        if aupimo_fpr_bounds is not None:
+            aupimo.store(results)
+        spro_results = None
+        if spro is not None:
+            # no defect pixel or no normal pixel: AU-sPRO is undefined too
+            assert isinstance(spro_accumulator, SproResults)
+            spro_results = spro_accumulator
+            for key, value in spro_results.metrics.items():
+                results.set(key, value, spro_results.metrics.notes.get(key))
+        return PixelEvaluation(
+            results, aupimo.per_image, metrics_device=metrics_device, spro=spro_results
+        )
 
-    pooled = pool_pixels(maps, masks)
     roc = RocArea(n_normal, n_defect)
     ap = AveragePrecision(n_defect)
     f1 = F1Max(n_defect)
-    area = ProArea(n_normal, pooled.n_regions, limit)
-    consumers: list[Consumer] = [roc, ap, f1, area]
-    sweep(pooled.chunks(chunk_size), consumers, weights=pooled.weights)
-    area.finish()
+    collector = CurveCollector() if keep_curves else None
+    spro_results = spro_accumulator if isinstance(spro_accumulator, SproResults) else None
+    if device is None:
+        defect_masks = None
+        if isinstance(spro_accumulator, SproAccumulator):
+            defect_masks = [[mask for mask, _ in image] for _, image in spro[0]]
+        pooled = pool_pixels(maps, masks, regions, defect_masks)
+        areas = [ProArea(n_normal, pooled.n_regions, value) for value in (limit, *aupro_limits)]
+        consumers: list[Consumer] = [roc, ap, f1, *areas]
+        if collector is not None:
+            consumers.append(collector)
+        accumulator = (
+            AupimoAccumulator.create(maps, pooled, aupimo_fpr_bounds)
+            if aupimo_fpr_bounds is not None
+            else AupimoResult.undefined(n_images, "not asked for")
+        )
+        pixel_consumers: list[PixelConsumer] = []
+        if isinstance(accumulator, AupimoAccumulator):
+            pixel_consumers.append(accumulator)
+        if isinstance(spro_accumulator, SproAccumulator):
+            spro_accumulator.bind(pooled)
+            pixel_consumers.append(spro_accumulator)
+        sweep(
+            pooled.chunks(chunk_size or CHUNK_SIZE),
+            consumers,
+            weights=pooled.weights,
+            first_defect=pooled.first_defect,
+            pixel_consumers=pixel_consumers,
+        )
+        aupimo = accumulator if isinstance(accumulator, AupimoResult) else accumulator.result()
+        if isinstance(spro_accumulator, SproAccumulator):
+            spro_results = spro_accumulator.result()
+    else:
+        from pyimgano.metrics._torch import TorchPixels, default_chunk_size
+
+        pixels = TorchPixels(list(maps), masks, regions, device)
+        pooled = pixels.pooled
+        aupimo = (
+            pixels.aupimo(aupimo_fpr_bounds)
+            if aupimo_fpr_bounds is not None
+            else AupimoResult.undefined(n_images, "not asked for")
+        )
+        areas = [ProArea(n_normal, pooled.n_regions, value) for value in (limit, *aupro_limits)]
+        consumers = [roc, ap, f1, *areas]
+        if collector is not None:
+            consumers.append(collector)
+        size = chunk_size or default_chunk_size(device, pixels.n_pixels)
+        pixels.sweep(consumers, chunk_size=size, keep_scores=False)
+        if isinstance(spro_accumulator, SproAccumulator):  # on the host, its own sort
+            assert spro is not None
+            host_maps = [amap.cpu().numpy() for amap in pixels.maps]
+            spro_results = _compute_spro(host_maps, *spro, CHUNK_SIZE)
+    for area in areas:
+        area.finish()
     results.set("pixel_auroc", roc.compute())
     results.set("pixel_ap", ap.compute())
     results.set("pixel_f1_max", f1.compute())
-    results.set("aupro", area.compute())
-    return results
+    results.set("aupro", areas[0].compute())
+    for key, area in zip(extra_keys, areas[1:], strict=True):
+        results.set(key, area.compute())
+    if aupimo_fpr_bounds is not None:
+        aupimo.store(results)
+    if spro_results is not None:
+        for key, value in spro_results.metrics.items():
+            results.set(key, value, spro_results.metrics.notes.get(key))
+    roc_curve = pro_curve = None
+    if collector is not None:
+        fp, tp, pro, _ = collector.arrays()
+        assert pro is not None
+        roc_curve = (
+            np.concatenate(([0.0], fp / n_normal)),
+            np.concatenate(([0.0], tp / n_defect)),
+        )
+        pro_curve = (
+            np.concatenate(([0.0], fp / n_normal, [1.0])),
+            np.concatenate(([0.0], np.minimum(pro / pooled.n_regions, 1.0), [1.0])),
+        )
+    return PixelEvaluation(
+        metrics=results,
+        aupimo_per_image=aupimo.per_image,
+        aupimo_warnings=aupimo.warnings,
+        roc=roc_curve,
+        pro=pro_curve,
+        metrics_device=metrics_device,
+        spro=spro_results,
+    )
+
+
+def _device_name(device: Any) -> str:
+    """``"cuda:0"`` for a CUDA device (index filled in), ``"cpu (torch)"`` for torch on CPU."""
+    if device.type == "cuda":
+        import torch
+
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"cuda:{index}"
+    return f"{device.type} (torch)"

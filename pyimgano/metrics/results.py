@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-__all__ = ["METRIC_DIRECTIONS", "MetricResults"]
+__all__ = ["METRIC_DIRECTIONS", "METRIC_PREFIX_DIRECTIONS", "MetricResults", "metric_direction"]
 
-#: Metric name -> ``higher_is_better``, for every metric pyimgano reports (SPEC §5, §6, §8).
+#: Metric name -> ``higher_is_better``, for every metric pyimgano reports
+#: (docs/REFERENCE.md §5, §6, §8).
 #: Gates use it to turn a bare-number threshold into ``min`` or ``max``.
 #: ``image_auroc_step`` is the resolution of ``image_auroc`` (smaller is finer).
+#: ``image_borderline`` counts images whose score is within 1e-6 of the checkpoint's threshold.
 METRIC_DIRECTIONS: dict[str, bool] = {
     "image_auroc": True,
     "image_ap": True,
@@ -19,19 +21,54 @@ METRIC_DIRECTIONS: dict[str, bool] = {
     "pixel_ap": True,
     "pixel_f1_max": True,
     "aupro": True,
+    "aupimo_mean": True,
+    "aupimo_std": False,
     "image_miss_rate": False,
     "image_false_reject_rate": False,
+    "image_borderline": False,
     "ms_per_image": False,
     "images_per_s": True,
 }
+
+
+#: Metric-name prefix -> ``higher_is_better`` for the metrics whose name carries a parameter:
+#: ``aupro_<limit>`` (extra AU-PRO limits) and ``auspro_<limit>`` (MVTec LOCO AU-sPRO), where
+#: ``<limit>`` is :func:`limit_key`'s spelling of the FPR limit.
+METRIC_PREFIX_DIRECTIONS: dict[str, bool] = {"aupro_": True, "auspro_": True}
+
+
+def metric_direction(name: str) -> bool | None:
+    """``higher_is_better`` of a metric name (fixed or parametrised), or None if unknown."""
+    if name in METRIC_DIRECTIONS:
+        return METRIC_DIRECTIONS[name]
+    for prefix, higher in METRIC_PREFIX_DIRECTIONS.items():
+        if name.startswith(prefix) and _is_limit(name[len(prefix) :]):
+            return higher
+    return None
+
+
+def _is_limit(text: str) -> bool:
+    try:
+        return 0.0 < float(text) <= 1.0 and limit_key(float(text)) == text
+    except ValueError:
+        return False
+
+
+def limit_key(limit: float) -> str:
+    """The spelling of an FPR limit in a metric name: Python's shortest round-trip ``repr``.
+
+    ``0.05 -> "0.05"``, ``0.3 -> "0.3"``, ``1 -> "1.0"``, ``1e-05 -> "1e-05"``; the name is
+    ``aupro_`` or ``auspro_`` followed by it (``aupro_0.05``).
+    """
+    return repr(float(limit))
 
 
 class MetricResults(dict):
     """Metric name -> ``float`` or ``None``, with the reason for every ``None`` in ``notes``.
 
     A plain :class:`dict` for every consumer (JSON, ``dict(result)``, ``result["aupro"]``);
-    ``notes`` maps each undefined metric to a human-readable reason (SPEC §5: undefined is
-    ``null`` with a reason, never NaN).
+    ``notes`` maps each undefined metric to a human-readable reason (docs/REFERENCE.md §5:
+    undefined is ``null`` with a reason, never NaN).
 
     Parameters
     ----------

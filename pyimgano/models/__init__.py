@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from pyimgano.models import anomalib_entries as _builtin_entries  # noqa: F401 - registers them
 from pyimgano.models.base import Batch, Detector, ModelDescription
 from pyimgano.models.kwargs import parse_model_kwargs, resolve_model_kwargs, validate_model_kwargs
 from pyimgano.models.registry import (
     ModelEntry,
+    describe_models,
     get_entry,
     list_models,
     model_info,
@@ -34,6 +36,7 @@ __all__ = [
     "ModelDescription",
     "ModelEntry",
     "create_model",
+    "describe_models",
     "get_entry",
     "list_models",
     "model_info",

@@ -3,6 +3,11 @@
 Factories are given as ``"module:attribute"`` strings so that registering and listing models
 never imports torch or anomalib; the module is imported when a model is created or its
 constructor signature is inspected.
+
+This module knows no model: the built-in entries (:mod:`pyimgano.models.anomalib_entries`)
+register themselves when :mod:`pyimgano.models` is imported, which happens before any import of
+this module completes (it is a submodule of that package), so a lower layer never imports a
+higher one.
 """
 
 from __future__ import annotations
@@ -93,7 +98,6 @@ def unregister_model(name: str) -> None:
 
 def get_entry(name: str) -> ModelEntry:
     """Return the entry of ``name``; :class:`UnknownModelError` lists close names."""
-    _ensure_builtins()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -108,29 +112,72 @@ def get_entry(name: str) -> ModelEntry:
 
 def list_models(tags: Iterable[str] | str | None = None) -> list[str]:
     """Sorted names of registered models, optionally only those carrying every tag in ``tags``."""
-    _ensure_builtins()
     wanted = {tags} if isinstance(tags, str) else set(tags or ())
     return sorted(name for name, entry in _REGISTRY.items() if wanted <= entry.tags)
 
 
+def _plain(value: Any) -> Any:
+    """Tuples as lists, recursively (model_info returns JSON data the caller may change)."""
+    if isinstance(value, tuple | list):
+        return [_plain(item) for item in value]
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
 def model_info(name: str) -> dict[str, Any]:
-    """A plain dict describing ``name``: name, tags, metadata, description, factory."""
+    """A plain dict describing ``name``.
+
+    Returns
+    -------
+    dict
+        ``name``, ``tags``, ``metadata`` (``backend``, ``requires_checkpoint``; anomalib aliases
+        add ``anomalib_model``, ``anomalib_class``, ``verified`` — the checkpoint formats the
+        zoo test verified —, ``batch_independent`` (bool, or None for unknown) and
+        ``limitations``), ``description``, ``factory``. Sequences are lists.
+    """
     entry = get_entry(name)
     factory = entry.factory if isinstance(entry.factory, str) else repr(entry.factory)
     return {
         "name": entry.name,
         "tags": sorted(entry.tags),
-        "metadata": dict(entry.metadata),
+        "metadata": _plain(dict(entry.metadata)),
         "description": entry.description,
         "factory": factory,
     }
 
 
-_BUILTINS_LOADED = False
+def describe_models(tags: Iterable[str] | str | None = None) -> list[dict[str, Any]]:
+    """One row per registered model, sorted by name: what ``--list-models`` prints.
+
+    Parameters
+    ----------
+    tags : str or iterable of str, optional
+        Only models carrying every tag (as :func:`list_models`).
+
+    Returns
+    -------
+    list of dict
+        Keys ``name``, ``backend``, ``formats`` (checkpoint suffixes the model loads, from its
+        metadata; ``[]`` where the entry names none), ``verified`` (the formats pyimgano's zoo
+        test verified against the backend's own inference; ``[]`` = not verified),
+        ``batch_independent`` (True, False, or None = unknown), ``limitations`` (list of str)
+        and ``description``. Values are JSON data.
+    """
+    rows = []
+    for name in list_models(tags):
+        metadata = _REGISTRY[name].metadata
+        rows.append(
+            {
+                "name": name,
+                "backend": metadata.get("backend"),
+                "formats": _plain(metadata.get("formats", ())),
+                "verified": _plain(metadata.get("verified", ())),
+                "batch_independent": metadata.get("batch_independent"),
+                "limitations": _plain(metadata.get("limitations", ())),
+                "description": _REGISTRY[name].description,
+            }
+        )
+    return rows
 
 
-def _ensure_builtins() -> None:
-    global _BUILTINS_LOADED
-    if not _BUILTINS_LOADED:
-        _BUILTINS_LOADED = True
-        importlib.import_module("pyimgano.models.anomalib_entries")

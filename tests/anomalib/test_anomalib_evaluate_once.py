@@ -1,9 +1,10 @@
 """``evaluate(pixel=True)`` on a real checkpoint computes nothing twice (SPEC §3, §10).
 
-Each test image is decoded once (anomalib's ``read_image``) and inferred once (one row of one
-forward), each mask file is read once, each map is aligned once, the pixel metrics run once,
-and the result equals the straightforward computation (every mask first, then
-``align_map`` per map, then ``pixel_metrics``), bit for bit. The PaDiM here works at 64 px on
+Each test image is decoded once (``pyimgano.backends.images.decode_image``, which equals
+anomalib's ``read_image``) and inferred once (one row of one forward), each mask file is read
+once, each map is aligned once, the pixel metrics run once, and the result equals the
+straightforward computation (every mask first, then ``align_map`` per map, then
+``pixel_metrics``), bit for bit. The PaDiM here works at 64 px on
 96 px images, so every map really is resized.
 """
 
@@ -18,11 +19,10 @@ pytestmark = pytest.mark.anomalib
 
 @pytest.fixture
 def counted(padim_detector, monkeypatch):
-    import anomalib.data.utils as data_utils
-
-    import pyimgano.evaluation as evaluation_module
+    import pyimgano.backends.images as data_utils
     import pyimgano.datasets.masks as masks
-    import pyimgano.metrics as metrics
+    import pyimgano.metrics.pixel as metrics_pixel
+    import pyimgano.pixel_inputs as pixel_inputs
 
     calls: dict[str, Counter] = {
         name: Counter() for name in ("decode", "mask", "align", "metrics", "rows")
@@ -37,16 +37,16 @@ def counted(padim_detector, monkeypatch):
 
         monkeypatch.setattr(module, name, counting)
 
-    wrap(data_utils, "read_image", "decode", lambda c, path, *a, **k: c.update([str(path)]))
+    wrap(data_utils, "decode_image", "decode", lambda c, path, *a, **k: c.update([str(path)]))
     wrap(masks, "read_mask", "mask", lambda c, path: c.update([str(path)]))
     wrap(
-        evaluation_module,
+        pixel_inputs,
         "align_maps",
         "align",
         lambda c, maps, shapes, images=None: c.update(images),
     )
-    wrap(evaluation_module, "align_map", "align", lambda c, amap, shape, image="": c.update([image]))
-    wrap(metrics, "pixel_metrics", "metrics", lambda c, *a, **k: c.update(["call"]))
+    wrap(pixel_inputs, "align_map", "align", lambda c, amap, shape, image="": c.update([image]))
+    wrap(metrics_pixel, "evaluate_pixels", "metrics", lambda c, *a, **k: c.update(["call"]))
     handle = padim_detector.module.register_forward_pre_hook(
         lambda module, args: calls["rows"].update({"rows": args[0].shape[0], "forwards": 1})
     )
@@ -56,8 +56,8 @@ def counted(padim_detector, monkeypatch):
 
 @pytest.mark.parametrize("batch_size", [1, 8, 32])
 def test_each_image_decoded_inferred_masked_and_aligned_once(counted, anomalib_data, batch_size):
-    from pyimgano.evaluation import evaluate
     from pyimgano.datasets import load_dataset
+    from pyimgano.evaluation import evaluate
 
     detector, calls = counted
     dataset = load_dataset("mvtec", anomalib_data, "tiles")
@@ -77,8 +77,8 @@ def test_each_image_decoded_inferred_masked_and_aligned_once(counted, anomalib_d
 
 def test_result_equals_the_straightforward_computation(padim_detector, anomalib_data):
     from pyimgano.alignment import align_map
-    from pyimgano.evaluation import evaluate
     from pyimgano.datasets import load_dataset, load_mask
+    from pyimgano.evaluation import evaluate
     from pyimgano.metrics import pixel_metrics
 
     dataset = load_dataset("mvtec", anomalib_data, "tiles")

@@ -12,8 +12,6 @@ import pytest
 from pyimgano.backends.anomalib import VisionAnomalibCheckpoint
 from pyimgano.errors import ConfigError, ModelOutputError
 
-pytestmark = pytest.mark.anomalib
-
 H, W = 5, 7
 MAP = (np.arange(H * W, dtype=np.float64).reshape(H, W)) / (H * W)
 SHAPES = {

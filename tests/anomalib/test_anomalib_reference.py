@@ -128,17 +128,17 @@ def test_batch_size_does_not_change_outputs(model, trained, test_images):
 
 @pytest.fixture
 def counted(padim_detector, monkeypatch):
-    """Counts read_image calls per path and forward calls / rows of the loaded module."""
-    import anomalib.data.utils as data_utils
+    """Counts decode calls per path and forward calls / rows of the loaded module."""
+    import pyimgano.backends.images as data_utils
 
     decoded: list[str] = []
-    original = data_utils.read_image
+    original = data_utils.decode_image
 
     def counting_read_image(path, *args, **kwargs):
         decoded.append(str(path))
         return original(path, *args, **kwargs)
 
-    monkeypatch.setattr(data_utils, "read_image", counting_read_image)
+    monkeypatch.setattr(data_utils, "decode_image", counting_read_image)
     forwards: list[tuple[int, ...]] = []
     handle = padim_detector.module.register_forward_pre_hook(
         lambda module, args: forwards.append(tuple(args[0].shape))

@@ -269,6 +269,55 @@ def test_pt_naming_missing_code(padim, tmp_path, old, new, error):
     assert "it was written by anomalib 9.0.0 (manifest.json)" in message
 
 
+def test_pt_the_installed_release_cannot_read_back_is_not_called_a_version_mismatch(
+    padim, tmp_path
+):
+    """The manifest says the installed anomalib wrote it (general_ad's export bug in 2.7.0)."""
+    path = tmp_path / "model.pt"
+    _rewrite_pickle(padim.pt_path, path, b"lightning_model\nPadim\n",
+                    b"lightning_model\nPadimV3\n")
+    _write_manifest(path, _installed())
+    message = _error(path, trust_checkpoint=True)
+    assert "another anomalib version" not in message and "probably" not in message
+    assert "although the installed release wrote it (manifest.json)" in message
+    assert "not a version mismatch" in message and "an anomalib bug" in message
+    assert "the Lightning .ckpt of the same training run" in message
+
+
+class _Hooked:
+    """Pickles a bound method of itself (as anomalib 2.7's GeneralAD export does)."""
+
+    def __init__(self):
+        self.hook = self._helper
+
+    def _helper(self):
+        return None
+
+
+def test_pt_whose_pickled_state_cannot_be_rebuilt_says_what_happened(tmp_path):
+    """general_ad's .pt: "'Attention' object has no attribute '_forward'" — not a release issue."""
+    import torch
+
+    source = tmp_path / "source.pt"
+    torch.save({"model": _Hooked()}, source)
+    path = tmp_path / "model.pt"
+    _rewrite_pickle(source, path, b"_helper", b"_helpex")
+    _write_manifest(path, _installed())
+    message = _error(path, trust_checkpoint=True)
+    assert "rebuilding a pickled _Hooked object failed" in message
+    assert "'_Hooked' object has no attribute '_helpex'" in message
+    assert "the installed class does not have (the installed release wrote it" in message
+    assert "evaluate the Lightning .ckpt of the same training run instead" in message
+    assert "another anomalib version" not in message and "cannot be imported" not in message
+
+
+def test_the_manifest_name_is_the_one_the_trainer_writes(padim):
+    from pyimgano.backends.checkpoint import MANIFEST_NAME
+    from pyimgano.training import MANIFEST_NAME as TRAINER_MANIFEST
+
+    assert MANIFEST_NAME == TRAINER_MANIFEST == padim.manifest_path.name
+
+
 def test_pre_2_7_ckpt_naming_a_missing_class(padim, tmp_path):
     legacy = _pre_2_7_ckpt(padim, tmp_path / "legacy.ckpt")
     path = tmp_path / "model.ckpt"

@@ -226,3 +226,21 @@ def test_legacy_torch_format_follows_the_same_rules(padim_detector, tmp_path, lo
         _create(path)
     assert load_calls == []
     assert _create(path, checkpoint_sha256=digest).describe().checkpoint_sha256 == digest
+
+
+def test_plain_entries_are_read_without_running_or_loading_anything(planted, padim, load_calls):
+    """The saved pre-processor config is read from the pickle before the model is built:
+    no class is imported, no tensor loaded, nothing the file names is run."""
+    from pyimgano.backends.checkpoint import read_checkpoint, read_plain_entries
+    from tests.trained import MODEL_SIZE
+
+    path, marker = planted
+    assert read_plain_entries(read_checkpoint(path), ("model",)) == {}  # an object: not plain
+    assert not marker.exists()
+    keys = ("anomalib_pre_processor_config", "hyper_parameters", "state_dict", "missing")
+    entries = read_plain_entries(read_checkpoint(padim.ckpt_path), keys)
+    assert sorted(entries) == ["anomalib_pre_processor_config", "hyper_parameters"]
+    assert entries["hyper_parameters"]["backbone"] == "resnet18"
+    transforms = entries["anomalib_pre_processor_config"]["transform"]["init_args"]["transforms"]
+    assert transforms[0]["init_args"]["size"] == [MODEL_SIZE, MODEL_SIZE]
+    assert load_calls == []

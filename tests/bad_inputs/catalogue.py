@@ -251,7 +251,8 @@ _CASES = [
     ),
     Case(
         "suite.var_unset",
-        "`${VAR}` in a dataset root or checkpoint, with `VAR` unset or empty",
+        "`${VAR}` in a dataset root, checkpoint or reference, with `VAR` unset (set but empty: "
+        "the items fail, naming it)",
         None, (SKIP, ITEM),
         "environment variable ${{var}} is not set ({key})",
         "The item is skipped with this reason; under `--pyimgano-strict` it fails with "
@@ -306,8 +307,8 @@ _CASES = [
         "dataset.category_missing",
         "A category that is not a directory with the format's test layout under the root",
         DatasetError, (CLI, ITEM),
-        "category {category} not found under {root}: expected directory {test} "
-        "(...); categories found: {found}",
+        "category {category} not in dataset mvtec at {root} (found: {found}): expected "
+        "directory {test} (...)",
         "The name is misspelt or the data is incomplete.",
         "Use one of the categories listed (or `categories: all` in a suite).",
     ),
@@ -403,6 +404,80 @@ _CASES = [
         "Shared data is often linked into a job's workspace.",
         "Nothing to do.",
     ),
+    Case(
+        "dataset.folder_masks_ambiguous",
+        "`folder` format: one image stem matching masks in several mask directories, with no "
+        "mask folder named like the image's abnormal directory",
+        DatasetError, (CLI, API),
+        "several mask files match image {image}: {masks}; put each defect's masks in a folder "
+        "named like its abnormal directory (mask_dir/<defect>/, or a mask_dir named <defect>), "
+        "or give the masks distinct stems",
+        "pyimgano cannot tell which defect's mask belongs to the image.",
+        "Name the mask folders like the abnormal directories (`masks/crack/` for `crack/`).",
+    ),
+    Case(
+        "dataset.folder_per_defect_masks",
+        "`folder` format: masks in per-defect folders (`masks/<defect>/000_mask.png`), stems "
+        "repeated across defects",
+        None, (ACCEPTED,),
+        "accepted: an image of abnormal directory `<defect>` takes its mask from "
+        "`<mask_dir>/<defect>/` (or a mask_dir named `<defect>`)",
+        "The natural layout of a custom dataset.",
+        "Nothing to do.",
+    ),
+    Case(
+        "dataset.folder_train_normals",
+        "`folder` format without `normal_test_dir`",
+        None, (ACCEPTED,),
+        "accepted with a note: the normal test images are the `normal_dir` images; the "
+        "dataset's `notes` say so (copied into the report) and a UserWarning is issued",
+        "Those are usually the model's training images: image metrics are optimistic.",
+        "Give `normal_test_dir` with held-out normal images.",
+    ),
+    Case(
+        "dataset.loco_config_missing",
+        "An `mvtec_loco` category without `defects_config.json`, AU-sPRO asked for",
+        DatasetError, (API,),
+        "mvtec_loco category {category} at {root} has no {path}, which AU-sPRO needs",
+        "AU-sPRO saturates each defect at its type's threshold, which only that file gives.",
+        "Copy the category's `defects_config.json` from the official MVTec LOCO AD release.",
+    ),
+    Case(
+        "dataset.loco_config_invalid",
+        "A malformed `defects_config.json` (not a list, a missing key, a pixel value outside "
+        "1..255 or used twice, a relative threshold outside (0, 1])",
+        DatasetError, (API,),
+        "defects config {path}: {where}: expected {expected}",
+        "The saturation thresholds cannot be read as the official evaluation reads them.",
+        "Fix the entry named (or restore the official file).",
+    ),
+    Case(
+        "dataset.loco_pixel_value",
+        "An MVTec LOCO mask whose pixel value is not a `pixel_value` of `defects_config.json`",
+        DatasetError, (API,),
+        "mask {mask} has pixel value {value}, which {config} does not define "
+        "(pixel_value of its entries: ...)",
+        "The defect type of that mask, hence its saturation threshold, is unknown.",
+        "Restore the mask or the config from the official release; they belong together.",
+    ),
+    Case(
+        "dataset.split_file_entry",
+        "A Real-IAD JSON split file whose `test` entry names an image or mask that does not "
+        "exist, or a path leaving the root",
+        DatasetError, (API,),
+        "{file}: test[{index}].image_path: image {image} does not exist",
+        "The split file and the images on disk do not belong together (another resolution?).",
+        "Check `resolution` / `json_path`, or restore the missing files.",
+    ),
+    Case(
+        "dataset.kolektor_mask_missing",
+        "A KolektorSDD image without its `<name>_label.bmp`",
+        DatasetError, (API,),
+        "kolektor image {image} has no mask {mask}: ...",
+        "Kolektor labels come from the masks (all zero: defect-free), so the image has no "
+        "label.",
+        "Restore the mask file.",
+    ),
     # ------------------------------------------------------------------ model output
     Case(
         "output.nan_score",
@@ -450,7 +525,7 @@ _CASES = [
         "output.constant_scores",
         "Every image gets the same score",
         GateFailure, (ITEM,),
-        "{node}: 1 of ... checks failed: image_auroc...image_auroc...0.5...FAIL",
+        "image_auroc=0.5 (>= ...); 1 of ... checks failed: image_auroc...image_auroc...0.5...FAIL",
         "Metrics are defined and equal scikit-learn's: AUROC 0.5, AP the anomalous fraction "
         "(SPEC §5); so a threshold or snapshot catches the broken model.",
         "Gate `image_auroc` (any useful bound is above 0.5); check the checkpoint.",
@@ -526,12 +601,14 @@ _CASES = [
     ),
     Case(
         "checkpoint.unsupported",
-        "A checkpoint with another extension (`.onnx`, `.safetensors`, none)",
+        "A checkpoint with another extension (`.safetensors`, `.tflite`, none)",
         CheckpointError, (CLI,),
-        "{ckpt}: unsupported checkpoint type {suffix}; pyimgano loads anomalib's exported "
-        "torch model (.pt/.pth...) or a Lightning checkpoint (.ckpt)",
-        "Only anomalib's torch export and Lightning checkpoints are read.",
-        "Export with `Engine.export(export_type=TORCH)` or use the `.ckpt`.",
+        "{ckpt}: unsupported checkpoint type {suffix}; pyimgano reads anomalib's exported "
+        "torch model (.pt/.pth), a Lightning checkpoint (.ckpt), an ONNX export (.onnx) or an "
+        "OpenVINO IR (.xml)",
+        "The format is chosen by the file suffix; only anomalib's torch export, Lightning "
+        "checkpoints and its ONNX / OpenVINO exports are read.",
+        "Export with `Engine.export` (TORCH, ONNX or OPENVINO) or use the `.ckpt`.",
     ),
     Case(
         "checkpoint.pin_mismatch",

@@ -142,8 +142,10 @@ class PluginRun:
 def run_scenario_item(run: PluginRun, case_id: str, report_dir: Path) -> object:
     """What the scenario's (only) item does in ``CaseItem.runtest``, in this process: run,
     gates, snapshot; raises what the item would raise (``GateFailure`` included)."""
-    from pytest_pyimgano.item import gate_failure, run_item
-    from pytest_pyimgano.suite import expand_suite, read_suite
+    from pytest_pyimgano.evaluate_item import run_item
+    from pytest_pyimgano.expand import expand_suite
+    from pytest_pyimgano.failure import gate_failure
+    from pytest_pyimgano.parse import read_suite
     from tests.bad_inputs.scenarios import set_var
 
     suite = read_suite(run.path / run.suite(case_id), source=run.suite(case_id),
@@ -153,7 +155,7 @@ def run_scenario_item(run: PluginRun, case_id: str, report_dir: Path) -> object:
                       report_path=report_dir / f"{spec.category}.json", plots=False,
                       update_snapshots=True)
     if not result.passed:
-        raise gate_failure(spec.name, result)
+        raise gate_failure(result)
     return result
 
 

@@ -139,7 +139,7 @@ def test_exported_model_named_ckpt(base_data, padim, tmp_path, torch_loads):
 
 @covers("checkpoint.unsupported")
 def test_unsupported_checkpoint_type(base_data, tmp_path):
-    for name, suffix in (("model.onnx", "'.onnx'"), ("model.safetensors", "'.safetensors'"),
+    for name, suffix in (("model.tflite", "'.tflite'"), ("model.safetensors", "'.safetensors'"),
                          ("model", "'(no extension)'")):
         path = tmp_path / name
         path.write_bytes(b"\x08\x07weights")

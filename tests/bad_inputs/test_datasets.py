@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -183,3 +184,175 @@ def test_symlinked_dataset_directories(base_data, tmp_path):
     records = (tmp_path / "report" / "r.jsonl").read_text("utf-8").splitlines()
     assert all(json.loads(r)["path"].startswith(str(root)) for r in records)
     assert CASES["dataset.symlinks"].error is None
+
+
+def folder_tree(base: Path, root: Path, abnormal: str | None = None) -> dict:
+    """``base_data`` in the ``folder`` format with per-defect mask folders (stems repeat).
+
+    Returns the ``--dataset-options``. With ``abnormal``, every defective image goes into one
+    folder of that name (``<defect>_000.png``) instead, so no mask folder is named like it.
+    """
+    for folder in images_dir(base).iterdir():
+        for image in folder.iterdir():
+            if folder.name == "good":
+                target = root / "normal_test" / image.name
+            elif abnormal:
+                target = root / abnormal / image.name
+            else:
+                target = root / folder.name / image.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(image, target)
+    for folder in masks_dir(base).iterdir():
+        shutil.copytree(folder, root / "masks" / folder.name)
+    (root / "normal").mkdir()
+    shutil.copy(images_dir(base) / "good" / "000.png", root / "normal" / "000.png")
+    defects = sorted(f.name for f in masks_dir(base).iterdir())
+    return {"normal_dir": "normal", "normal_test_dir": "normal_test",
+            "abnormal_dir": [abnormal] if abnormal else defects,
+            "mask_dir": [f"masks/{d}" for d in defects]}
+
+
+@covers("dataset.folder_masks_ambiguous")
+def test_folder_masks_ambiguous(base_data, tmp_path):
+    root = tmp_path / "custom"
+    options = folder_tree(base_data, root, abnormal="mixed")
+    defects = sorted(f.name for f in masks_dir(base_data).iterdir())
+    masks = ", ".join(str(root / "masks" / d / "000_mask.png") for d in defects)
+    argv = cli_args(root, "--dataset-options", json.dumps(options), fmt="folder",
+                    category="custom")
+    both("dataset.folder_masks_ambiguous", argv, image=root / "mixed" / "000.png", masks=masks)
+
+
+@covers("dataset.folder_per_defect_masks")
+def test_folder_per_defect_mask_folders(base_data, tmp_path):
+    root = tmp_path / "custom"
+    options = folder_tree(base_data, root)
+    argv = cli_args(root, "--pixel", "--dataset-options", json.dumps(options), fmt="folder",
+                    category="custom")
+    report = report_of(argv, tmp_path)
+    assert report["dataset"]["n_test"] == 6 and report["dataset"]["n_anomalous"] == 3
+    assert report["metrics"]["pixel_auroc"] is not None  # every mask found, one per defect
+    # the same bytes in the MVTec layout: the same dataset
+    from pyimgano.datasets import load_dataset
+
+    assert report["dataset"]["fingerprint"] == load_dataset("mvtec", base_data, "tiles").fingerprint
+
+
+@covers("dataset.folder_train_normals")
+def test_folder_without_normal_test_dir_is_noted(base_data, tmp_path):
+    from pyimgano.datasets import load_dataset
+
+    root = tmp_path / "custom"
+    options = folder_tree(base_data, root)
+    del options["normal_test_dir"]
+    with pytest.warns(UserWarning, match="no normal_test_dir"):
+        dataset = load_dataset("folder", root, "custom", **options)
+    assert [s.image_path for s in dataset if s.label == 0] == [root / "normal" / "000.png"]
+    (note,) = dataset.notes
+    assert "normal_dir images" in note and "optimistic" in note
+
+
+def loco_data(base: Path, root: Path) -> Path:
+    """``base_data``'s images as one MVTec LOCO category ``tiles`` with a defects config."""
+    shutil.copytree(images_dir(base) / "good", root / "tiles" / "test" / "good")
+    for folder in masks_dir(base).iterdir():
+        image = images_dir(base) / folder.name / "000.png"
+        target = root / "tiles" / "test" / "structural_anomalies" / f"{folder.name}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(image, target)
+        with Image.open(folder / "000_mask.png") as mask:
+            values = (np.asarray(mask.convert("L")) > 0).astype(np.uint8) * 255
+        gt = root / "tiles" / "ground_truth" / "structural_anomalies" / folder.name / "000.png"
+        gt.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(values).save(gt)
+    config = [{"defect_name": "scratch", "pixel_value": 255, "saturation_threshold": 1.0,
+               "relative_saturation": True}]
+    (root / "tiles" / "defects_config.json").write_text(json.dumps(config))
+    return root
+
+
+@covers("dataset.loco_config_missing")
+def test_loco_without_defects_config(base_data, tmp_path):
+    from pyimgano.datasets import load_dataset
+    from pyimgano.datasets.loco import load_defects
+
+    root = loco_data(base_data, tmp_path / "loco")
+    path = root / "tiles" / "defects_config.json"
+    path.unlink()
+    dataset = load_dataset("mvtec_loco", root, "tiles")
+    sample = dataset[-1]
+    expect_raise("dataset.loco_config_missing", lambda: load_defects(dataset, sample),
+                 category="'tiles'", root=root, path=path)
+
+
+@covers("dataset.loco_config_invalid")
+def test_loco_malformed_defects_config(base_data, tmp_path):
+    from pyimgano.datasets import load_dataset
+    from pyimgano.datasets.loco import load_defects
+
+    root = loco_data(base_data, tmp_path / "loco")
+    path = root / "tiles" / "defects_config.json"
+    dataset = load_dataset("mvtec_loco", root, "tiles")
+    sample = dataset[-1]
+    assert len(load_defects(dataset, sample)) == 1  # the valid config works
+    path.write_text(json.dumps([{"defect_name": "scratch", "pixel_value": 255,
+                                 "relative_saturation": True}]))
+    expect_raise("dataset.loco_config_invalid", lambda: load_defects(dataset, sample),
+                 path=path, where="entry 0 lacks key saturation_threshold",
+                 expected="keys defect_name, pixel_value")
+    path.write_text(json.dumps([{"defect_name": "scratch", "pixel_value": 255,
+                                 "saturation_threshold": 2.0, "relative_saturation": True}]))
+    expect_raise("dataset.loco_config_invalid", lambda: load_defects(dataset, sample),
+                 path=path, where="entry 0.saturation_threshold=2.0",
+                 expected="a number in (0, 1]")
+
+
+@covers("dataset.loco_pixel_value")
+def test_loco_mask_value_not_in_config(base_data, tmp_path):
+    from pyimgano.datasets import load_dataset
+    from pyimgano.datasets.loco import load_defects
+
+    root = loco_data(base_data, tmp_path / "loco")
+    dataset = load_dataset("mvtec_loco", root, "tiles")
+    sample = dataset[-1]
+    mask = sample.mask_paths[0]
+    with Image.open(mask) as image:
+        values = np.asarray(image).copy()
+    values[values > 0] = 9
+    Image.fromarray(values).save(mask)
+    expect_raise("dataset.loco_pixel_value", lambda: load_defects(dataset, sample),
+                 mask=mask, value=9, config=root / "tiles" / "defects_config.json")
+
+
+@covers("dataset.split_file_entry")
+def test_realiad_split_file_names_a_missing_image(tmp_path):
+    from pyimgano.datasets import load_dataset
+
+    root = tmp_path / "Real-IAD"
+    (root / "realiad_256" / "toy").mkdir(parents=True)
+    split = root / "realiad_jsons" / "realiad_jsons" / "toy.json"
+    split.parent.mkdir(parents=True)
+    entry = {"anomaly_class": "OK", "image_path": "OK/S0001/toy_0001_OK_C1.jpg", "mask_path": None}
+    split.write_text(json.dumps({"train": [], "test": [entry]}))
+    image = root / "realiad_256" / "toy" / entry["image_path"]
+    expect_raise("dataset.split_file_entry", lambda: load_dataset("realiad", root, "toy"),
+                 file=split, index=0, image=image)
+
+
+@covers("dataset.kolektor_mask_missing")
+def test_kolektor_image_without_label_mask(base_data, tmp_path):
+    from pyimgano.datasets import load_dataset
+
+    root = tmp_path / "KolektorSDD"
+    for k in (1, 2):
+        item = root / f"kos{k:02d}"
+        item.mkdir(parents=True)
+        for p in range(2):
+            with Image.open(images_dir(base_data) / "good" / "000.png") as image:
+                image.convert("RGB").save(item / f"Part{p}.jpg", format="JPEG")
+            Image.new("L", (32, 32), 0).save(item / f"Part{p}_label.bmp")
+    missing = root / "kos02" / "Part1_label.bmp"
+    missing.unlink()
+    expect_raise("dataset.kolektor_mask_missing",
+                 lambda: load_dataset("kolektor", root, "kolektor"),
+                 image=root / "kos02" / "Part1.jpg", mask=missing)

@@ -24,7 +24,7 @@ def files_of(report_dir: Path, item_id: str) -> list[str]:
 
 
 def snapshot_of(child, item_id: str) -> Path:
-    return child.path / "suites" / "__snapshots__" / "run" / item_id / "tiles.json"
+    return child.path / "suites" / "__pyimgano_snapshots__" / "run" / item_id / "tiles.json"
 
 
 def two_items(root: Path, fault: str) -> str:
@@ -83,7 +83,7 @@ def test_model_crash_mid_category(plugin_batch, base_data, tmp_path):
     reports = plugin_batch.path / "pyimgano-reports" / "suites" / "interrupt_model_crash"
     assert sorted(p.name for p in (reports / "fake").iterdir()) == ["tiles.json", "tiles.jsonl"]
     assert not (reports / "crash").exists()
-    snapshots = plugin_batch.path / "suites" / "__snapshots__" / "interrupt_model_crash"
+    snapshots = plugin_batch.path / "suites" / "__pyimgano_snapshots__" / "interrupt_model_crash"
     assert (snapshots / "fake" / "tiles.json").is_file()
     assert not (snapshots / "crash").exists()
     # the CLI shows the crash as it is (a bug, not bad input) and writes nothing

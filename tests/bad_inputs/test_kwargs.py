@@ -6,7 +6,7 @@ import datetime
 
 import yaml
 
-from pytest_pyimgano.suite import parse_suite
+from pytest_pyimgano.parse import parse_suite
 from tests.bad_inputs.catalogue import CASES, covers
 from tests.bad_inputs.helpers import cli_args, expect_cli, expect_raise, run_argv
 from tests.bad_inputs.scenarios import fake_suite

@@ -9,7 +9,8 @@ import sys
 
 import yaml
 
-from pytest_pyimgano.suite import expand_suite, parse_suite, read_suite
+from pytest_pyimgano.expand import expand_suite
+from pytest_pyimgano.parse import parse_suite, read_suite
 from tests.bad_inputs.catalogue import CASES, covers
 from tests.bad_inputs.helpers import (
     PluginRun,
@@ -237,7 +238,7 @@ def test_set_but_missing_path_fails(plugin_batch):
     case = CASES["suite.path_missing"]
     values = {"name": "'syn'", "text": f"'${{{SET_VAR}}}/no-such-data'",
               "path": plugin_batch.path / "no-such-data"}
-    from pytest_pyimgano.suite import missing_paths
+    from pytest_pyimgano.expand import missing_paths
 
     (spec,) = load(plugin_batch, case.id, environ=set_var(plugin_batch.path))
     assert spec.skip is None and spec.case is not None  # a failure, never a skip

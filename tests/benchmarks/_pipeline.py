@@ -59,8 +59,8 @@ def floor_pass(module: Any, paths: Sequence[Path], batch_size: int) -> None:
 def trusted_remote_code():
     """``TRUST_REMOTE_CODE=1`` for anomalib's ``TorchInferencer`` only, restored afterwards.
 
-    pyimgano itself never reads or sets it (SPEC §7); the reference loop needs it to unpickle
-    the exported ``.pt``.
+    pyimgano itself never reads or sets it (docs/REFERENCE.md §7); the reference loop needs it to
+    unpickle the exported ``.pt``.
     """
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TRUST_REMOTE_CODE", "1")

@@ -1,4 +1,4 @@
-"""Speed and memory of ``pyimgano.metrics.pixel_metrics`` at MVTec scale (SPEC §10).
+"""Speed and memory of ``pyimgano.metrics.pixel_metrics`` at MVTec scale (docs/REFERENCE.md §10).
 
 Heavy: skipped in a plain ``pytest tests/`` run. Run on demand with either of::
 
@@ -19,6 +19,14 @@ What is measured, in the same run:
 2. ``test_pixel_metrics_memory``: peak extra memory of ``pixel_metrics`` under tracemalloc
    (NumPy allocations are traced), in bytes per pixel (target <= 24, asserted at full scale;
    at small scale one sweep chunk's temporaries dominate).
+3. ``test_protocol_metrics_cost``: the added cost of the protocol metrics (docs/REFERENCE.md
+   §5) against today's metrics step (the four pixel metrics, one sort, no AUPIMO), same run:
+   the step with ``aupro_limits=(0.05,)`` and AUPIMO, then also with AU-sPRO (MVTec LOCO
+   only; each mask as one defect saturating at half its area), all from the one sort.
+   ``extra_info``: each time and the ratios (target: all protocol metrics together <= 1.5x
+   today's step; reported, not asserted).
+4. ``test_torch_cpu_against_numpy``: the torch path on CPU tensors against the NumPy path
+   (same maps, same run; results agree to 1e-9), so the CPU default can be chosen.
 """
 
 from __future__ import annotations
@@ -31,7 +39,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from pyimgano.metrics import pixel_metrics
+from pyimgano.metrics import evaluate_pixels, pixel_metrics
+from pyimgano.metrics.pixel import compute_pixel_evaluation
 
 N_IMAGES = int(os.environ.get("PYIMGANO_BENCH_IMAGES", "80"))
 SIZE = int(os.environ.get("PYIMGANO_BENCH_SIZE", "900"))
@@ -205,3 +214,84 @@ def test_pixel_metrics_memory(benchmark, data) -> None:
     )
     if FULL_SCALE:  # small runs are dominated by one sweep chunk's temporaries
         assert bytes_per_pixel <= BYTES_PER_PIXEL_TARGET
+
+
+def _timed(function, *args, **kwargs):
+    started = time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, time.perf_counter() - started
+
+
+#: Rounds of the same-run comparisons below; each variant's best round is kept, and the
+#: variants take turns, so that load on a shared machine hits them alike.
+ROUNDS = int(os.environ.get("PYIMGANO_BENCH_ROUNDS", "3"))
+
+
+def _best_of(variants: dict) -> tuple[dict, dict]:
+    """Run each ``name -> callable`` ROUNDS times, interleaved; (last result, best seconds)."""
+    results, best = {}, {}
+    for _ in range(ROUNDS):
+        for name, function in variants.items():
+            results[name], seconds = _timed(function)
+            best[name] = min(seconds, best.get(name, float("inf")))
+    return results, best
+
+
+def test_protocol_metrics_cost(benchmark, data) -> None:
+    maps, masks = data
+    # MVTec LOCO style: each mask is one defect, saturating at half its area
+    defects = [[(mask, 0.5 * np.count_nonzero(mask))] if mask.any() else [] for mask in masks]
+    evaluate_pixels(maps[:2], masks[:2])  # warm up (imports torch for AUPIMO's thresholds)
+    results, best = _best_of(
+        {
+            "today": lambda: compute_pixel_evaluation(maps, masks, 0.3, aupimo_fpr_bounds=None),
+            "aupro_limits_and_aupimo": lambda: evaluate_pixels(maps, masks, aupro_limits=(0.05,)),
+            "all_protocol": lambda: evaluate_pixels(
+                maps, masks, aupro_limits=(0.05,), defects=defects, auspro_limits=(0.05, 0.3)
+            ),
+        }
+    )
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)  # timings are in extra_info
+    evaluation = results["all_protocol"]
+    benchmark.extra_info.update(
+        n_pixels=sum(m.size for m in maps),
+        rounds=ROUNDS,
+        seconds=best,
+        ratio_aupro_limits_and_aupimo=best["aupro_limits_and_aupimo"] / best["today"],
+        ratio_all_protocol=best["all_protocol"] / best["today"],
+        ratio_target=1.5,
+        metrics=dict(evaluation.metrics),
+        aupimo_warnings=list(evaluation.aupimo_warnings),
+    )
+    assert evaluation.metrics["aupro_0.05"] is not None
+    assert evaluation.metrics["auspro_0.05"] is not None
+    for key, value in results["aupro_limits_and_aupimo"].metrics.items():
+        if value is not None:
+            assert evaluation.metrics[key] == pytest.approx(value, abs=1e-9, rel=0), key
+
+
+def test_torch_cpu_against_numpy(benchmark, data) -> None:
+    torch = pytest.importorskip("torch")
+    maps, masks = data
+    tensors = [torch.from_numpy(m) for m in maps]
+    evaluate_pixels(tensors[:2], masks[:2])  # warm up
+    results, best = _best_of(
+        {
+            "numpy": lambda: evaluate_pixels(maps, masks, aupro_limits=(0.05,)),
+            "torch_cpu": lambda: evaluate_pixels(tensors, masks, aupro_limits=(0.05,)),
+        }
+    )
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)  # timings are in extra_info
+    benchmark.extra_info.update(
+        n_pixels=sum(m.size for m in maps),
+        rounds=ROUNDS,
+        seconds=best,
+        torch_over_numpy=best["torch_cpu"] / best["numpy"],
+        torch_threads=torch.get_num_threads(),
+    )
+    assert results["torch_cpu"].metrics_device == "cpu (torch)"
+    for key, value in results["numpy"].metrics.items():
+        if value is None:
+            assert results["torch_cpu"].metrics[key] is None
+        else:
+            assert results["torch_cpu"].metrics[key] == pytest.approx(value, abs=1e-9, rel=0), key

@@ -1,4 +1,4 @@
-"""What the harness adds to the model's own forward pass (SPEC §10), on a real trained PaDiM.
+"""What the harness adds to the model's forward pass (docs/REFERENCE.md §10), on a trained PaDiM.
 
 Heavy: skipped in a plain ``pytest tests/`` run. Run on demand with either of::
 
@@ -19,11 +19,11 @@ Ratios (median over rounds of the per-round ratio, and ratio of the medians) go 
 
 - ``test_pipeline_vs_floor_demo``: the demo's three synthetic categories at their native size
   (128 px images, PaDiM trained at 128 px, as ``prepare_demo`` makes them; maps need no
-  resize). GATED: pipeline/floor <= 1.2 (SPEC §10).
+  resize). GATED: pipeline/floor <= 1.2 (docs/REFERENCE.md §10).
 - ``test_pipeline_vs_floor_mvtec_scale``: 900x900 images with masks (28 of them), PaDiM at its
   own 256 px input, so every map is resized to 900x900 and the exact pixel metrics sweep 22.7 M
   pixels. REPORTED only: at this scale exact pixel metrics cost about as much as a CPU
-  forward pass (SPEC §10).
+  forward pass (docs/REFERENCE.md §10).
 
 Knobs (environment): ``PYIMGANO_BENCH_BATCH`` (16), ``PYIMGANO_BENCH_ROUNDS`` (7 demo, 5 MVTec
 scale), ``PYIMGANO_BENCH_MVTEC_SIZE`` (900), ``PYIMGANO_BENCH_MVTEC_MODEL_SIZE`` (256),
@@ -174,7 +174,8 @@ def _run(benchmark, cases: list[Case], rounds: int) -> dict[str, Any]:
             "loop_over_pipeline": ratio_summary(t["loop"], t["pipeline"])["median_of_round_ratios"],
             "median_s": {kind: statistics.median(values) for kind, values in t.items()},
         }
-        # The pipeline's scores are TorchInferencer's (SPEC §3); checked on the last round.
+        # The pipeline's scores are TorchInferencer's (docs/REFERENCE.md §3); checked on the
+        # last round.
         scores = [p.score for p in last[case.category].predictions]
         reference = last[f"loop/{case.category}"]
         diff = max(abs(a - b) for a, b in zip(scores, reference, strict=True))
@@ -184,6 +185,8 @@ def _run(benchmark, cases: list[Case], rounds: int) -> dict[str, Any]:
         per_category[case.category]["last_report_timing"] = {
             key: timing[key] for key in ("inference_s", "metrics_s", "ms_per_image")
         }
+        environment = last[case.category].report.environment
+        per_category[case.category]["metrics_device"] = environment.get("metrics_device")
 
     pipeline_over_floor = ratio_summary(times["pipeline"], times["floor"])
     loop_over_pipeline = ratio_summary(times["loop"], times["pipeline"])
@@ -201,6 +204,7 @@ def _run(benchmark, cases: list[Case], rounds: int) -> dict[str, Any]:
         "batch_size": BATCH,
         "rounds": rounds,
         "decode_workers": sample.detector.decode_workers,
+        "metrics_device": sorted({str(f["metrics_device"]) for f in per_category.values()}),
         "seconds": {name: values for name, values in times.items()},
         "median_s": {name: statistics.median(values) for name, values in times.items()},
         "pipeline_over_floor": pipeline_over_floor["median_of_round_ratios"],
@@ -221,7 +225,8 @@ def _print(capsys, title: str, info: dict[str, Any], gate: str) -> None:
         "   median s: "
         + ", ".join(f"{name} {value:.3f}" for name, value in sorted(info["median_s"].items())),
         f"   pipeline/floor {info['pipeline_over_floor']:.3f} ({gate}); "
-        f"loop/pipeline {info['loop_over_pipeline']:.3f}",
+        f"loop/pipeline {info['loop_over_pipeline']:.3f}; pixel metrics on "
+        f"{', '.join(info['metrics_device'])}",
     ]
     for category, figures in info["per_category"].items():
         lines.append(

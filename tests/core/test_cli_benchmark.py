@@ -1,4 +1,4 @@
-"""``pyimgano-benchmark`` end to end on synthetic data with the fake detector (SPEC §7)."""
+"""``pyimgano-benchmark`` end to end on synthetic data, fake detector (docs/REFERENCE.md §7)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,12 @@ def run(capsys, *argv):
     code = main([str(a) for a in argv])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp_dir(tmp_path, monkeypatch):
+    """Stdout-mode runs write ./pyimgano-benchmark.jsonl: keep it out of the checkout."""
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture
@@ -51,6 +57,167 @@ def test_report_to_stdout(capsys, base_args):
     data = json.loads(stdout)
     validate_report(data)
     assert data["model"]["kwargs"] == {"device": "auto"}
+
+
+def test_stdout_mode_still_writes_the_per_image_jsonl(capsys, base_args, tmp_path):
+    code, stdout, stderr = run(capsys, *base_args)
+    assert code == 0, stderr
+    data = json.loads(stdout)
+    default = tmp_path / "pyimgano-benchmark.jsonl"
+    records = [json.loads(line) for line in default.read_text("utf-8").splitlines()]
+    assert len(records) == data["dataset"]["n_test"]
+    assert {"path", "label", "defect", "score", "pred_label"} <= set(records[0])
+    assert "pyimgano-benchmark.jsonl" in stderr
+
+    chosen = tmp_path / "elsewhere" / "records.jsonl"
+    code, _, stderr = run(capsys, *base_args, "--jsonl", chosen)
+    assert code == 0, stderr
+    assert len(chosen.read_text("utf-8").splitlines()) == data["dataset"]["n_test"]
+
+
+def test_jsonl_with_output_is_refused(capsys, base_args, tmp_path):
+    code, stdout, stderr = run(capsys, *base_args, "--output", tmp_path / "r.json",
+                               "--jsonl", tmp_path / "x.jsonl")
+    assert code == 2 and stdout == ""
+    assert "--jsonl" in stderr and "beside the report" in stderr
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_headline_metrics_are_printed_after_a_run(capsys, base_args, tmp_path):
+    out = tmp_path / "report.json"
+    code, _, stderr = run(capsys, *base_args, "--pixel", "--output", out, "--no-plots")
+    assert code == 0, stderr
+    data = json.loads(out.read_text("utf-8"))
+    metrics, dataset = data["metrics"], data["dataset"]
+    lines = stderr.splitlines()
+    metric_line = next(line for line in lines if "image_auroc" in line)
+    for name in ("image_auroc", "image_ap", "pixel_auroc", "aupro"):
+        assert f"{name} {metrics[name]:.4g}" in metric_line, name
+    assert f"({dataset['n_test']} images, {dataset['n_anomalous']} anomalous)" in lines[0]
+    assert lines[-1] == f"pyimgano-benchmark: report written to {out}"
+
+
+def test_list_models_prints_name_backend_and_formats(capsys):
+    code = main(["--list-models"])
+    out = capsys.readouterr().out
+    assert code == 0
+    header, *rows = out.splitlines()
+    assert header.split()[:3] == ["name", "backend", "formats"]
+    padim = next(row for row in rows if row.split()[0] == "vision_padim_anomalib")
+    assert padim.split()[1] == "anomalib"
+    from pyimgano.models import list_models, model_info
+
+    assert len(rows) == len(list_models())
+    # the registry's own facts are shown: formats, and limitations where it states them
+    for name in list_models():
+        meta = model_info(name)["metadata"]
+        row = next(r for r in rows if r.split()[0] == name)
+        for fmt in meta.get("formats") or ():
+            assert f" {fmt}" in row, (name, fmt)
+        for limitation in meta.get("limitations") or ():
+            assert limitation in row, (name, limitation)
+
+
+def test_list_models_refuses_a_run_and_runs_need_their_arguments(capsys):
+    assert main(["--list-models", "--dataset", "mvtec"]) == 2
+    assert "--list-models takes no" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--dataset", "mvtec"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--root" in err and "--category" in err and "--model" in err
+
+
+def test_new_flags_reach_the_runner_case(base_args, tmp_path):
+    from pyimgano.cli.benchmark import parse_options
+
+    reference = tmp_path / "model.ckpt"
+    options = parse_options([*map(str, base_args), "--precision", "bf16",
+                             "--aupro-limits", "0.05, 0.3",
+                             "--reference-checkpoint", str(reference),
+                             "--reference-sha256", "AB" * 32,
+                             "--parity", "score=1e-3,map=1e-2,decisions=0"])
+    case = options.case
+    assert case.precision == "bf16"
+    assert case.aupro_limits == (0.05, 0.3)
+    assert case.reference == reference
+    assert case.reference_sha256 == "AB" * 32
+    assert dict(case.parity) == {"score": 0.001, "map": 0.01, "decisions": 0}
+    defaults = parse_options(list(map(str, base_args))).case
+    assert (defaults.precision, defaults.aupro_limits, defaults.reference, defaults.parity) == (
+        "f32", (), None, None)
+    # a reference alone is reported, not bounded
+    assert parse_options([*map(str, base_args), "--reference-checkpoint",
+                          str(reference)]).case.parity is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--aupro-limits", "0,0.3"], "--aupro-limits '0,0.3': 0 is not in (0, 1]"),
+        (["--aupro-limits", "0.05,x"], "--aupro-limits '0.05,x': 'x' is not a number"),
+        (["--aupro-limits", "0.3,0.3"], "0.3 is given twice"),
+        (["--aupro-limits", "1.5"], "1.5 is not in (0, 1]"),
+        (["--parity", "score=1e-3"], "--parity needs --reference-checkpoint"),
+        (["--reference-sha256", "ab"], "--reference-sha256 needs --reference-checkpoint"),
+        (["--reference-checkpoint", "r.ckpt", "--parity", "scor=1e-3"], "scor"),
+        (["--reference-checkpoint", "r.ckpt", "--parity", "score=abc"], "--parity"),
+    ],
+)
+def test_bad_new_flags_exit_2_with_one_line(capsys, base_args, extra, message):
+    code, stdout, stderr = run(capsys, *base_args, *extra)
+    assert code == 2
+    assert stdout == ""
+    assert message in stderr
+    assert len(stderr.strip().splitlines()) == 1
+    assert "Traceback" not in stderr
+
+
+def test_bad_precision_is_a_usage_error(capsys, base_args):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*map(str, base_args), "--precision", "fp32"])
+    assert exit_info.value.code == 2
+    assert "f32" in capsys.readouterr().err
+
+
+def _with_parity(monkeypatch, artifact_scores):
+    """Make run_case attach a real parity object (artifact vs reference scores) to the report."""
+    import numpy as np
+
+    import pyimgano.runner
+    from pyimgano.parity import parity_result
+
+    real = pyimgano.runner.run_case
+
+    def run_case(case, **kwargs):
+        evaluation = real(case, **kwargs)
+        records = evaluation.report.records
+        reference = np.array([r["score"] for r in records], dtype=np.float64)
+        scores = artifact_scores(reference)
+        evaluation.report.parity = parity_result(
+            scores, reference, [None] * len(records), [None] * len(records),
+            [None] * len(records), bounds={"score": 1e-3}, threshold=None,
+            paths=[r["path"] for r in records],
+        )
+        return evaluation
+
+    monkeypatch.setattr(pyimgano.runner, "run_case", run_case)
+
+
+def test_failed_parity_exits_1_with_its_table(capsys, base_args, tmp_path, monkeypatch):
+    _with_parity(monkeypatch, lambda reference: reference + 0.01)
+    out = tmp_path / "r.json"
+    code, _, stderr = run(capsys, *base_args, "--output", out, "--no-plots")
+    assert code == 1, stderr
+    assert json.loads(out.read_text("utf-8"))["parity"]["passed"] is False
+    assert "parity FAILED" in stderr and "score_max_abs" in stderr
+
+
+def test_passed_parity_exits_0(capsys, base_args, tmp_path, monkeypatch):
+    _with_parity(monkeypatch, lambda reference: reference + 1e-6)
+    code, _, stderr = run(capsys, *base_args, "--output", tmp_path / "r.json", "--no-plots")
+    assert code == 0, stderr
+    assert "parity passed" in stderr
 
 
 def test_pred_labels_feed_decision_metrics(capsys, base_args):
@@ -117,7 +284,9 @@ def test_help_documents_every_flag(capsys):
     text = capsys.readouterr().out
     for flag in ("--dataset", "--root", "--category", "--model", "--checkpoint-path",
                  "--model-kwargs", "--device", "--pixel", "--batch-size", "--output",
-                 "--checkpoint-sha256", "--trust-checkpoint", "--no-plots"):
+                 "--checkpoint-sha256", "--trust-checkpoint", "--no-plots", "--list-models",
+                 "--precision", "--aupro-limits", "--reference-checkpoint", "--reference-sha256",
+                 "--parity", "--jsonl", "pyimgano-benchmark.jsonl"):
         assert flag in text
 
 

@@ -110,3 +110,76 @@ def test_map_is_optional():
 def test_bad_outputs_name_the_image(raw, message):
     with pytest.raises(ModelOutputError, match=message):
         to_prediction(raw, image="x.png")
+
+
+# -- device-resident maps (the same normalisation path, no host copy) ---------------------------
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "bfloat16"])
+def test_keep_device_gives_a_2d_float32_tensor_equal_to_the_host_map(shape, dtype):
+    torch = pytest.importorskip("torch")
+    raw = torch.from_numpy(np.ascontiguousarray(SHAPES[shape])).to(getattr(torch, dtype))
+    on_device = to_prediction({"pred_score": torch.tensor([0.5]), "anomaly_map": raw},
+                              image="t.png", keep_device=True)
+    host = to_prediction({"pred_score": torch.tensor([0.5]), "anomaly_map": raw}, image="t.png")
+    amap = on_device.anomaly_map
+    assert isinstance(amap, torch.Tensor)
+    assert amap.dtype == torch.float32 and tuple(amap.shape) == (3, 4)
+    assert amap.is_contiguous() and amap.device == raw.device
+    assert isinstance(host.anomaly_map, np.ndarray)
+    assert np.array_equal(amap.numpy(), host.anomaly_map)
+    assert on_device.score == host.score == 0.5 and isinstance(on_device.score, float)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda t: t.full((2, 2), float("nan")), "x.png: anomaly map holds 4 NaN"),
+        (lambda t: t.ones((2, 3, 4)), r"x.png: anomaly map of shape \(2, 3, 4\)"),
+        (lambda t: t.full((2, 2), 1e300, dtype=t.float64), "x.png: .*beyond float32's range"),
+        (lambda t: t.ones((2, 2), dtype=t.complex64), "x.png: anomaly map has dtype"),
+    ],
+)
+def test_keep_device_errors_are_the_host_errors(make, message):
+    torch = pytest.importorskip("torch")
+    with pytest.raises(ModelOutputError, match=message):
+        to_prediction({"pred_score": 0.1, "anomaly_map": make(torch)}, image="x.png",
+                      keep_device=True)
+
+
+def test_keep_device_leaves_numpy_maps_numpy():
+    prediction = to_prediction({"pred_score": 0.1, "anomaly_map": BASE}, image="x.png",
+                               keep_device=True)
+    assert isinstance(prediction.anomaly_map, np.ndarray)
+    assert prediction.anomaly_map.dtype == np.float32
+
+
+def test_to_numpy_casts_floating_tensors_before_the_copy():
+    torch = pytest.importorskip("torch")
+    from pyimgano.outputs import to_numpy
+
+    value = torch.tensor([[0.25, 0.5]], dtype=torch.float64)
+    assert to_numpy(value).dtype == np.float64
+    assert to_numpy(value, float32=True).dtype == np.float32
+    assert to_numpy(torch.tensor([1.0], dtype=torch.bfloat16)).dtype == np.float32
+    assert to_numpy(torch.tensor([True])).dtype == np.bool_
+    assert to_numpy(torch.tensor([3]), float32=True).dtype == np.int64
+
+
+def test_split_batch_output_keeps_tensor_maps_on_request():
+    torch = pytest.importorskip("torch")
+    from pyimgano.outputs import split_batch_output
+
+    maps = torch.arange(2 * 12, dtype=torch.float32).reshape(2, 1, 3, 4)
+    output = {"pred_score": torch.tensor([[0.1], [0.2]]), "anomaly_map": maps,
+              "pred_label": torch.tensor([[True], [False]])}
+    kept = split_batch_output(output, ["a.png", "b.png"], keep_device=True)
+    host = split_batch_output(output, ["a.png", "b.png"])
+    assert [type(p.anomaly_map).__name__ for p in kept] == ["Tensor", "Tensor"]
+    assert [type(p.anomaly_map).__name__ for p in host] == ["ndarray", "ndarray"]
+    for k in range(2):
+        assert np.array_equal(kept[k].anomaly_map.numpy(), host[k].anomaly_map)
+        assert np.array_equal(host[k].anomaly_map, maps[k, 0].numpy())
+    assert [p.pred_label for p in kept] == [1, 0]
+    assert [p.score for p in kept] == pytest.approx([0.1, 0.2])

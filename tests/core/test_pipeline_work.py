@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from pyimgano.alignment import align_map, align_maps
-from pyimgano.evaluation import evaluate
 from pyimgano.datasets import load_dataset, load_mask
 from pyimgano.errors import DatasetError, ModelOutputError
+from pyimgano.evaluation import evaluate
 from pyimgano.metrics import pixel_metrics
 from tests.fakes import FakeDetector
 

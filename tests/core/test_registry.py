@@ -49,8 +49,111 @@ def test_alias_metadata(name):
 
 def test_generic_entry():
     info = model_info("vision_anomalib_checkpoint")
-    assert info["metadata"] == {"backend": "anomalib", "requires_checkpoint": True}
-    assert "anomalib_model" not in info["metadata"]
+    assert info["metadata"]["backend"] == "anomalib"
+    assert info["metadata"]["requires_checkpoint"] is True
+    for alias_only in ("anomalib_model", "verified", "batch_independent", "limitations"):
+        assert alias_only not in info["metadata"]
+
+
+def test_every_alias_says_what_works():
+    """model_info tells verified formats, batch independence and limitations (docs/MODELS.md)."""
+    from pyimgano.models.anomalib_zoo import ANOMALIB_ZOO, ZOO_FORMATS
+
+    aliases = list_models(tags="anomalib")
+    assert len(aliases) == len(ANOMALIB_ZOO) + 1
+    for name in ANOMALIB_ZOO:
+        metadata = model_info(f"vision_{name}_anomalib")["metadata"]
+        assert set(metadata["verified"]) <= set(ZOO_FORMATS), name
+        assert metadata["batch_independent"] in (True, False, None), name
+        assert all(isinstance(text, str) and text for text in metadata["limitations"]), name
+        if not metadata["verified"]:  # the user learns why, never through a traceback
+            assert metadata["limitations"], name
+        if metadata["verified"]:  # the zoo ran it at batch 1 and batch N
+            assert metadata["batch_independent"] is not None, name
+        if metadata["batch_independent"] is False:
+            assert any("batch" in text for text in metadata["limitations"]), name
+
+
+def test_known_facts_of_the_issue():
+    """Cflow's map depends on the batch; DFKDE/GANomaly give no map; CFM needs 3-D data."""
+    def info(name):
+        return model_info(f"vision_{name}_anomalib")["metadata"]
+
+    assert info("cflow")["batch_independent"] is False
+    assert info("padim")["batch_independent"] is True
+    assert any("no anomaly map" in text for text in info("dfkde")["limitations"])
+    assert any("no anomaly map" in text for text in info("ganomaly")["limitations"])
+    assert any("3-D" in text for text in info("cfm")["limitations"])
+    assert any("open_clip" in text for text in info("winclip")["limitations"])
+    assert any(".pt cannot be unpickled" in text for text in info("general_ad")["limitations"])
+
+
+def test_model_info_returns_a_copy():
+    info = model_info("vision_cflow_anomalib")
+    info["metadata"]["limitations"].append("changed")
+    assert "changed" not in model_info("vision_cflow_anomalib")["metadata"]["limitations"]
+
+
+def test_describe_models_rows_for_the_list_models_table(fake_model_name):
+    from pyimgano.models import describe_models
+
+    rows = describe_models()
+    assert [row["name"] for row in rows] == list_models()
+    keys = {"name", "backend", "formats", "verified", "batch_independent", "limitations",
+            "description"}
+    assert all(set(row) == keys for row in rows)
+    json.dumps(rows)  # plain JSON data
+    by_name = {row["name"]: row for row in rows}
+    cflow = by_name["vision_cflow_anomalib"]
+    assert cflow["backend"] == "anomalib"
+    assert cflow["batch_independent"] is False
+    assert cflow["limitations"] == model_info("vision_cflow_anomalib")["metadata"]["limitations"]
+    fake = by_name[fake_model_name]  # an entry without the facts: unknown, not invented
+    assert fake["backend"] == "test"
+    assert (fake["formats"], fake["verified"], fake["batch_independent"]) == ([], [], None)
+    assert [row["name"] for row in describe_models(tags="padim")] == ["vision_padim_anomalib"]
+
+
+def _imported_modules(path):
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "import_module":
+            names.update(a.value for a in node.args if isinstance(a, ast.Constant))
+    return names
+
+
+def test_lower_layers_do_not_import_higher_ones():
+    """The registry knows no model; checkpoint loading does not import the trainer."""
+    from pathlib import Path
+
+    import pyimgano
+
+    package = Path(pyimgano.__file__).parent
+    registry = _imported_modules(package / "models" / "registry.py")
+    assert not any("anomalib_entries" in name for name in registry)
+    zoo = _imported_modules(package / "models" / "anomalib_zoo.py")
+    assert not any(name.startswith("pyimgano") for name in zoo)
+    checkpoint = _imported_modules(package / "backends" / "checkpoint.py")
+    assert "pyimgano.training" not in checkpoint
+
+
+def test_the_registry_module_alone_sees_the_builtin_entries():
+    code = (
+        "import sys, json; from pyimgano.models.registry import list_models;"
+        "import pyimgano.backends.checkpoint;"
+        "print(json.dumps([len(list_models()), 'pyimgano.training' in sys.modules]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    from pyimgano.models.anomalib_zoo import ANOMALIB_ZOO
+
+    assert json.loads(out.stdout) == [len(ANOMALIB_ZOO) + 1, False]
 
 
 def test_list_models_filters_by_tags():

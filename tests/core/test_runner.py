@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from pyimgano.evaluation import evaluate
 from pyimgano.datasets import load_dataset
 from pyimgano.errors import DatasetError, ModelOutputError
+from pyimgano.evaluation import evaluate
 from pyimgano.models.base import Batch
 from pyimgano.outputs import Prediction
 from pyimgano.runner import Case, run_case
@@ -94,3 +94,15 @@ def test_run_case_checks_fingerprint_pin(synthetic_root, fake_model_name, tiles)
                category="tiles", fingerprint="0" * 64)
     with pytest.raises(DatasetError, match="pins 0000.*the data changed"):
         run_case(bad)
+
+
+@pytest.mark.parametrize("threshold", [0.02, 0.1, 0.3])
+def test_decision_metrics_equal_counts_from_pred_label(tiles, threshold):
+    evaluation = evaluate(FakeDetector(labels=True, threshold=threshold), tiles, batch_size=4)
+    labels = [s.label for s in tiles]
+    decided = [p.pred_label for p in evaluation.predictions]
+    missed = sum(1 for y, d in zip(labels, decided, strict=True) if y == 1 and d == 0)
+    rejected = sum(1 for y, d in zip(labels, decided, strict=True) if y == 0 and d == 1)
+    metrics = evaluation.report.metrics
+    assert metrics["image_miss_rate"] == missed / labels.count(1)
+    assert metrics["image_false_reject_rate"] == rejected / labels.count(0)

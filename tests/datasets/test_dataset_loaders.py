@@ -1,4 +1,4 @@
-"""load_dataset / list_categories for every SPEC §4 format, on tiny trees built in tmp_path."""
+"""load_dataset / list_categories for every format of docs/REFERENCE.md §4, on tiny trees."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from pyimgano.datasets import (
     Dataset,
+    check_category,
     list_categories,
     load_dataset,
     load_mask,
@@ -121,7 +122,9 @@ def test_missing_category_lists_found(mvtec):
         load_dataset("mvtec", mvtec.root, "carpet")
     message = str(err.value)
     assert "'carpet'" in message and str(mvtec.root / "carpet" / "test") in message
-    assert "categories found: bottle, cable" in message
+    assert f"category 'carpet' not in dataset mvtec at {mvtec.root} (found: bottle, cable)" in (
+        message
+    )
 
 
 def test_all_is_not_a_category(mvtec):
@@ -219,7 +222,7 @@ def test_fingerprint_of_vanished_file(mvtec):
 
 
 def test_unknown_format_and_option(mvtec):
-    with pytest.raises(ConfigError, match="unknown dataset format 'mvtec_ad'.*mvtec, visa"):
+    with pytest.raises(ConfigError, match="unknown dataset format 'mvtec_ad'.*mvtec, btad, visa"):
         load_dataset("mvtec_ad", mvtec.root, "cable")
     with pytest.raises(ConfigError, match="unknown option.*normal_dir.*accepted: none"):
         load_dataset("mvtec", mvtec.root, "cable", normal_dir="x")
@@ -269,7 +272,7 @@ def test_visa_raw_loads_test_rows(visa_raw):
 
 
 def test_visa_raw_missing_category(visa_raw):
-    with pytest.raises(DatasetError, match="categories found: candle, pcb1"):
+    with pytest.raises(DatasetError, match=r"not in dataset visa at .* \(found: candle, pcb1\)"):
         load_dataset("visa", visa_raw.root, "fryum")
 
 
@@ -433,7 +436,7 @@ def test_folder_with_normal_test_dir(custom):
         normal_test_dir="normal_test",
         mask_dir="masks",
     )
-    assert ds.category == "widgets"
+    assert ds.category == "widgets" and ds.notes == ()
     got = [(s.label, s.defect_type, s.image_path.name) for s in ds]
     assert got == [(0, "good", "t0.png"), (1, "abnormal", "a0.jpg"), (1, "abnormal", "a1.jpg")]
     assert ds[1].mask_paths == (custom.root / "masks/a0_mask.png",)
@@ -441,14 +444,18 @@ def test_folder_with_normal_test_dir(custom):
 
 
 def test_folder_without_normal_test_dir_uses_normal_dir(custom):
-    ds = load_dataset(
-        "folder",
-        custom.root,
-        "widgets",
-        normal_dir="normal",
-        abnormal_dir=["abnormal", custom.root / "crack"],
-    )
+    with pytest.warns(UserWarning, match="no normal_test_dir: the 3 normal test images are the "
+                                         "normal_dir images"):
+        ds = load_dataset(
+            "folder",
+            custom.root,
+            "widgets",
+            normal_dir="normal",
+            abnormal_dir=["abnormal", custom.root / "crack"],
+        )
     assert [s.image_path.name for s in ds if s.label == 0] == ["0.png", "1.png", "2.png"]
+    (note,) = ds.notes
+    assert str(custom.root / "normal") in note and "optimistic" in note
     assert [s.defect_type for s in ds if s.label == 1] == ["abnormal", "abnormal", "crack"]
     assert len(ds.missing_masks()) == 3
 
@@ -462,3 +469,98 @@ def test_folder_categories_and_errors(custom):
     (custom.root / "empty").mkdir()
     with pytest.raises(DatasetError, match=r"normal_test_dir: .*empty holds no images"):
         load_dataset("folder", custom.root, "data", normal_dir="normal", normal_test_dir="empty")
+
+
+@pytest.fixture
+def per_defect(tree):
+    tree.image("normal/0.png")
+    tree.image("normal_test/0.png")
+    for defect, box in (("crack", (0, 0, 2, 2)), ("hole", (4, 2, 7, 5))):
+        for i in range(2):
+            tree.image(f"{defect}/{i:03d}.png", value=10)
+            tree.mask(f"masks/{defect}/{i:03d}_mask.png", box=box)
+    return tree
+
+
+@pytest.mark.parametrize("mask_dir", ["masks", ["masks/crack", "masks/hole"]])
+def test_folder_per_defect_mask_folders(per_defect, mask_dir):
+    """Stems repeat across defects; each image takes the mask of its own defect's folder."""
+    ds = load_dataset(
+        "folder",
+        per_defect.root,
+        "parts",
+        normal_dir="normal",
+        normal_test_dir="normal_test",
+        abnormal_dir=["crack", "hole"],
+        mask_dir=mask_dir,
+    )
+    got = [(s.defect_type, s.image_path.name, s.mask_paths) for s in ds if s.label]
+    masks = per_defect.root / "masks"
+    assert got == [
+        ("crack", "000.png", (masks / "crack/000_mask.png",)),
+        ("crack", "001.png", (masks / "crack/001_mask.png",)),
+        ("hole", "000.png", (masks / "hole/000_mask.png",)),
+        ("hole", "001.png", (masks / "hole/001_mask.png",)),
+    ]
+    assert load_mask(ds[1]).sum() == 4 and load_mask(ds[3]).sum() == 9
+
+
+def test_folder_truly_ambiguous_masks_say_what_to_do(per_defect):
+    # abnormal images in a folder named like no mask folder: both per-defect masks match
+    for i in range(2):
+        per_defect.image(f"mixed/{i:03d}.png", value=10)
+    with pytest.raises(DatasetError) as err:
+        load_dataset(
+            "folder",
+            per_defect.root,
+            "parts",
+            normal_dir="normal",
+            normal_test_dir="normal_test",
+            abnormal_dir="mixed",
+            mask_dir=["masks/crack", "masks/hole"],
+        )
+    message = str(err.value)
+    assert "several mask files match image" in message and "mixed/000.png" in message
+    assert "masks/crack/000_mask.png" in message and "masks/hole/000_mask.png" in message
+    assert "put each defect's masks in a folder named like its abnormal directory" in message
+
+
+# ------------------------------------------------------------------------- check_category
+
+
+def test_check_category_typo_is_named_before_anything_else(tree):
+    for cat in ("disk", "plate", "tiles"):
+        tree.mvtec_category(cat)
+    check_category("mvtec", tree.root, "plate")  # no error
+    with pytest.raises(DatasetError) as err:
+        check_category("mvtec", tree.root, "plates")
+    assert str(err.value).startswith(
+        f"category 'plates' not in dataset mvtec at {tree.root} (found: disk, plate, tiles)"
+    )
+    with pytest.raises(DatasetError, match="directory name"):
+        check_category("mvtec", tree.root, "../plate")
+    with pytest.raises(ConfigError, match="unknown dataset format"):
+        check_category("mvtecc", tree.root, "plate")
+    with pytest.raises(DatasetError, match="does not exist"):
+        check_category("mvtec", tree.root / "nope", "plate")
+    check_category("folder", tree.root, "any name")  # folder: the category is a label
+
+
+def test_check_category_reads_no_image(tree, monkeypatch):
+    tree.mvtec_category("disk")
+    import pyimgano.datasets.masks as masks
+
+    def boom(*args, **kwargs):
+        raise AssertionError("an image was opened")
+
+    monkeypatch.setattr(masks.Image, "open", boom)
+    check_category("mvtec", tree.root, "disk")
+    with pytest.raises(DatasetError, match="not in dataset"):
+        check_category("mvtec", tree.root, "disc")
+
+
+def test_check_category_visa_raw(visa_raw):
+    check_category("visa", visa_raw.root, "pcb1")
+    with pytest.raises(DatasetError, match=r"category 'pcb' not in dataset visa .*"
+                                           r"\(found: candle, pcb1\)"):
+        check_category("visa", visa_raw.root, "pcb")

@@ -1,4 +1,4 @@
-"""load_mask / read_mask / image_size: binarisation, sizes, corrupt files (SPEC §4)."""
+"""load_mask / read_mask / image_size: binarisation, sizes, corrupt files (docs/REFERENCE.md §4)."""
 
 from __future__ import annotations
 

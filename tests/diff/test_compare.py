@@ -206,3 +206,36 @@ def test_repeated_image_paths_are_noted():
     images = diff_records(old, new, old_root="/r", new_root="/r")
     assert images.matched == 2 and images.top_moved == ()
     assert images.notes[0] == "1 old record(s) repeat an image path; the last one used"
+
+
+def _brute_force_f1_threshold(labels, scores):
+    """Independent reference: F1 of ``score >= t`` at every distinct score, counted directly."""
+    n_pos = sum(labels)
+    best, best_t = -1.0, None
+    for t in sorted(set(scores), reverse=True):
+        tp = sum(1 for y, s in zip(labels, scores, strict=True) if y == 1 and s >= t)
+        fp = sum(1 for y, s in zip(labels, scores, strict=True) if y == 0 and s >= t)
+        f1 = 2 * tp / (tp + fp + n_pos)
+        if f1 >= best:  # ascending thresholds come later: ties keep the lowest
+            best, best_t = f1, t
+    return best, best_t
+
+
+def test_f1_threshold_comes_from_pyimgano_metrics_and_matches_direct_counts():
+    import numpy as np
+
+    from pyimgano.metrics import f1_max_threshold as metric_threshold
+
+    rng = np.random.default_rng(7)
+    for trial in range(40):
+        n = int(rng.integers(4, 40))
+        labels = [int(v) for v in rng.integers(0, 2, n)]
+        labels[0], labels[1] = 0, 1
+        # few distinct values: many ties, and F1 maxima reached at several thresholds
+        scores = [float(v) for v in rng.integers(0, 6, n) / 5]
+        best, expected = _brute_force_f1_threshold(labels, scores)
+        assert f1_max(labels, scores) == pytest.approx(best), trial
+        assert metric_threshold(labels, scores) == expected, trial
+        assert f1_max_threshold(labels, scores) == expected, trial
+    assert metric_threshold([0, 0], [0.1, 0.2]) is None
+    assert metric_threshold([1, 1], [0.1, 0.2]) is None  # the diff's all-anomalous rule is its own

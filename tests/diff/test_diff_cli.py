@@ -1,4 +1,4 @@
-"""``pyimgano-diff OLD NEW`` end to end (in-process): SPEC §9 exit codes and output forms."""
+"""``pyimgano-diff OLD NEW`` in-process: exit codes and output forms (docs/REFERENCE.md §9)."""
 
 from __future__ import annotations
 
@@ -381,3 +381,74 @@ def test_summary_versus_report_dir_exits_2(tmp_path, capsys):
     base = write_set(tmp_path / "a", standard_reports(), summary=True)
     code, _, err = run(capsys, base / "summary.json", base / relative_of("bottle"))
     assert code == 2 and "a summary.json" in one_line_error(err)
+
+
+# ------------------------------------------------------------------------------------------
+# flips with enough digits, tolerance line, manifests
+
+
+def test_score_pair_tells_different_scores_apart():
+    from pyimgano.diff.render import score_pair
+
+    assert score_pair(0.5, 0.5) == ("0.5", "0.5")
+    assert score_pair(0.25, 0.75) == ("0.25", "0.75")
+    for old, new in ((0.5, 0.5000001), (0.5, 0.5 + 2**-40), (0.5, 0.5 - 2**-53), (1e-7, 1.1e-7)):
+        before, after = score_pair(old, new)
+        assert before != after, (old, new)
+        assert float(before) == pytest.approx(old, rel=1e-6)
+        assert float(after) == pytest.approx(new, rel=1e-6)
+
+
+def test_flip_at_the_threshold_shows_the_change(tmp_path, capsys):
+    labels = [0, 1, 1]
+    old_records = records_for("bottle", [0.1, 0.5, 0.9], labels, pred_labels=[0, 1, 1])
+    new_records = records_for("bottle", [0.1, 0.4999999, 0.9], labels, pred_labels=[0, 0, 1])
+    old = write_set(tmp_path / "old", {"bottle": make_report(
+        "bottle", nodeid=nodeid_of("bottle"), records=old_records)})
+    new = write_set(tmp_path / "new", {"bottle": make_report(
+        "bottle", nodeid=nodeid_of("bottle"), records=new_records)})
+    code, out, _ = run(capsys, old, new)
+    assert code == 0
+    flip = next(line for line in out.splitlines() if "now missed" in line)
+    assert flip.split()[-2:] == ["0.5", "0.4999999"]
+    code, out, _ = run(capsys, old, new, "--format", "markdown")
+    flip = next(line for line in out.splitlines() if "now missed" in line)
+    assert "| 0.5 | 0.4999999 |" in flip
+
+
+def test_a_global_tolerance_is_not_called_the_default(tmp_path, capsys, old_dir):
+    _, out, _ = run(capsys, old_dir, old_dir, "--tolerance", "0.002")
+    assert "tolerance: 0.002; timing not gated" in out.splitlines()
+    assert "(default)" not in out
+    _, out, _ = run(capsys, old_dir, old_dir, "--tolerance", "0.002", "--tolerance", "aupro=0.01")
+    assert "tolerance: 0.002 for other metrics; aupro 0.01; timing not gated" in out
+
+
+def test_report_dirs_are_diffed_through_their_manifests(tmp_path, capsys):
+    old = write_set(tmp_path / "old", standard_reports(), summary=True)
+    # new run of one item only, into a reused dir: the other two reports are stale leftovers
+    new = write_set(tmp_path / "new", standard_reports(), summary=True)
+    write_set(tmp_path / "rerun", {"bottle": standard_reports()["bottle"]}, summary=True)
+    (new / "summary.json").write_bytes((tmp_path / "rerun" / "summary.json").read_bytes())
+    code, data, _ = run_json(capsys, old, new)
+    assert code == 1  # the stale reports are not compared: their items are missing in new
+    assert data["stale"] == {"old": [], "new": [relative_of("cable"), relative_of("screw")]}
+    presence = {item["key"]: item["presence"] for item in data["items"]}
+    assert presence == {relative_of("bottle"): "both", relative_of("cable"): "old_only",
+                        relative_of("screw"): "old_only"}
+    bottle = next(i for i in data["items"] if i["key"] == relative_of("bottle"))
+    assert bottle["nodeid"] == nodeid_of("bottle")
+    _, out, _ = run(capsys, old, new)
+    stale = next(line for line in out.splitlines() if line.startswith("stale in new"))
+    assert "2 report(s) no summary.json lists" in stale and relative_of("cable") in stale
+    # both sides stale alike: only listed items compared, exit 0, stale still shown
+    code, data, _ = run_json(capsys, new, new)
+    assert code == 0 and [i["key"] for i in data["items"]] == [relative_of("bottle")]
+    assert data["stale"]["old"] == data["stale"]["new"] == [relative_of("cable"),
+                                                             relative_of("screw")]
+
+
+def test_dirs_without_manifest_compare_every_report(tmp_path, capsys, old_dir):
+    code, data, _ = run_json(capsys, old_dir, old_dir)
+    assert code == 0 and len(data["items"]) == len(CATEGORIES)
+    assert data["stale"] == {"old": [], "new": []}

@@ -9,6 +9,7 @@ import pytest
 from pyimgano.cli.diff import main
 from pyimgano.errors import ReportError
 from pyimgano.merge import merge_paths, summary_markdown
+from pyimgano.report import SCHEMA_VERSION
 from tests.diff.helpers import (
     CATEGORIES,
     make_report,
@@ -46,7 +47,7 @@ def test_disjoint_shards_combine(tmp_path, capsys):
     assert "merged 3 item(s) from 2 input(s)" in err
 
     summary = json.loads((out / "summary.json").read_text("utf-8"))
-    assert summary["kind"] == "pyimgano-summary" and summary["schema_version"] == "1.0"
+    assert summary["kind"] == "pyimgano-summary" and summary["schema_version"] == SCHEMA_VERSION
     assert [i["nodeid"] for i in summary["items"]] == [nodeid_of(c) for c in CATEGORIES]
     for item in summary["items"]:
         assert (out / item["report"]).is_file()
@@ -123,7 +124,8 @@ def test_summary_md_is_the_plugins_rendering(tmp_path):
               "metrics": {"image_auroc": 0.5}, "thresholds": {}, "report": "s/m/a.json",
               "message": "image_auroc 0.5 < 0.9"}]
     text = summary_markdown(items, tmp_path)
-    assert "| `s::m[a]` | 0.5000 | **failed** | image_auroc 0.5 < 0.9 |" in text
+    # columns: item, headline metrics, result, snapshot state, failure cause, note
+    assert "| `s::m[a]` | 0.5000 | **failed** | - | - | image_auroc 0.5 < 0.9 |" in text
 
 
 def test_report_outside_the_summary_dir_is_referenced_not_copied(tmp_path):

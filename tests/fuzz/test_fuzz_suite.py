@@ -1,4 +1,4 @@
-"""Fuzz: suite parsing and validation (``pytest_pyimgano.suite``) on generated YAML-ish data —
+"""Fuzz: suite parsing and validation (``pytest_pyimgano.parse``/``expand``) on generated data —
 random keys, types, nesting, unicode, ``${...}`` strings, thresholds — both as structures
 (mutations of a valid suite) and as text (through the YAML loader)."""
 
@@ -14,13 +14,9 @@ from hypothesis import strategies as st
 
 from pyimgano.errors import DatasetError, PyImganoError, SuiteError
 from pyimgano.models import register_model, unregister_model
-from pytest_pyimgano.suite import (
-    ItemSpec,
-    RunSettings,
-    expand_suite,
-    load_yaml,
-    parse_suite,
-)
+from pytest_pyimgano.expand import expand_suite
+from pytest_pyimgano.parse import load_yaml, parse_suite
+from pytest_pyimgano.spec import ItemSpec, RunSettings
 from tests.fuzz._settings import FUZZ
 
 FAKE = "fuzz_fake_detector"

@@ -8,15 +8,20 @@ import numpy as np
 import pytest
 
 from pyimgano.errors import MetricInputError
+from pyimgano.metrics import evaluate_pixels, pixel_metrics, pro_curve, roc_curve
 from pyimgano.metrics import pixel as pixel_module
-from pyimgano.metrics import pixel_metrics
 from pyimgano.metrics._pixels import _float32_keys, pool_pixels
+from pyimgano.metrics._regions import label_regions
+from pyimgano.metrics.aupimo import NUM_THRESHOLDS
 from pyimgano.metrics.pixel import compute_pixel_metrics
 
-from ._reference import ref_pixel_metrics
+from ._reference import pooled, ref_aupro, ref_pixel_metrics
 
 TOL = 1e-9
 KEYS = ("pixel_auroc", "pixel_ap", "pixel_f1_max", "aupro")
+# Every key pixel_metrics returns by default: the four above, then AUPIMO's (these small cases
+# have too few normal pixels to reach FPR 1e-5, so AUPIMO is None with a note there).
+ALL_KEYS = (*KEYS, "aupimo_mean", "aupimo_std")
 
 
 def _blobs(rng: np.random.Generator, shape: tuple[int, int], n_blobs: int) -> np.ndarray:
@@ -61,8 +66,9 @@ def test_matches_references(seed: int, levels: int | None, dtype) -> None:
     maps, masks = _case(seed, levels=levels, dtype=dtype)
     result = pixel_metrics(maps, masks)
     _assert_matches(result, ref_pixel_metrics(maps, masks), tol=1e-12)
-    assert list(result) == list(KEYS)
-    assert not result.notes
+    assert list(result) == list(ALL_KEYS)
+    assert set(result.notes) == {"aupimo_mean", "aupimo_std"}
+    assert result.notes["aupimo_mean"].startswith("the FPR bound 1e-05 is outside")
 
 
 @pytest.mark.parametrize("chunk_size", [1, 2, 7, 64, 1 << 20])
@@ -189,6 +195,10 @@ def test_one_ordering_for_all_four_metrics(monkeypatch: pytest.MonkeyPatch) -> N
 def test_peak_memory_per_pixel_with_small_chunks() -> None:
     # 2 M float32 pixels in 32 images; with 64 Ki-pixel chunks the pooled uint64 array
     # (8 B/px) dominates the peak (the benchmark checks <= 24 B/px at MVTec scale).
+    # AUPIMO (always computed) adds a cost per threshold, not per pixel: its 300,000 uint32
+    # threshold keys; it is allowed for below. torch (whose linspace draws the thresholds) is
+    # imported before the trace, so its one-time import is not counted.
+    pytest.importorskip("torch")
     rng = np.random.default_rng(0)
     maps = [rng.random((250, 250), dtype=np.float32) for _ in range(32)]
     masks = [_blobs(rng, (250, 250), i % 3) for i in range(32)]
@@ -201,7 +211,79 @@ def test_peak_memory_per_pixel_with_small_chunks() -> None:
         peak = tracemalloc.get_traced_memory()[1] - before
     finally:
         tracemalloc.stop()
-    assert peak / 2_000_000 <= 12
+    assert (peak - 4 * NUM_THRESHOLDS) / 2_000_000 <= 12
+
+
+# --- extra AU-PRO limits, curves, precomputed regions ----------------------------------
+
+
+def test_extra_aupro_limits_from_the_same_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    real = pixel_module.pool_pixels
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pixel_module, "pool_pixels", counting)
+    maps, masks = _case(12)
+    result = pixel_metrics(maps, masks, 0.3, aupro_limits=[0.05, 0.3, 1, 0.05, 0.123])
+    assert len(calls) == 1
+    assert list(result)[:8] == [*KEYS, "aupro_0.05", "aupro_0.3", "aupro_1.0", "aupro_0.123"]
+    for key, limit in (("aupro_0.05", 0.05), ("aupro_1.0", 1.0), ("aupro_0.123", 0.123)):
+        assert result[key] == pytest.approx(ref_aupro(maps, masks, limit), abs=1e-12, rel=0)
+    assert result["aupro_0.3"] == result["aupro"]
+
+
+@pytest.mark.parametrize("chunk_size", [1, 5, 1 << 20])
+def test_extra_limits_with_small_chunks(chunk_size: int) -> None:
+    maps, masks = _case(13, levels=3)
+    result = compute_pixel_metrics(maps, masks, 0.3, chunk_size=chunk_size, aupro_limits=(0.01,))
+    assert result["aupro_0.01"] == pytest.approx(ref_aupro(maps, masks, 0.01), abs=1e-12, rel=0)
+
+
+def test_extra_limits_undefined_with_the_same_reason() -> None:
+    maps, masks = _case(3)
+    result = pixel_metrics(maps, [np.zeros_like(m) for m in masks], aupro_limits=(0.05,))
+    assert result["aupro_0.05"] is None
+    assert result.notes["aupro_0.05"] == result.notes["aupro"]
+
+
+@pytest.mark.parametrize("limits", [(0.0,), (0.05, 2.0), "0.05", 0.05])
+def test_bad_extra_limits(limits) -> None:
+    maps, masks = _good()
+    with pytest.raises(MetricInputError, match=r"aupro_limits"):
+        pixel_metrics(maps, masks, aupro_limits=limits)
+
+
+@pytest.mark.parametrize("levels", [None, 3])
+def test_kept_curves_are_the_public_curves(levels) -> None:
+    maps, masks = _case(14, levels=levels)
+    evaluation = evaluate_pixels(maps, masks, keep_curves=True)
+    labels, scores = pooled(maps, masks)
+    fpr, tpr, _ = roc_curve(labels, scores)
+    assert evaluation.roc is not None and evaluation.pro is not None
+    np.testing.assert_allclose(evaluation.roc[0], fpr, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(evaluation.roc[1], tpr, rtol=0, atol=1e-15)
+    pro_fpr, pro = pro_curve(maps, masks)
+    np.testing.assert_array_equal(evaluation.pro[0], pro_fpr)
+    np.testing.assert_array_equal(evaluation.pro[1], pro)
+    assert evaluation.metrics == pixel_metrics(maps, masks)
+    assert evaluation.metrics_device == "cpu"
+    assert evaluate_pixels(maps, masks).roc is None
+
+
+def test_precomputed_regions_give_the_same_result() -> None:
+    maps, masks = _case(15)
+    regions = [label_regions(mask) for mask in masks]
+    with_regions = evaluate_pixels(maps, masks, regions=regions, aupro_limits=(0.05,))
+    assert with_regions.metrics == pixel_metrics(maps, masks, aupro_limits=(0.05,))
+    with pytest.raises(MetricInputError, match=r"regions has 2 entries but masks has 6"):
+        evaluate_pixels(maps, masks, regions=regions[:2])
+    wrong = list(regions)
+    wrong[0] = label_regions(np.zeros_like(masks[0]))
+    with pytest.raises(MetricInputError, match=r"regions\[0\] counts"):
+        evaluate_pixels(maps, masks, regions=wrong)
 
 
 # --- definedness ----------------------------------------------------------------------
@@ -211,12 +293,13 @@ def test_empty_masks_everywhere() -> None:
     maps, masks = _case(3)
     masks = [np.zeros_like(m) for m in masks]
     result = pixel_metrics(maps, masks)
-    assert list(result) == list(KEYS)
+    assert list(result) == list(ALL_KEYS)
     assert all(value is None for value in result.values())
     n_pixels = sum(m.size for m in maps)
     for key in KEYS[:3]:
         assert result.notes[key] == f"no anomalous pixels in masks ({n_pixels} normal pixels)"
     assert result.notes["aupro"].startswith("no ground-truth regions")
+    assert result.notes["aupimo_mean"].startswith("no anomalous images")
 
 
 def test_all_pixels_anomalous() -> None:
@@ -225,6 +308,7 @@ def test_all_pixels_anomalous() -> None:
     assert all(value is None for value in result.values())
     assert result.notes["pixel_auroc"] == "no normal pixels in masks (12 anomalous pixels)"
     assert result.notes["aupro"].startswith("no normal pixels")
+    assert result.notes["aupimo_std"].startswith("no normal images")
 
 
 # --- errors ---------------------------------------------------------------------------

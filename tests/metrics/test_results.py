@@ -64,7 +64,7 @@ def test_directions_cover_every_metric() -> None:
     names = set(image_metrics([0, 1], [0.1, 0.2]))
     names |= set(pixel_metrics([np.array([[0.1, 0.9]])], [np.array([[0, 1]])]))
     names |= set(decision_metrics([0, 1], [0, 1]))
-    names |= {"ms_per_image", "images_per_s"}
+    names |= {"ms_per_image", "images_per_s", "image_borderline"}  # made by the evaluation
     assert names == set(METRIC_DIRECTIONS)
     assert all(type(value) is bool for value in METRIC_DIRECTIONS.values())
     lower_is_better = {k for k, higher in METRIC_DIRECTIONS.items() if not higher}
@@ -73,7 +73,20 @@ def test_directions_cover_every_metric() -> None:
         "image_false_reject_rate",
         "ms_per_image",
         "image_auroc_step",
+        "aupimo_std",
+        "image_borderline",
     }
+
+
+def test_parametrised_metric_names() -> None:
+    from pyimgano.metrics import limit_key, metric_direction
+
+    assert [limit_key(v) for v in (0.05, 0.3, 1, 1e-05)] == ["0.05", "0.3", "1.0", "1e-05"]
+    assert metric_direction("aupro_0.05") is True
+    assert metric_direction("auspro_0.3") is True
+    assert metric_direction("aupimo_std") is False
+    for unknown in ("aupro_0.050", "aupro_x", "aupro_1.5", "auspro_", "nope"):
+        assert metric_direction(unknown) is None
 
 
 def test_import_does_not_import_torch() -> None:

@@ -76,7 +76,7 @@ def test_real_checkpoint_suite(suite_dir, trained_padim):
     assert reports["padim-ckpt"]["metrics"]["image_auroc"] == pytest.approx(
         reports["padim-pt"]["metrics"]["image_auroc"], abs=1e-6)
 
-    snaps = suite_dir.path / "suites" / "__snapshots__" / "release"
+    snaps = suite_dir.path / "suites" / "__pyimgano_snapshots__" / "release"
     stored = {p: p.read_bytes() for p in snaps.rglob("*.json")}
     assert {p.parent.name for p in stored} == {"padim-ckpt", "padim-pt"}
 

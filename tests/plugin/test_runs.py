@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pyimgano.report import read_report, validate_report
+from pyimgano.report import SCHEMA_VERSION, read_report, validate_report
 from tests.plugin.conftest import DATA_VAR, INI, suite_text, write_suite
 
 BASE = ["-p", "no:cacheprovider", "--pyimgano-no-plots", "--snapshot-update"]
@@ -47,7 +47,9 @@ def test_gate_failure_prints_the_table(suite_dir):
     result.assert_outcomes(failed=1)
     value = read_report(reports(suite_dir) / "suites/release/fake/tiles.json")["metrics"]
     out = result.stdout.str()
-    assert "fake[tiles]: 1 of 2 checks failed: image_auroc" in out
+    delta = value["image_auroc"] - 1.5
+    assert (f"image_auroc={value['image_auroc']:.6g} (>= 1.5, Δ {delta:+.4g}); "
+            "1 of 2 checks failed: image_auroc") in out
     result.stdout.fnmatch_lines([
         "metric*value*bound*snapshot*delta*tolerance*result",
         f"image_ap*{value['image_ap']:.6g}*>= 0*-*-*-*ok",
@@ -210,20 +212,29 @@ def test_reports_summary_and_junit(suite_dir):
         assert path.with_suffix(".jsonl").is_file()
 
     summary = json.loads((out_dir / "summary.json").read_text("utf-8"))
-    assert summary["schema_version"] == "1.0" and summary["kind"] == "pyimgano-summary"
+    # the summary carries the report schema's version (1.1 since the export-parity keys)
+    assert summary["schema_version"] == SCHEMA_VERSION and summary["kind"] == "pyimgano-summary"
     items = {item["category"]: item for item in summary["items"]}
     assert set(items["disk"]) == {"nodeid", "suite", "id", "category", "outcome", "report",
-                                  "metrics", "thresholds", "message"}
+                                  "metrics", "thresholds", "message", "snapshot",
+                                  "failure_cause"}
+    assert (items["disk"]["failure_cause"], items["tiles"]["failure_cause"]) == ("threshold", None)
+    assert items["disk"]["snapshot"] == items["tiles"]["snapshot"] == "created"
     assert items["disk"]["outcome"] == "failed" and items["tiles"]["outcome"] == "passed"
     assert items["disk"]["report"] == "suites/release/fake/disk.json"
-    assert items["disk"]["message"].startswith("fake[disk]: 1 of 1 checks failed: image_auroc")
+    assert items["disk"]["message"].startswith("image_auroc=")
+    assert items["disk"]["message"].endswith("(>= 1.5, Δ {:+.4g}); 1 of 1 checks failed: "
+                                             "image_auroc".format(
+                                                 items["disk"]["metrics"]["image_auroc"] - 1.5))
     assert items["tiles"]["message"] is None
     tiles = read_report(out_dir / "suites/release/fake/tiles.json")
     assert items["tiles"]["metrics"] == tiles["metrics"]
     assert items["tiles"]["thresholds"] == tiles["thresholds"]
 
     markdown = (out_dir / "summary.md").read_text("utf-8")
-    assert "| item | image_auroc | image_ap | pixel_auroc | aupro | result | note |" in markdown
+    assert ("| item | image_auroc | image_ap | pixel_auroc | aupro | result | snapshot | cause "
+            "| note |") in markdown
+    assert "| **failed** | created | threshold |" in markdown
     assert "| `suites/release.yaml::fake[disk]` |" in markdown and "**failed**" in markdown
 
     result.stdout.fnmatch_lines([

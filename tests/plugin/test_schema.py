@@ -10,7 +10,8 @@ import pytest
 
 from pyimgano.errors import SuiteError
 from pyimgano.report import load_schema
-from pytest_pyimgano.suite import expand_suite, load_yaml, parse_suite
+from pytest_pyimgano.expand import expand_suite
+from pytest_pyimgano.parse import load_yaml, parse_suite
 from tests.plugin.test_suite import ENV, SUITE, base
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,3 +57,11 @@ def test_schema_and_parser_reject_the_same_suites(edit):
     with pytest.raises(SuiteError):
         expand_suite(parse_suite(data, SUITE, environ=ENV),
                      list_categories=lambda *a, **k: ["bottle", "cable"])
+
+
+def test_schema_metric_names_are_the_gates_metrics():
+    from pyimgano.gates import TIMING_METRICS, metric_directions
+
+    defs = load_schema("suite")["$defs"]
+    assert set(defs["metric"]["enum"]) == set(metric_directions())
+    assert set(defs["snapshot_metric"]["enum"]) == set(metric_directions()) - set(TIMING_METRICS)

@@ -39,6 +39,7 @@ def test_phases_fold_into_one_record(tmp_path):
         "metrics": {"aupro": 0.1, "image_auroc": None},
         "thresholds": {"aupro": {"min": 0.3, "passed": False, "value": 0.1}},
         "message": "m[c]: 1 of 1 checks failed: aupro",
+        "snapshot": None, "failure_cause": None,
     }
 
 
@@ -63,8 +64,8 @@ def test_write_and_render(tmp_path):
     json_path, md_path = session.write()
     assert json.loads(json_path.read_text())["items"][0]["outcome"] == "passed"
     text = md_path.read_text()
-    assert "| item | image_auroc | result | note |" in text
-    assert "| `s.yaml::m[c]` | 0.9123 | passed |  |" in text
+    assert "| item | image_auroc | result | snapshot | cause | note |" in text
+    assert "| `s.yaml::m[c]` | 0.9123 | passed | - | - |  |" in text
     lines = terminal_lines(session.sorted_records())
     assert lines[0].split() == ["item", "image_auroc", "result"]
     assert lines[2].split() == ["s.yaml::m[c]", "0.9123", "PASSED"]

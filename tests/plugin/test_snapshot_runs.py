@@ -13,7 +13,7 @@ BASE = ["--pyimgano-no-plots"]
 
 
 def snap(pytester: pytest.Pytester, category: str, suite: str = "release") -> Path:
-    return pytester.path / "suites" / "__snapshots__" / suite / "fake" / f"{category}.json"
+    return pytester.path / "suites" / "__pyimgano_snapshots__" / suite / "fake" / f"{category}.json"
 
 
 def perturb(path: Path, metric: str, delta: float, **environment: str) -> float:
@@ -28,7 +28,7 @@ def test_missing_snapshot_fails_then_update_then_plain_run_passes(suite_dir):
     write_suite(suite_dir, suite_text())
     missing = suite_dir.runpytest(*BASE)
     missing.assert_outcomes(failed=2)
-    missing.stdout.fnmatch_lines([f"fake[[]disk[]]: no snapshot at {snap(suite_dir, 'disk')}; "
+    missing.stdout.fnmatch_lines([f"no snapshot at {snap(suite_dir, 'disk')}; "
                                   "run pytest with --snapshot-update to record it"])
     assert not snap(suite_dir, "disk").exists()
 
@@ -53,7 +53,8 @@ def test_change_beyond_tolerance_fails_with_both_environments(suite_dir):
     result = suite_dir.runpytest(*BASE)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
-        "fake[[]tiles[]]: 1 of * checks failed: image_ap",
+        f"image_ap={current:.6g} (snapshot {old:.6g}, Δ +0.05, tolerance 0.01); "
+        "1 of * checks failed: image_ap",
         "metric*value*bound*snapshot*delta*tolerance*result",
         f"image_ap*{current:.6g}*-*{old:.6g}*+0.05*0.01*FAIL",
         "image_auroc*ok",
@@ -124,40 +125,40 @@ def test_subset_and_update_runs_delete_no_snapshot(suite_dir):
     assert {p: p.read_bytes() for p in before} == before
 
 
-@pytest.fixture
-def unfiltered_syrupy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Undo this (outer) session's own syrupy filter while the test runs.
-
-    Child sessions run in this process, so without this they would inherit the filter the
-    outer session installed, and a child whose own filter failed would still pass.
-    """
-    syrupy_base = pytest.importorskip("syrupy.extensions.base")
-    syrupy_utils = pytest.importorskip("syrupy.utils")
-    monkeypatch.setattr(syrupy_base, "walk_snapshot_dir", syrupy_utils.walk_snapshot_dir)
-
-
 SYRUPY_TEST = """
 def test_syrupy_value(snapshot):
     assert {"answer": 42} == snapshot
 """
 
 
-def test_syrupy_coexistence(suite_dir, unfiltered_syrupy):
-    """A syrupy test and a suite in one directory share ``__snapshots__`` without conflict."""
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["in-process", "xdist"])
+def test_syrupy_coexistence(suite_dir, workers):
+    """A syrupy test and a suite in one directory: neither sees the other's snapshots."""
+    pytest.importorskip("syrupy")
+    if workers:
+        pytest.importorskip("xdist")
     write_suite(suite_dir, suite_text())
     suite_dir.makepyfile(**{"suites/test_values": SYRUPY_TEST})
     ours = [snap(suite_dir, "disk"), snap(suite_dir, "tiles")]
     amber = suite_dir.path / "suites" / "__snapshots__" / "test_values.ambr"
+    run = suite_dir.runpytest_subprocess if workers else suite_dir.runpytest
 
-    update = suite_dir.runpytest(*BASE, "--snapshot-update")
+    update = run(*BASE, *workers, "--snapshot-update")
     update.assert_outcomes(passed=3)
+    update.stdout.fnmatch_lines(["pyimgano: 2 snapshots written, 0 updated, 0 unchanged"])
     update.stdout.fnmatch_lines(["1 snapshot generated."])
     assert all(p.is_file() for p in ours) and amber.is_file()
+    assert sorted(p.name for p in amber.parent.iterdir()) == ["test_values.ambr"]
     contents = {p: p.read_bytes() for p in ours}
 
-    for args in ([], ["--snapshot-update"], ["-k", "tiles"], ["-k", "tiles", "--snapshot-update"],
-                 ["suites"], ["suites", "--snapshot-update"], ["--snapshot-details"]):
-        result = suite_dir.runpytest(*BASE, *args)
+    runs = [[], ["--snapshot-update"], ["-k", "tiles"], ["-k", "tiles", "--snapshot-update"],
+            ["suites"], ["suites", "--snapshot-update"], ["--snapshot-details"],
+            ["-p", "no:pyimgano"], ["-p", "no:pyimgano", "--snapshot-update"]]
+    if workers:  # each xdist session costs seconds of worker start-up: the ones that differ
+        runs = [[], ["-k", "tiles", "--snapshot-update"],
+                ["-p", "no:pyimgano", "--snapshot-update"]]
+    for args in runs:
+        result = run(*BASE[1:] if "no:pyimgano" in args else BASE, *workers, *args)
         assert result.ret == 0, (args, result.stdout.str())
         out = result.stdout.str()
         assert "unused" not in out and "Deleted" not in out, (args, out)
@@ -167,18 +168,38 @@ def test_syrupy_coexistence(suite_dir, unfiltered_syrupy):
     # syrupy's own snapshot still works: a changed value fails it
     (suite_dir.path / "suites" / "test_values.py").write_text(
         SYRUPY_TEST.replace("42", "43"), encoding="utf-8")
-    changed = suite_dir.runpytest(*BASE, "-k", "syrupy")
-    changed.assert_outcomes(failed=1, deselected=2)
+    changed = run(*BASE, *workers, "-k", "syrupy")
+    changed.assert_outcomes(failed=1, deselected=0 if workers else 2)  # xdist: on the workers
     changed.stdout.fnmatch_lines(["1 snapshot failed."])
     assert all(p.is_file() for p in ours)
 
 
-def test_without_the_filter_syrupy_would_delete_suite_snapshots(suite_dir, unfiltered_syrupy):
-    """Why :func:`hidden_from_syrupy` exists: syrupy 7 claims unknown files in __snapshots__."""
-    write_suite(suite_dir, suite_text(categories="[tiles]"))
-    suite_dir.makepyfile(**{"suites/test_values": SYRUPY_TEST})
+def test_old_place_is_read_then_moved_by_snapshot_update(suite_dir):
+    """Snapshots of an earlier release (``__snapshots__``) still gate, and
+    ``--snapshot-update`` moves them out of syrupy's directory before syrupy could delete them."""
+    pytest.importorskip("syrupy")
+    write_suite(suite_dir, suite_text())
     suite_dir.runpytest(*BASE, "--snapshot-update").assert_outcomes(passed=2)
-    assert snap(suite_dir, "tiles").is_file()
-    result = suite_dir.runpytest("-p", "no:pyimgano", "--snapshot-update", "suites")
-    result.stdout.fnmatch_lines(["*1 unused snapshot deleted*"])
-    assert not snap(suite_dir, "tiles").exists()
+    legacy = suite_dir.path / "suites" / "__snapshots__" / "release" / "fake"
+    legacy.parent.mkdir(parents=True)
+    snap(suite_dir, "disk").parent.rename(legacy)
+    perturb(legacy / "tiles.json", "image_ap", 0.5)  # an old snapshot that no longer matches
+    old_disk = (legacy / "disk.json").read_bytes()
+
+    plain = suite_dir.runpytest(*BASE, "-W", "default::pytest_pyimgano.warnings.PyImganoWarning")
+    plain.assert_outcomes(passed=1, failed=1, warnings=2)
+    plain.stdout.fnmatch_lines([f"snapshot:    {legacy / 'tiles.json'}"])
+    plain.stdout.fnmatch_lines([
+        "*suites/release.yaml:10: LegacySnapshotWarning: fake[[]disk[]]: snapshot read from the "
+        f"old place {legacy / 'disk.json'}; run pytest with --snapshot-update to move it*",
+    ])
+    assert (legacy / "disk.json").is_file() and not snap(suite_dir, "disk").exists()
+
+    suite_dir.makepyfile(**{"suites/test_values": SYRUPY_TEST})
+    update = suite_dir.runpytest(*BASE, "--snapshot-update")
+    update.assert_outcomes(passed=3)
+    update.stdout.fnmatch_lines(["pyimgano: 0 snapshots written, 1 updated, 1 unchanged"])
+    assert snap(suite_dir, "disk").read_bytes() == old_disk  # moved as it was
+    assert not legacy.exists() and not (legacy.parent).exists()
+    assert sorted(p.name for p in legacy.parent.parent.iterdir()) == ["test_values.ambr"]
+    assert suite_dir.runpytest("-p", "no:pyimgano").ret == 0  # syrupy: nothing unused

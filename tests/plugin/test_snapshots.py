@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from pytest_pyimgano.snapshots import (
     compare,
-    is_suite_snapshot,
+    find_snapshot,
+    legacy_snapshots,
+    migrate_suite_snapshots,
     serialize,
     snapshot_path,
     tolerance_warnings,
@@ -20,7 +23,7 @@ def snapshot(**metrics):
 
 def test_location():
     path = snapshot_path(Path("/r/suites/release.yaml"), "patchcore-wrn50", "bottle")
-    assert path == Path("/r/suites/__snapshots__/release/patchcore-wrn50/bottle.json")
+    assert path == Path("/r/suites/__pyimgano_snapshots__/release/patchcore-wrn50/bottle.json")
 
 
 def test_serialize_keeps_metrics_and_counts_never_speed():
@@ -57,12 +60,37 @@ def test_tolerance_warning_only_between_zero_and_the_step():
     assert "0.002 for image_auroc is below its resolution image_auroc_step=0.01" in message
 
 
-def test_is_suite_snapshot(tmp_path):
-    (tmp_path / "release.yaml").write_text("pyimgano_suite: 1\n")
-    (tmp_path / "other.yaml").write_text("a: 1\n")
-    snaps = tmp_path / "__snapshots__"
-    assert is_suite_snapshot(snaps / "release" / "m" / "bottle.json")
-    assert not is_suite_snapshot(snaps / "other" / "m" / "bottle.json")
-    assert not is_suite_snapshot(snaps / "release" / "m" / "bottle.ambr")
-    assert not is_suite_snapshot(snaps / "release" / "bottle.json")
-    assert not is_suite_snapshot(snaps / "test_release.ambr")
+def _write(path: Path, kind: str = "pyimgano-snapshot") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"kind": kind, "metrics": {}}), encoding="utf-8")
+    return path
+
+
+def test_old_place_is_read_and_migrated_without_touching_syrupy_files(tmp_path):
+    suite = tmp_path / "release.yaml"
+    suite.write_text("pyimgano_suite: 1\n")
+    old = _write(tmp_path / "__snapshots__" / "release" / "m" / "bottle.json")
+    syrupy_json = _write(tmp_path / "__snapshots__" / "release" / "m" / "cable.json", "other")
+    amber = tmp_path / "__snapshots__" / "test_values.ambr"
+    amber.write_text("# syrupy\n")
+    new = tmp_path / "__pyimgano_snapshots__" / "release" / "m" / "bottle.json"
+
+    assert find_snapshot(suite, "m", "bottle") == (old, True)
+    assert find_snapshot(suite, "m", "nothing") == (snapshot_path(suite, "m", "nothing"), False)
+    assert legacy_snapshots(suite) == [old]
+    assert migrate_suite_snapshots(suite) == [new]
+    assert new.is_file() and not old.exists()
+    assert syrupy_json.is_file() and amber.is_file()  # not ours: never moved
+    assert find_snapshot(suite, "m", "bottle") == (new, False)
+    assert migrate_suite_snapshots(suite) == []
+
+
+def test_new_place_wins_over_the_old(tmp_path):
+    suite = tmp_path / "release.yaml"
+    old = _write(tmp_path / "__snapshots__" / "release" / "m" / "bottle.json")
+    new = _write(snapshot_path(suite, "m", "bottle"))
+    new.write_text(json.dumps({"kind": "pyimgano-snapshot", "metrics": {"a": 1}}), "utf-8")
+    assert find_snapshot(suite, "m", "bottle") == (new, False)
+    migrate_suite_snapshots(suite)
+    assert not old.exists() and json.loads(new.read_text("utf-8"))["metrics"] == {"a": 1}
+    assert not (tmp_path / "__snapshots__").exists()  # emptied old folders are removed

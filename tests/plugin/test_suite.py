@@ -1,4 +1,4 @@
-"""Suite parsing and expansion without pytest sessions (pytest_pyimgano.suite, SPEC §8)."""
+"""Suite parsing and expansion without pytest sessions (pytest_pyimgano.parse/expand, SPEC §8)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,9 @@ import pytest
 
 from pyimgano.errors import SuiteError
 from pyimgano.gates import Bound
-from pytest_pyimgano.suite import (
-    RunSettings,
-    expand_suite,
-    load_yaml,
-    looks_like_suite,
-    parse_suite,
-)
+from pytest_pyimgano.expand import expand_suite
+from pytest_pyimgano.parse import load_yaml, looks_like_suite, parse_suite
+from pytest_pyimgano.spec import RunSettings
 
 HEX = "ab" * 32
 

@@ -1,16 +1,11 @@
-"""Suite YAML → frozen :class:`Suite` objects → one :class:`ItemSpec` per (model entry, category).
+"""Suite YAML → a frozen :class:`~pytest_pyimgano.spec.Suite` (docs/REFERENCE.md §8); no pytest.
 
-Two pure steps (SPEC §8), both usable without pytest:
-
-- :func:`parse_suite` validates the YAML text (``yaml.safe_load`` with duplicate keys refused)
-  and builds :class:`Suite`; every unknown key at any level, wrong type, unknown metric,
-  dataset or model reference is a :class:`~pyimgano.errors.SuiteError` naming the file, the
-  key path and the allowed keys. ``${VAR}`` is expanded in every path, relative paths are
-  relative to the suite file.
-- :func:`expand_suite` turns a suite into item specs: ``categories: all`` is listed from disk,
-  thresholds and snapshot tolerances are merged (defaults → model → ``per_category``), options
-  follow command line > suite model > suite defaults > ini, and a dataset or checkpoint whose
-  ``${VAR}`` is unset becomes a skip reason naming the variable.
+:func:`parse_suite` validates the loaded YAML (``yaml.safe_load`` semantics with duplicate keys
+refused): every unknown key at any level, wrong type, unknown metric, dataset or model
+reference is a :class:`~pyimgano.errors.SuiteError` naming the file, the key path and the
+allowed keys. ``${VAR}`` is expanded in every path; relative paths are relative to the suite
+file. :func:`load_yaml_with_lines` also returns the YAML line of every key path, which items and
+warnings point at.
 """
 
 from __future__ import annotations
@@ -18,33 +13,42 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pyimgano.errors import ConfigError, DatasetError, SuiteError, UnknownModelError
-from pyimgano.gates import TIMING_METRICS, Bound, merge_bounds, parse_bounds
-
-if TYPE_CHECKING:
-    from pyimgano.runner import Case
-
-SUITE_KEY = "pyimgano_suite"
-SUITE_VERSION = 1
-SUITE_SUFFIXES = (".yaml", ".yml")
-ALL = "all"
+from pyimgano.errors import ConfigError, DeviceError, SuiteError, UnknownModelError
+from pyimgano.gates import TIMING_METRICS, Bound, parse_bounds
+from pytest_pyimgano.spec import (
+    ALL,
+    PER_CATEGORY,
+    SUITE_KEY,
+    SUITE_SUFFIXES,
+    SUITE_VERSION,
+    DatasetSpec,
+    ModelSpec,
+    Options,
+    PathRef,
+    Suite,
+    Tolerance,
+    frozen,
+)
 
 TOP_KEYS = (SUITE_KEY, "name", "defaults", "datasets", "models")
-OPTION_KEYS = ("pixel", "batch_size", "device", "aupro_limit", "thresholds", "snapshot")
+OPTION_KEYS = (
+    "pixel", "batch_size", "device", "aupro_limit", "precision", "aupro_limits",
+    "auspro_limits", "aupimo_fpr_bounds", "thresholds", "snapshot",
+)
 DEFAULTS_KEYS = OPTION_KEYS
 MODEL_KEYS = (
-    "id", "model", "checkpoint", "sha256", "model_kwargs", "dataset", "categories", *OPTION_KEYS
+    "id", "model", "checkpoint", "sha256", "model_kwargs", "dataset", "categories",
+    "reference", "reference_sha256", "parity", *OPTION_KEYS,
 )
 DATASET_BASE_KEYS = ("format", "root", "fingerprint")
 SNAPSHOT_KEYS = ("tolerance",)
-PER_CATEGORY = "per_category"
-#: model kwargs a suite may not set (SPEC §7: pins go in ``sha256:``, trust on the command line).
+PRECISIONS = ("f32", "bf16", "f16")
+#: model kwargs a suite may not set (docs/REFERENCE.md §7: pins go in ``sha256:``, trust on the
+#: command line).
 FORBIDDEN_KWARGS = {
     "trust_checkpoint": "trust comes from --pyimgano-trust-checkpoints (command line only)",
     "checkpoint_sha256": "pin the checkpoint with the model entry's sha256: key",
@@ -56,151 +60,9 @@ _VAR = re.compile(r"\$\{([^}]*)\}")
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
-_DEVICE = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 _SNIFF_BYTES = 64 * 1024
 _SNIFF = re.compile(rb"""(?m)^(?:\{\s*)?["']?pyimgano_suite["']?\s*:""")
-
-
-# ------------------------------------------------------------------------------------------
-# spec objects
-
-
-def _frozen(mapping: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
-    return MappingProxyType(dict(mapping or {}))
-
-
-@dataclass(frozen=True)
-class PathRef:
-    """A path of the suite after ``${VAR}`` expansion.
-
-    ``path`` is absolute (relative text is taken relative to the suite's directory) and may
-    still hold the ``{category}`` placeholder; it is ``None`` when a variable is unset, and
-    ``unset`` names those variables.
-    """
-
-    text: str
-    path: Path | None
-    unset: tuple[str, ...] = ()
-
-    def for_category(self, category: str) -> Path | None:
-        """The path with ``{category}`` filled in."""
-        if self.path is None:
-            return None
-        return Path(str(self.path).replace("{category}", category))
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """Snapshot tolerance: ``base`` for every metric, ``per_metric`` overrides (absolute)."""
-
-    base: float | None = None
-    per_metric: Mapping[str, float] = field(default_factory=_frozen)
-
-    def for_metric(self, metric: str) -> float:
-        """The tolerance of ``metric`` (0 unless the suite says otherwise)."""
-        if metric in self.per_metric:
-            return self.per_metric[metric]
-        return self.base if self.base is not None else 0.0
-
-    def then(self, later: Tolerance) -> Tolerance:
-        """Per metric, ``later`` replaces this one (a bare number replaces every metric)."""
-        if later.base is not None:
-            return later
-        return Tolerance(self.base, _frozen({**self.per_metric, **later.per_metric}))
-
-
-@dataclass(frozen=True)
-class Options:
-    """Options a suite's ``defaults`` or model entry may set; ``None`` means not set there."""
-
-    pixel: bool | None = None
-    batch_size: int | None = None
-    device: str | None = None
-    aupro_limit: float | None = None
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """One entry of ``datasets:``."""
-
-    name: str
-    format: str
-    root: PathRef
-    fingerprint: Mapping[str, str] = field(default_factory=_frozen)
-    options: Mapping[str, Any] = field(default_factory=_frozen)
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """One entry of ``models:``; ``categories`` is ``None`` for ``all``."""
-
-    index: int
-    id: str
-    model: str
-    dataset: str
-    categories: tuple[str, ...] | None
-    checkpoint: PathRef | None = None
-    sha256: str | Mapping[str, str] | None = None
-    model_kwargs: Mapping[str, Any] = field(default_factory=_frozen)
-    options: Options = field(default_factory=Options)
-    thresholds: Mapping[str, Bound] = field(default_factory=_frozen)
-    per_category: Mapping[str, Mapping[str, Bound]] = field(default_factory=_frozen)
-    tolerance: Tolerance = field(default_factory=Tolerance)
-
-    def sha256_for(self, category: str) -> str | None:
-        if isinstance(self.sha256, Mapping):
-            return self.sha256.get(category)
-        return self.sha256
-
-
-@dataclass(frozen=True)
-class Suite:
-    """A parsed suite file; ``source`` is how messages name it (rootdir-relative)."""
-
-    path: Path
-    source: str
-    name: str | None
-    defaults: Options
-    thresholds: Mapping[str, Bound]
-    tolerance: Tolerance
-    datasets: Mapping[str, DatasetSpec]
-    models: tuple[ModelSpec, ...]
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    """The command-line and ini values that items depend on (``None``: not given)."""
-
-    device: str | None = None
-    batch_size: int | None = None
-    ini_device: str | None = None
-    ini_batch_size: int | None = None
-    trust_checkpoints: bool = False
-
-
-@dataclass(frozen=True)
-class ItemSpec:
-    """Everything one test item needs; ``case`` is ``None`` for a skipped/failed placeholder.
-
-    ``skip`` is a skip reason (an unset variable), ``error`` a failure message known at
-    collection (a dataset that cannot be listed); ``paths`` are checked when the item runs.
-    """
-
-    suite: Suite
-    id: str
-    category: str
-    case: Case | None = None
-    bounds: Mapping[str, Bound] = field(default_factory=_frozen)
-    tolerance: Tolerance = field(default_factory=Tolerance)
-    skip: str | None = None
-    error: str | None = None
-    paths: tuple[tuple[str, Path], ...] = ()
-
-    @property
-    def name(self) -> str:
-        """The item's node name, ``<id>[<category>]``."""
-        return f"{self.id}[{self.category}]"
+_BOM = b"\xef\xbb\xbf"
 
 
 # ------------------------------------------------------------------------------------------
@@ -210,7 +72,8 @@ class ItemSpec:
 def looks_like_suite(path: Path) -> bool:
     """Cheap check used at collection: does a top-level ``pyimgano_suite`` key appear?
 
-    Reads at most 64 KiB and parses nothing, so other YAML files cost one small read.
+    Reads at most 64 KiB and parses nothing, so other YAML files cost one small read. A UTF-8
+    byte order mark at the start is ignored (editors on Windows write one).
     """
     if path.suffix not in SUITE_SUFFIXES:
         return False
@@ -219,7 +82,7 @@ def looks_like_suite(path: Path) -> bool:
             head = stream.read(_SNIFF_BYTES)
     except OSError:
         return False
-    return _SNIFF.search(head) is not None
+    return _SNIFF.search(head.removeprefix(_BOM)) is not None
 
 
 def _safe_loader() -> type:
@@ -250,10 +113,27 @@ def _safe_loader() -> type:
 
 def load_yaml(text: str, source: str) -> Any:
     """``yaml.safe_load`` semantics; tags that would build Python objects are a SuiteError."""
+    return load_yaml_with_lines(text, source)[0]
+
+
+def load_yaml_with_lines(text: str, source: str) -> tuple[Any, dict[str, int]]:
+    """Like :func:`load_yaml`, plus the 1-based line of every key path of the document.
+
+    Key paths are spelled as in error messages: ``defaults.snapshot``, ``models[1]``,
+    ``models[1].thresholds.image_auroc``; a mapping key gives the line of the key, a list
+    item the line where the item starts. A leading byte order mark is dropped.
+    """
     import yaml
 
+    text = text.removeprefix("\ufeff")
     try:
-        return yaml.load(text, Loader=_safe_loader())  # noqa: S506 - a SafeLoader subclass
+        loader = _safe_loader()(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+        return data, _node_lines(node)
     except yaml.constructor.ConstructorError as exc:
         problem = exc.problem or str(exc)
         where = f" (line {exc.problem_mark.line + 1})" if exc.problem_mark else ""
@@ -286,6 +166,33 @@ def load_yaml(text: str, source: str) -> Any:
         raise SuiteError(f"{source}: YAML value cannot be read: {exc}") from None
 
 
+def _node_lines(root: Any) -> dict[str, int]:
+    """Key path → 1-based line for a composed YAML node tree (iterative: deep trees are fine)."""
+    import yaml
+
+    lines: dict[str, int] = {}
+    stack: list[tuple[Any, str]] = [(root, "")] if root is not None else []
+    seen: set[int] = set()
+    while stack:
+        node, keypath = stack.pop()
+        if id(node) in seen:  # an alias: already walked
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    continue
+                here = f"{keypath}.{key_node.value}" if keypath else str(key_node.value)
+                lines.setdefault(here, key_node.start_mark.line + 1)
+                stack.append((value_node, here))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                here = f"{keypath}[{index}]"
+                lines.setdefault(here, item.start_mark.line + 1)
+                stack.append((item, here))
+    return lines
+
+
 def read_suite(
     path: str | os.PathLike[str],
     *,
@@ -296,10 +203,11 @@ def read_suite(
     suite_path = Path(path)
     label = source or str(suite_path)
     try:
-        text = suite_path.read_text(encoding="utf-8")
+        text = suite_path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise SuiteError(f"{label}: cannot read suite file: {exc}") from None
-    return parse_suite(load_yaml(text, label), suite_path, source=label, environ=environ)
+    data, lines = load_yaml_with_lines(text, label)
+    return parse_suite(data, suite_path, source=label, environ=environ, lines=lines)
 
 
 # ------------------------------------------------------------------------------------------
@@ -365,16 +273,34 @@ def _number(value: Any, source: str, keypath: str) -> float:
 
 
 def _sha256(value: Any, source: str, keypath: str) -> str:
-    if not isinstance(value, str) or not _HEX64.match(value):
+    from pyimgano.backends.checkpoint import _HEX64  # the one sha256 form (lower-case hex)
+
+    if not isinstance(value, str) or not _HEX64.match(value.lower()):
         raise SuiteError(
             f"{source}: {keypath}: expected a sha256 (64 hex digits), got {value!r}"
         )
     return value.lower()
 
 
-def expand_vars(text: str, environ: Mapping[str, str]) -> tuple[str, tuple[str, ...]]:
-    """Expand ``${VAR}``; returns the text and the names of unset (or empty) variables."""
+def expand_vars(
+    text: str, environ: Mapping[str, str]
+) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """Expand ``${VAR}``.
+
+    Returns
+    -------
+    tuple
+        The text (references to unset or empty variables left as written), the names of unset
+        variables and the names of variables set to the empty string, each in order of
+        appearance.
+
+    Raises
+    ------
+    ValueError
+        With the bad name as its argument, for ``${...}`` that is not a variable name.
+    """
     unset: list[str] = []
+    empty: list[str] = []
 
     def replace(match: re.Match[str]) -> str:
         name = match.group(1)
@@ -382,12 +308,13 @@ def expand_vars(text: str, environ: Mapping[str, str]) -> tuple[str, tuple[str, 
             raise ValueError(name)
         value = environ.get(name)
         if not value:
-            if name not in unset:
-                unset.append(name)
+            missing = unset if value is None else empty
+            if name not in missing:
+                missing.append(name)
             return match.group(0)
         return value
 
-    return _VAR.sub(replace, text), tuple(unset)
+    return _VAR.sub(replace, text), tuple(unset), tuple(empty)
 
 
 def _path(
@@ -401,7 +328,7 @@ def _path(
 ) -> PathRef:
     text = _string(value, source, keypath)
     try:
-        expanded, unset = expand_vars(text, environ)
+        expanded, unset, empty = expand_vars(text, environ)
     except ValueError as exc:
         raise SuiteError(
             f"{source}: {keypath}: bad variable reference ${{{exc.args[0]}}} in {text!r}; "
@@ -413,8 +340,8 @@ def _path(
         bad = sorted(placeholders - allowed)[0]
         hint = "only {category} is allowed here" if category_placeholder else "no placeholders"
         raise SuiteError(f"{source}: {keypath}: unknown placeholder {{{bad}}} in {text!r}; {hint}")
-    if unset:
-        return PathRef(text, None, unset)
+    if unset or empty:
+        return PathRef(text, None, unset, empty)
     try:
         path = Path(expanded).expanduser()
     except RuntimeError as exc:  # ~name of an unknown user
@@ -459,30 +386,100 @@ def _tolerance(value: Any, source: str, keypath: str) -> Tolerance:
         if number < 0:
             raise SuiteError(f"{source}: {here}.{metric}: a tolerance cannot be negative")
         per_metric[metric] = number
-    return Tolerance(per_metric=_frozen(per_metric))
+    return Tolerance(per_metric=frozen(per_metric))
 
 
 def _options(entry: Mapping[str, Any], source: str, keypath: str) -> Options:
-    pixel = batch_size = device = aupro_limit = None
+    from pyimgano.backends.device import parse_device
+
+    pixel = batch_size = device = aupro_limit = precision = None
+    aupro_limits = auspro_limits = aupimo_bounds = None
     if entry.get("pixel") is not None:
         pixel = _bool(entry["pixel"], source, f"{keypath}.pixel")
     if entry.get("batch_size") is not None:
         batch_size = _positive_int(entry["batch_size"], source, f"{keypath}.batch_size")
     if entry.get("device") is not None:
-        device = parse_device(entry["device"], f"{source}: {keypath}.device")
+        try:
+            device = parse_device(entry["device"])
+        except DeviceError as exc:
+            raise SuiteError(f"{source}: {keypath}.device: {exc}") from None
     if entry.get("aupro_limit") is not None:
-        aupro_limit = _number(entry["aupro_limit"], source, f"{keypath}.aupro_limit")
-        if not 0.0 < aupro_limit <= 1.0:
-            raise SuiteError(f"{source}: {keypath}.aupro_limit: must be in (0, 1]")
-    return Options(pixel, batch_size, device, aupro_limit)
+        aupro_limit = _fraction(entry["aupro_limit"], source, f"{keypath}.aupro_limit")
+    if entry.get("precision") is not None:
+        precision = entry["precision"]
+        if precision not in PRECISIONS:
+            raise SuiteError(
+                f"{source}: {keypath}.precision: unknown precision {precision!r}; expected one "
+                f"of {', '.join(PRECISIONS)}"
+            )
+    if entry.get("aupro_limits") is not None:
+        aupro_limits = _limits(entry["aupro_limits"], source, f"{keypath}.aupro_limits")
+    if entry.get("auspro_limits") is not None:
+        auspro_limits = _limits(entry["auspro_limits"], source, f"{keypath}.auspro_limits")
+    if entry.get("aupimo_fpr_bounds") is not None:
+        aupimo_bounds = _fpr_bounds(
+            entry["aupimo_fpr_bounds"], source, f"{keypath}.aupimo_fpr_bounds"
+        )
+    return Options(pixel, batch_size, device, aupro_limit, precision, aupro_limits,
+                   auspro_limits, aupimo_bounds)
 
 
-def parse_device(value: Any, where: str) -> str:
-    """Validate a device option (``auto``, ``cpu``, ``cuda``, ``cuda:N``)."""
-    text = value.strip().lower() if isinstance(value, str) else None
-    if text is None or not _DEVICE.match(text):
-        raise SuiteError(f"{where}: unknown device {value!r}; expected auto, cpu, cuda or cuda:N")
-    return text
+def _fraction(value: Any, source: str, keypath: str) -> float:
+    """A number in (0, 1] (an FPR limit)."""
+    number = _number(value, source, keypath)
+    if not 0.0 < number <= 1.0:
+        raise SuiteError(f"{source}: {keypath}: must be in (0, 1], got {value!r}")
+    return number
+
+
+def _limits(value: Any, source: str, keypath: str) -> tuple[float, ...]:
+    """A non-empty list of distinct FPR limits in (0, 1], kept in the order given."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value:
+        raise SuiteError(
+            f"{source}: {keypath}: expected a non-empty list of numbers in (0, 1], got {value!r}"
+        )
+    limits: list[float] = []
+    for index, item in enumerate(value):
+        limit = _fraction(item, source, f"{keypath}[{index}]")
+        if limit in limits:
+            raise SuiteError(f"{source}: {keypath}: limit {item!r} is listed twice")
+        limits.append(limit)
+    return tuple(limits)
+
+
+def _fpr_bounds(value: Any, source: str, keypath: str) -> tuple[float, float]:
+    """``[low, high]`` with ``0 < low < high <= 1``."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2:
+        raise SuiteError(
+            f"{source}: {keypath}: expected [low, high], two FPRs with 0 < low < high <= 1, "
+            f"got {value!r}"
+        )
+    low = _fraction(value[0], source, f"{keypath}[0]")
+    high = _fraction(value[1], source, f"{keypath}[1]")
+    if not low < high:
+        raise SuiteError(f"{source}: {keypath}: low bound {value[0]!r} must be below the high "
+                         f"bound {value[1]!r}")
+    return low, high
+
+
+def _parity(value: Any, source: str, keypath: str) -> dict[str, float]:
+    """Parity bounds, by the one parser (:func:`pyimgano.parity.parse_parity`)."""
+    from pyimgano.parity import parse_parity
+
+    spec = _mapping(value, source, keypath)
+    try:
+        return parse_parity({k: v for k, v in spec.items() if v is not None},
+                            where=f"{source}: {keypath}")
+    except ConfigError as exc:
+        raise SuiteError(str(exc)) from None
+
+
+def _pins(value: Any, source: str, keypath: str) -> str | Mapping[str, str]:
+    """One sha256 for every category, or a ``{category: sha256}`` map."""
+    if isinstance(value, Mapping):
+        pins = _mapping(value, source, keypath)
+        return frozen({c: _sha256(p, source, f"{keypath}.{c}") for c, p in pins.items()})
+    return _sha256(value, source, keypath)
 
 
 def _thresholds(
@@ -572,18 +569,22 @@ def _dataset(
                 f"{source}: {keypath}.{key}: expected a string or a list of strings, "
                 f"got {option!r}"
             )
-    return DatasetSpec(name, fmt, root, _frozen(fingerprint), _frozen(options))
+    return DatasetSpec(name, fmt, root, frozen(fingerprint), frozen(options))
 
 
 def _expand_option(value: str, source: str, keypath: str, environ: Mapping[str, str]) -> str:
     try:
-        text, unset = expand_vars(value, environ)
+        text, unset, empty = expand_vars(value, environ)
     except ValueError as exc:
         raise SuiteError(
             f"{source}: {keypath}: bad variable reference ${{{exc.args[0]}}}"
         ) from None
     if unset:
         raise SuiteError(f"{source}: {keypath}: environment variable {unset[0]} is not set")
+    if empty:
+        raise SuiteError(
+            f"{source}: {keypath}: environment variable {empty[0]} is set but empty"
+        )
     return text
 
 
@@ -621,13 +622,22 @@ def _model(
                            category_placeholder=True)
     sha256: str | Mapping[str, str] | None = None
     if entry.get("sha256") is not None:
-        if isinstance(entry["sha256"], Mapping):
-            pins = _mapping(entry["sha256"], source, f"{keypath}.sha256")
-            sha256 = _frozen(
-                {c: _sha256(p, source, f"{keypath}.sha256.{c}") for c, p in pins.items()}
+        sha256 = _pins(entry["sha256"], source, f"{keypath}.sha256")
+    reference = reference_sha256 = parity = None
+    if entry.get("reference") is not None:
+        reference = _path(entry["reference"], source, f"{keypath}.reference", base, environ,
+                          category_placeholder=True)
+    for key in ("reference_sha256", "parity"):
+        if entry.get(key) is not None and reference is None:
+            raise SuiteError(
+                f"{source}: {keypath}.{key}: {key} needs a reference: checkpoint in the same "
+                "model entry"
             )
-        else:
-            sha256 = _sha256(entry["sha256"], source, f"{keypath}.sha256")
+    if entry.get("reference_sha256") is not None:
+        reference_sha256 = _pins(entry["reference_sha256"], source,
+                                 f"{keypath}.reference_sha256")
+    if entry.get("parity") is not None:
+        parity = frozen(_parity(entry["parity"], source, f"{keypath}.parity"))
     kwargs = dict(_mapping(entry.get("model_kwargs") or {}, source, f"{keypath}.model_kwargs"))
     for key, why in FORBIDDEN_KWARGS.items():
         if key in kwargs:
@@ -649,9 +659,11 @@ def _model(
         else Tolerance()
     )
     if categories is not None:
-        _check_selected(per_category, categories, source, f"{keypath}.thresholds.{PER_CATEGORY}")
+        check_selected(per_category, categories, source, f"{keypath}.thresholds.{PER_CATEGORY}")
         if isinstance(sha256, Mapping):
-            _check_selected(sha256, categories, source, f"{keypath}.sha256")
+            check_selected(sha256, categories, source, f"{keypath}.sha256")
+        if isinstance(reference_sha256, Mapping):
+            check_selected(reference_sha256, categories, source, f"{keypath}.reference_sha256")
     return ModelSpec(
         index=index,
         id=model_id,
@@ -660,17 +672,21 @@ def _model(
         categories=categories,
         checkpoint=checkpoint,
         sha256=sha256,
-        model_kwargs=_frozen(kwargs),
+        model_kwargs=frozen(kwargs),
         options=_options(entry, source, keypath),
-        thresholds=_frozen(thresholds),
-        per_category=_frozen({c: _frozen(b) for c, b in per_category.items()}),
+        thresholds=frozen(thresholds),
+        per_category=frozen({c: frozen(b) for c, b in per_category.items()}),
         tolerance=tolerance,
+        reference=reference,
+        reference_sha256=reference_sha256,
+        parity=parity,
     )
 
 
-def _check_selected(
+def check_selected(
     keyed: Mapping[str, Any], selected: Iterable[str], source: str, keypath: str
 ) -> None:
+    """SuiteError for a key of ``keyed`` (``per_category``, pins) naming an unselected category."""
     chosen = list(selected)
     for category in keyed:
         if category not in chosen:
@@ -686,6 +702,7 @@ def parse_suite(
     *,
     source: str | None = None,
     environ: Mapping[str, str] | None = None,
+    lines: Mapping[str, int] | None = None,
 ) -> Suite:
     """Validate loaded YAML ``data`` of the suite at ``path`` and build a :class:`Suite`.
 
@@ -699,11 +716,14 @@ def parse_suite(
         How error messages name the file (default: ``path``).
     environ
         Variables for ``${VAR}`` (default: ``os.environ``).
+    lines
+        Key path → YAML line, from :func:`load_yaml_with_lines` (items and warnings point at
+        them; without it they point at line 1).
 
     Raises
     ------
     SuiteError
-        Any deviation from SPEC §8, naming file, key path and allowed keys.
+        Any deviation from docs/REFERENCE.md §8, naming file, key path and allowed keys.
     """
     suite_path = Path(path)
     source = source or str(suite_path)
@@ -755,17 +775,18 @@ def parse_suite(
         users = [m for m in models if m.dataset == dataset.name]
         if all(m.categories is not None for m in users):
             selected = sorted({c for m in users for c in m.categories or ()})
-            _check_selected(dataset.fingerprint, selected, source,
+            check_selected(dataset.fingerprint, selected, source,
                             f"datasets.{dataset.name}.fingerprint")
     return Suite(
         path=suite_path,
         source=source,
         name=name,
         defaults=_options(defaults, source, "defaults"),
-        thresholds=_frozen(thresholds),
+        thresholds=frozen(thresholds),
         tolerance=tolerance,
-        datasets=_frozen(datasets),
+        datasets=frozen(datasets),
         models=models,
+        lines=frozen(lines),
     )
 
 
@@ -773,160 +794,3 @@ def _dataset_name(key: str, source: str) -> str:
     if not _ID.match(key):
         raise SuiteError(f"{source}: datasets.{key}: invalid dataset name {key!r}")
     return key
-
-
-# ------------------------------------------------------------------------------------------
-# expansion into items
-
-
-def pick(*values: Any, fallback: Any) -> Any:
-    """The first value that is not ``None`` (option precedence), else ``fallback``."""
-    for value in values:
-        if value is not None:
-            return value
-    return fallback
-
-
-def _unset_reason(names: Sequence[str], what: str) -> str:
-    joined = ", ".join(f"${{{n}}}" for n in names)
-    verb = "is" if len(names) == 1 else "are"
-    return f"environment variable {joined} {verb} not set ({what})"
-
-
-def _default_lister(fmt: str, root: Path, **options: Any) -> list[str]:
-    from pyimgano.datasets import list_categories
-
-    return list_categories(fmt, root, **options)
-
-
-def expand_suite(
-    suite: Suite,
-    settings: RunSettings | None = None,
-    *,
-    list_categories: Callable[..., list[str]] | None = None,
-) -> list[ItemSpec]:
-    """One :class:`ItemSpec` per (model entry, category), in suite order.
-
-    ``categories: all`` calls ``list_categories(format, root, **options)``; when that cannot
-    run (unset variable, missing root, no category found) the entry yields one ``<id>[all]``
-    item carrying the skip reason or the failure message. ``per_category``/``sha256``/
-    ``fingerprint`` keys naming a category that ``all`` did not find are a SuiteError.
-    """
-    settings = settings or RunSettings()
-    lister = list_categories or _default_lister
-    listed: dict[str, list[str] | str] = {}
-    items: list[ItemSpec] = []
-    for model in suite.models:
-        dataset = suite.datasets[model.dataset]
-        keypath = f"models[{model.index}]"
-        skip = None
-        if dataset.root.unset:
-            skip = _unset_reason(dataset.root.unset, f"datasets.{dataset.name}.root")
-        elif model.checkpoint is not None and model.checkpoint.unset:
-            skip = _unset_reason(model.checkpoint.unset, f"{keypath}.checkpoint")
-        categories: Sequence[str]
-        if model.categories is not None:
-            categories = model.categories
-        elif dataset.root.unset:
-            items.append(ItemSpec(suite, model.id, ALL, skip=skip))
-            continue
-        else:
-            if dataset.name not in listed:
-                listed[dataset.name] = _list(dataset, lister)
-            found = listed[dataset.name]
-            if isinstance(found, str):
-                items.append(ItemSpec(suite, model.id, ALL, error=found))
-                continue
-            categories = found
-            _check_selected(model.per_category, categories, suite.source,
-                            f"{keypath}.thresholds.{PER_CATEGORY}")
-            if isinstance(model.sha256, Mapping):
-                _check_selected(model.sha256, categories, suite.source, f"{keypath}.sha256")
-        for category in categories:
-            items.append(_item(suite, model, dataset, category, settings, skip))
-    _check_fingerprints(suite, listed)
-    return items
-
-
-def _list(dataset: DatasetSpec, lister: Callable[..., list[str]]) -> list[str] | str:
-    assert dataset.root.path is not None
-    if not dataset.root.path.exists():
-        return _missing(dataset.root, f"dataset {dataset.name!r} root")
-    try:
-        return list(lister(dataset.format, dataset.root.path, **dict(dataset.options)))
-    except DatasetError as exc:
-        return f"dataset {dataset.name!r}: {exc}"
-
-
-def _missing(ref: PathRef, what: str) -> str:
-    shown = f" (from {ref.text!r})" if ref.text != str(ref.path) else ""
-    return f"{what} {ref.path} does not exist{shown}"
-
-
-def _check_fingerprints(suite: Suite, listed: Mapping[str, list[str] | str]) -> None:
-    for dataset in suite.datasets.values():
-        users = [m for m in suite.models if m.dataset == dataset.name]
-        if not dataset.fingerprint or all(m.categories is not None for m in users):
-            continue
-        found = listed.get(dataset.name)
-        if not isinstance(found, list):
-            continue
-        selected = sorted({c for m in users for c in (m.categories or found)})
-        _check_selected(dataset.fingerprint, selected, suite.source,
-                        f"datasets.{dataset.name}.fingerprint")
-
-
-def _item(
-    suite: Suite,
-    model: ModelSpec,
-    dataset: DatasetSpec,
-    category: str,
-    settings: RunSettings,
-    skip: str | None,
-) -> ItemSpec:
-    from pyimgano.runner import Case
-
-    bounds = merge_bounds(
-        suite.thresholds, model.thresholds, model.per_category.get(category, {})
-    )
-    tolerance = suite.tolerance.then(model.tolerance)
-    if skip is not None:
-        return ItemSpec(suite, model.id, category, bounds=_frozen(bounds), tolerance=tolerance,
-                        skip=skip)
-    defaults, own = suite.defaults, model.options
-    root = dataset.root.path
-    checkpoint = model.checkpoint.for_category(category) if model.checkpoint else None
-    assert root is not None
-    paths: list[tuple[str, Path]] = [(_label(dataset.root, f"dataset {dataset.name!r} root"),
-                                      root)]
-    if checkpoint is not None and model.checkpoint is not None:
-        paths.append((_label(model.checkpoint, "checkpoint"), checkpoint))
-    case = Case(
-        model=model.model,
-        dataset_format=dataset.format,
-        root=root,
-        category=category,
-        checkpoint=checkpoint,
-        model_kwargs=dict(model.model_kwargs),
-        device=pick(settings.device, own.device, defaults.device, settings.ini_device,
-                    fallback="auto"),
-        pixel=pick(own.pixel, defaults.pixel, fallback=False),
-        batch_size=pick(settings.batch_size, own.batch_size, defaults.batch_size,
-                        settings.ini_batch_size, fallback=16),
-        aupro_limit=pick(own.aupro_limit, defaults.aupro_limit, fallback=0.3),
-        checkpoint_sha256=model.sha256_for(category),
-        trust_checkpoint=settings.trust_checkpoints,
-        fingerprint=dataset.fingerprint.get(category),
-        dataset_options=dict(dataset.options),
-    )
-    return ItemSpec(suite, model.id, category, case=case, bounds=_frozen(bounds),
-                    tolerance=tolerance, paths=tuple(paths))
-
-
-def _label(ref: PathRef, what: str) -> str:
-    return f"{what} (from {ref.text!r})" if ref.text else what
-
-
-def missing_paths(spec: ItemSpec) -> list[str]:
-    """Messages for the item's paths that do not exist (checked when the item runs)."""
-    return [f"{label}: {path} does not exist" for label, path in spec.paths if not path.exists()]

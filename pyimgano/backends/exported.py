@@ -1,0 +1,415 @@
+"""What the ONNX and OpenVINO backends share: artifact files, their hashes, anomalib's graph
+contract, and batched inference of a graph (SPEC §3).
+
+An anomalib export (``Engine.export(model, ExportType.ONNX | OPENVINO)``) is a graph that holds
+the whole module — pre-processor (resize, normalisation), model, post-processor (normalisation,
+threshold) — with
+
+- one input, ``input``: float32 ``[B, 3, H, W]``, RGB in [0, 1] (``read_image`` decoding); the
+  batch axis is dynamic; H and W are dynamic unless the export fixed ``input_size``;
+- outputs ``pred_score`` ``[B, 1]`` float32, ``pred_label`` ``[B, 1]`` bool,
+  ``anomaly_map`` ``[B, 1, h, w]`` float32 and ``pred_mask`` (not read).
+
+:class:`ExportedGraphDetector` checks that contract when the artifact is loaded (a graph that
+breaks it is a :class:`~pyimgano.errors.CheckpointError` naming the file and what was expected),
+feeds decoded images batched by size, and reads the graph's own outputs through the one
+normalisation path (:func:`pyimgano.outputs.split_batch_output`). A runtime module only
+implements :meth:`ExportedGraphDetector._open` (load, compile, describe the graph's ports) and
+:meth:`ExportedGraphDetector._run` (one forward pass).
+
+Fixed input size: anomalib gives no resize for it (its ``OpenVINOInferencer`` feeds the image as
+decoded, and fails on another size). The graph's own first step is the pre-processor's
+``export_transform``, ``Resize(image_size, antialias=False)`` (anomalib drops antialiasing for
+export; the torch module's ``forward`` uses the same transform), which is the identity when the
+graph's input size is the model's image size (how ``Engine.export(input_size=...)`` is meant to
+be used). So each image is resized to the graph's input size with that same operation
+(:func:`pyimgano.backends.images.resize_image`: bilinear, ``align_corners=False``, no
+antialiasing) on the decoding threads — the result equals the dynamic graph's and
+``TorchInferencer``'s to ~1e-7 — and the description's ``preprocessing`` says so.
+
+Provenance: every file of the artifact is hashed (sha256, streamed). The artifact's pin is
+:func:`combined_sha256`: the sha256 of the text ``"<sha256>  <name>\\n"`` per file, files sorted
+by name — the output of ``sha256sum`` run on the sorted file names inside the artifact's folder,
+so ``(cd weights/onnx && sha256sum model.onnx model.onnx.data | sha256sum)`` computes it too.
+Nothing is unpickled, so no pin or trust is needed to load; a given pin must match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pyimgano.backends.images import DecodedBatch, resize_image
+from pyimgano.errors import CheckpointError, ConfigError, ModelOutputError
+from pyimgano.models.base import Batch, Detector, ModelDescription
+from pyimgano.outputs import split_batch_output
+
+#: Inference precisions (SPEC §3).
+PRECISIONS = ("f32", "bf16", "f16")
+
+#: The graph's output names pyimgano reads (anomalib's contract).
+SCORE_OUTPUT = "pred_score"
+MAP_OUTPUT = "anomaly_map"
+LABEL_OUTPUT = "pred_label"
+
+_FLOATS = ("float32", "float16", "float64", "bfloat16")
+_LABEL_TYPES = ("bool", "int8", "uint8", "int32", "int64")
+_CONTRACT = (
+    "anomalib's export contract: one input float32 [B, 3, H, W] and outputs pred_score "
+    "[B, 1] float, optional anomaly_map [B, 1, h, w] float and pred_label [B, 1] bool"
+)
+_CHUNK = 1 << 20
+
+
+def check_precision(precision: Any) -> str:
+    """``precision`` if it is one of :data:`PRECISIONS`, else :class:`ConfigError`."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision={precision!r}: expected one of {', '.join(PRECISIONS)}")
+    return precision
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 hex digest of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as stream:
+            while chunk := stream.read(_CHUNK):
+                digest.update(chunk)
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read artifact file: {exc.strerror or exc}") from None
+    return digest.hexdigest()
+
+
+def combined_sha256(files: Mapping[str, str]) -> str:
+    """The pin of a multi-file artifact: sha256 of ``"<sha256>  <name>\\n"`` lines sorted by name.
+
+    >>> combined_sha256({"b": "2" * 64, "a": "1" * 64}) == combined_sha256(
+    ...     {"a": "1" * 64, "b": "2" * 64})
+    True
+    """
+    text = "".join(f"{files[name]}  {name}\n" for name in sorted(files))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ArtifactFiles:
+    """The files of one exported artifact and their hashes.
+
+    Attributes
+    ----------
+    path : Path
+        The file given (``model.onnx``, ``model.xml``).
+    files : dict
+        File name (relative to ``path.parent``) -> sha256, sorted by name.
+    sha256 : str
+        :func:`combined_sha256` of ``files``.
+    """
+
+    path: Path
+    files: dict[str, str] = field(default_factory=dict)
+    sha256: str = ""
+
+    @classmethod
+    def hash(cls, path: Path, companions: Iterable[Path]) -> ArtifactFiles:
+        """Hash ``path`` and its ``companions`` (which must exist; the caller checked)."""
+        files = {p.name if p.parent == path.parent else os.path.relpath(p, path.parent):
+                 file_sha256(p) for p in (path, *companions)}
+        ordered = dict(sorted(files.items()))
+        return cls(path=path, files=ordered, sha256=combined_sha256(ordered))
+
+    def check_pin(self, pin: str | None) -> None:
+        """Raise :class:`CheckpointError` when ``pin`` is given and differs from the sha256."""
+        from pyimgano.backends.checkpoint import normalize_pin
+
+        expected = normalize_pin(pin)
+        if expected is None or expected == self.sha256:
+            return
+        listed = ", ".join(f"{name} {digest}" for name, digest in self.files.items())
+        raise CheckpointError(
+            f"{self.path}: sha256 mismatch: the artifact's combined sha256 is {self.sha256} "
+            f"(files: {listed}) but the pin is {expected}; if the artifact changed on purpose, "
+            f"pin it again with --checkpoint-sha256 {self.sha256} (CLI) or sha256: "
+            f"{self.sha256} (suite model entry)"
+        )
+
+
+def check_artifact_path(path: str | os.PathLike[str], suffix: str, what: str) -> Path:
+    """The artifact's main file as a Path; :class:`CheckpointError` when missing or empty."""
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a directory; give the {what} file itself")
+    if not path.exists():
+        raise CheckpointError(f"{path}: {what} file not found")
+    if path.suffix.lower() != suffix:
+        raise CheckpointError(f"{path}: expected a {suffix} file for {what}")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: {what} file is empty")
+    return path
+
+
+@dataclass(frozen=True)
+class Port:
+    """One input or output of a graph: name, shape (int, or None for a dynamic axis), dtype."""
+
+    name: str
+    shape: tuple[int | None, ...]
+    dtype: str
+
+    def describe(self) -> str:
+        dims = ", ".join("?" if d is None else str(d) for d in self.shape)
+        return f"{self.name} {self.dtype} [{dims}]"
+
+
+@dataclass(frozen=True)
+class GraphContract:
+    """What :func:`check_contract` found: the input port, its fixed size, the outputs to read."""
+
+    input: Port
+    fixed_size: tuple[int, int] | None
+    fixed_batch: int | None
+    outputs: tuple[str, ...]
+
+
+def check_contract(path: Path, inputs: Sequence[Port], outputs: Sequence[Port]) -> GraphContract:
+    """Check a graph's ports against anomalib's export contract.
+
+    Raises
+    ------
+    CheckpointError
+        Not exactly one input; an input that is not a float32 (float16) rank-4 tensor with 3
+        channels; no ``pred_score`` output, or one of the read outputs with the wrong rank or
+        dtype. The message names the file, what was found and what was expected.
+    """
+    found = (
+        f"inputs: {', '.join(p.describe() for p in inputs) or 'none'}; outputs: "
+        f"{', '.join(p.describe() for p in outputs) or 'none'}"
+    )
+
+    def refuse(why: str) -> CheckpointError:
+        return CheckpointError(f"{path}: {why} ({found}); expected {_CONTRACT}")
+
+    if len(inputs) != 1:
+        raise refuse(f"the graph has {len(inputs)} inputs")
+    port = inputs[0]
+    if len(port.shape) != 4 or port.shape[1] not in (3, None):
+        raise refuse(f"input {port.name!r} is not [B, 3, H, W]")
+    if port.dtype not in ("float32", "float16"):
+        raise refuse(f"input {port.name!r} has dtype {port.dtype}")
+    by_name = {p.name: p for p in outputs}
+    if SCORE_OUTPUT not in by_name:
+        raise refuse("the graph has no pred_score output")
+    ranks = {SCORE_OUTPUT: (1, 2), MAP_OUTPUT: (3, 4), LABEL_OUTPUT: (1, 2)}
+    kinds = {SCORE_OUTPUT: _FLOATS, MAP_OUTPUT: _FLOATS, LABEL_OUTPUT: _LABEL_TYPES}
+    read = []
+    for name in (SCORE_OUTPUT, MAP_OUTPUT, LABEL_OUTPUT):
+        out = by_name.get(name)
+        if out is None:
+            continue
+        if len(out.shape) not in ranks[name]:
+            raise refuse(f"output {name!r} has rank {len(out.shape)}")
+        if out.dtype not in kinds[name]:
+            raise refuse(f"output {name!r} has dtype {out.dtype}")
+        read.append(name)
+    height, width = port.shape[2], port.shape[3]
+    fixed = (height, width) if height is not None and width is not None else None
+    if (height is None) != (width is None):
+        raise refuse(f"input {port.name!r} fixes one of H, W only")
+    return GraphContract(
+        input=port, fixed_size=fixed, fixed_batch=port.shape[0], outputs=tuple(read)
+    )
+
+
+_RUNTIME_PREFIX = re.compile(r"\[ONNXRuntimeError\] : \d+ : \w+ : ")
+_SOURCE_LOCATION = re.compile(r"^\S+\.(?:cc|cpp|h|hpp):\d+:?\s+(?:\S+\s+)?")
+
+
+def first_line(exc: BaseException) -> str:
+    """The informative part of a runtime's exception message, on one line.
+
+    onnxruntime nests ``[ONNXRuntimeError] : 1 : FAIL : ...`` messages: the innermost one is
+    kept, without its C++ source location. OpenVINO prefixes ``Exception from <file>:<line>:``
+    and ``Check '...' failed at ...`` lines: the last other line is kept.
+    """
+    text = str(exc)
+    if _RUNTIME_PREFIX.search(text):
+        inner = _RUNTIME_PREFIX.split(" ".join(text.split()))[-1]
+        return _SOURCE_LOCATION.sub("", inner).strip()[:400] or type(exc).__name__
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    useful = [line for line in lines
+              if not line.startswith(("Exception from ", "Check '"))] or lines
+    return useful[-1][:400] if useful else type(exc).__name__
+
+
+class ExportedGraphDetector(Detector):
+    """Shared base of the ONNX and OpenVINO detectors (see the module docstring).
+
+    Subclasses set :attr:`runtime`, :attr:`suffix` and :attr:`what`, and implement
+    :meth:`_open` and :meth:`_run`. Constructor arguments are those of
+    :class:`pyimgano.backends.onnx.OnnxCheckpoint`.
+    """
+
+    runtime = ""
+    suffix = ""
+    what = ""
+
+    def __init__(
+        self,
+        checkpoint_path: str | os.PathLike[str] | None = None,
+        *,
+        anomalib_model: str | None = None,
+        device: str = "auto",
+        checkpoint_sha256: str | None = None,
+        trust_checkpoint: bool = False,
+        decode_workers: int = 2,
+        precision: str = "f32",
+        cache_dir: str | os.PathLike[str] | None = None,
+        maps_on_device: bool | None = None,
+    ) -> None:
+        if checkpoint_path is None:
+            raise ConfigError(
+                f"an {self.what} needs its file: pass --checkpoint-path FILE{self.suffix} "
+                "(or checkpoint_path in the model kwargs)"
+            )
+        if isinstance(decode_workers, bool) or not isinstance(decode_workers, int) or (
+            decode_workers < 0
+        ):
+            raise ConfigError(f"decode_workers={decode_workers!r}: expected an integer >= 0")
+        if maps_on_device:
+            raise ConfigError(
+                f"maps_on_device=True: the {self.runtime} backend returns maps on the host; "
+                "leave it unset or false"
+            )
+        started = time.perf_counter()
+        self.precision = check_precision(precision)
+        self.anomalib_model = anomalib_model
+        self.decode_workers = decode_workers
+        self.trust_checkpoint = bool(trust_checkpoint)  # nothing is unpickled: not needed
+        self.cache_dir = None if cache_dir is None else Path(cache_dir)
+        self.maps_on_device = False
+        self.checkpoint_path = check_artifact_path(checkpoint_path, self.suffix, self.what)
+        self.artifact = ArtifactFiles.hash(
+            self.checkpoint_path, self._companions(self.checkpoint_path)
+        )
+        self.artifact.check_pin(checkpoint_sha256)
+        self.device = "cpu"
+        self.execution_device = ""
+        self.runtime_version = ""
+        self.threads: int | None = None
+        self.extra: dict[str, Any] = {}
+        inputs, outputs = self._open(device)
+        self.contract = check_contract(self.checkpoint_path, inputs, outputs)
+        self._check_precision()
+        self.load_seconds = time.perf_counter() - started
+
+    # -- what a runtime implements -----------------------------------------------------------
+
+    def _companions(self, path: Path) -> list[Path]:
+        """The artifact's other files (checked to exist); override per format."""
+        return []
+
+    def _open(self, device: str) -> tuple[list[Port], list[Port]]:
+        """Load and compile the graph on ``device``; set :attr:`device`,
+        :attr:`execution_device`, :attr:`runtime_version`; return its input and output ports.
+        Every failure must be a :class:`CheckpointError` / :class:`DeviceError`."""
+        raise NotImplementedError
+
+    def _run(self, array: np.ndarray) -> dict[str, np.ndarray]:
+        """One forward pass of a ``(B, 3, H, W)`` array; the :attr:`contract` outputs by name."""
+        raise NotImplementedError
+
+    def _check_precision(self) -> None:
+        """Raise :class:`ConfigError` when :attr:`precision` cannot be honoured exactly."""
+
+    # -- inference --------------------------------------------------------------------------
+
+    def prepare_image(self, image: np.ndarray) -> np.ndarray:
+        """Resize to the graph's fixed input size (a no-op for a dynamic graph)."""
+        size = self.contract.fixed_size
+        return image if size is None else resize_image(image, size)
+
+    def infer(self, batch: DecodedBatch) -> Batch:
+        """Run the graph on one decoded batch (images of one size), ``Batch.seconds`` = runs."""
+        images = [self.prepare_image(image) for image in batch.images]
+        array = np.stack(images) if images else np.zeros((0, 3, 1, 1), np.float32)
+        if self.contract.input.dtype == "float16":
+            array = array.astype(np.float16)
+        step = self.contract.fixed_batch or len(images) or 1
+        pieces: dict[str, list[np.ndarray]] = {}
+        seconds = 0.0
+        for start in range(0, len(images), step):
+            chunk = array[start : start + step]
+            n = len(chunk)
+            if n < step:  # a graph with a fixed batch: pad with the last image, drop after
+                chunk = np.concatenate([chunk, np.repeat(chunk[-1:], step - n, axis=0)])
+            began = time.perf_counter()
+            try:
+                outputs = self._run(np.ascontiguousarray(chunk))
+            except (CheckpointError, ModelOutputError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - a runtime error becomes one line
+                raise ModelOutputError(
+                    f"{batch.names[start]}: {self.runtime} failed on a batch of {n} image(s) "
+                    f"of shape {tuple(chunk.shape[1:])} with {self.checkpoint_path.name}: "
+                    f"{first_line(exc)}"
+                ) from None
+            seconds += time.perf_counter() - began
+            for name in self.contract.outputs:
+                pieces.setdefault(name, []).append(np.asarray(outputs[name])[:n])
+        fields = {name: np.concatenate(values) for name, values in pieces.items()}
+        predictions = split_batch_output(fields, batch.names)
+        return Batch(indices=batch.indices, predictions=tuple(predictions), seconds=seconds)
+
+    # -- description ------------------------------------------------------------------------
+
+    def describe(self) -> ModelDescription:
+        """The artifact, its files' hashes, runtime, version, execution device and precision."""
+        size = self.contract.fixed_size
+        preprocessing = None
+        if size is not None:
+            preprocessing = (
+                f"resized to the graph's fixed input size {size[0]}x{size[1]} (H x W) before the "
+                "graph: bilinear, align_corners=False, no antialiasing (anomalib's export "
+                "transform)"
+            )
+        extra: dict[str, Any] = {
+            "anomalib_model": self.anomalib_model,
+            "checkpoint_format": self.runtime,
+            "graph_input": self.contract.input.describe(),
+            "graph_outputs": list(self.contract.outputs),
+            **self.extra,
+        }
+        return ModelDescription(
+            checkpoint=os.fspath(self.checkpoint_path),
+            checkpoint_sha256=self.artifact.sha256,
+            outputs_normalized=None,
+            device=self.device,
+            threads=self.threads,
+            runtime=self.runtime,
+            runtime_version=self.runtime_version,
+            execution_device=self.execution_device,
+            precision=self.precision,
+            artifact_files=dict(self.artifact.files),
+            preprocessing=preprocessing,
+            extra=extra,
+        )
+
+
+__all__ = [
+    "PRECISIONS",
+    "ArtifactFiles",
+    "ExportedGraphDetector",
+    "GraphContract",
+    "Port",
+    "check_contract",
+    "check_precision",
+    "combined_sha256",
+    "file_sha256",
+]

@@ -1,0 +1,108 @@
+"""The model zoo: every registered anomalib alias, proven or its limitation shown (docs/MODELS.md).
+
+Each model anomalib can build and train offline is trained tiny (1 epoch, 8 images of 72 px
+resized to 64 px, randomly initialised backbones) and evaluated by pyimgano from its exported
+``.pt`` and its ``.ckpt``, one image at a time and at batch 4, against anomalib's own per-image
+inference (``TorchInferencer`` for the ``.pt``; ``load_from_checkpoint`` with the saved
+pre-processor + forward for the ``.ckpt``), with the network blocked while pyimgano loads the
+``.ckpt``. The measured facts must equal the zoo table
+(:data:`pyimgano.models.anomalib_zoo.ANOMALIB_ZOO`): the formats verified and batch
+independence. Models that cannot be trained offline must fail the documented way and carry a
+limitation.
+
+Opt-in (minutes): ``PYIMGANO_ZOO=1 .venv/bin/python -m pytest tests/zoo -m zoo``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pyimgano.errors import CheckpointError
+from pyimgano.models.anomalib_zoo import ANOMALIB_ZOO
+from tests.zoo import _zoo
+
+pytestmark = [pytest.mark.anomalib, pytest.mark.zoo]
+
+EXACT = 1e-5
+
+#: Models anomalib cannot train offline here, with the reason the zoo's trainer reports.
+NOT_TRAINABLE_OFFLINE: dict[str, str] = {
+    "anomalyvfm": "hf_hub_download",
+    "cfm": "Point-MAE",
+    "dsr": "vq_model_pretrained",
+    "efficient_ad": "efficientad_pretrained_weights|imagenette",
+    "vlm_ad": "",  # whatever its backend fails with: no offline model behind it
+    "winclip": "open_clip",
+}
+
+
+def _detector(path, model, **kwargs):
+    from pyimgano.backends.anomalib import VisionAnomalibCheckpoint
+
+    return VisionAnomalibCheckpoint(path, anomalib_model=model, device="cpu", **kwargs)
+
+
+def _evaluate(path, model, reference, images, **kwargs):
+    """(exact at batch 1?, outputs at 1, outputs at BATCH, error message or None)."""
+    try:
+        detector = _detector(path, model, **kwargs)
+    except CheckpointError as exc:
+        message = str(exc)
+        assert str(path) in message and "\n" not in message
+        return False, None, None, message
+    one = _zoo.pyimgano_outputs(detector, images, 1)
+    many = _zoo.pyimgano_outputs(detector, images, _zoo.BATCH)
+    exact = max(_zoo.max_differences(one, reference)) <= EXACT
+    return exact, one, many, None
+
+
+@pytest.mark.parametrize("model", sorted(ANOMALIB_ZOO))
+def test_zoo_model(model, zoo_train, zoo_images, monkeypatch, tmp_path):
+    facts = ANOMALIB_ZOO[model]
+    if model in NOT_TRAINABLE_OFFLINE:
+        with pytest.raises(_zoo.TrainingFailed, match=NOT_TRAINABLE_OFFLINE[model]):
+            zoo_train(model)
+        assert facts.verified == ()
+        assert facts.batch_independent is None
+        assert facts.limitations
+        return
+    try:
+        trained = zoo_train(model)
+    except _zoo.TrainingFailed as exc:
+        assert facts.verified == () and facts.limitations, f"{model} failed to train: {exc}"
+        pytest.skip(f"anomalib cannot train {model} offline: {exc}")
+
+    verified = []
+    outputs = {}
+    try:
+        from_pt = _zoo.reference_pt(trained.pt_path, zoo_images, monkeypatch)
+    except Exception as exc:  # noqa: BLE001 - anomalib's own .pt cannot be read
+        from_pt = None
+        pt_error = f"{type(exc).__name__}: {exc}"
+    if from_pt is not None:
+        exact, one, many, error = _evaluate(trained.pt_path, model, from_pt, zoo_images,
+                                            trust_checkpoint=True)
+        assert error is None, error
+        if exact:
+            verified.append(".pt")
+            outputs[".pt"] = (one, many)
+    else:
+        exact, _, _, error = _evaluate(trained.pt_path, model, [], zoo_images,
+                                       trust_checkpoint=True)
+        assert error is not None, f"anomalib cannot read it ({pt_error}) but pyimgano did"
+
+    from_ckpt = _zoo.reference_ckpt(model, trained.ckpt_path, zoo_images, tmp_path)
+    if from_pt is not None:  # the .ckpt reference is the .pt of the same run
+        assert max(_zoo.max_differences(from_ckpt, from_pt)) <= EXACT
+    with _zoo.network_blocked(monkeypatch) as attempts:
+        exact, one, many, error = _evaluate(trained.ckpt_path, model, from_ckpt, zoo_images)
+    assert attempts == []
+    assert error is None, error
+    if exact:
+        verified.append(".ckpt")
+        outputs[".ckpt"] = (one, many)
+
+    assert tuple(verified) == facts.verified
+    one, many = next(iter(outputs.values()))
+    independent = max(_zoo.max_differences(many, one)) <= EXACT
+    assert independent == facts.batch_independent
