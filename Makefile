@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.pyimgano-installed
 
-.PHONY: install demo test bench lint
+.PHONY: install demo test bench zoo lint
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	PYIMGANO_BENCH=1 $(BIN)/python -m pytest tests/benchmarks --benchmark-only -q
+
+zoo: $(STAMP)
+	PYIMGANO_ZOO=1 $(BIN)/python -m pytest tests/zoo -q -m zoo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,6 +1,6 @@
 """pyimgano: a regression-test harness for visual anomaly detection checkpoints.
 
-Importing this package is cheap: it never imports torch or anomalib (SPEC §3).
+Importing this package is cheap: it never imports torch or anomalib (docs/REFERENCE.md §3).
 """
 
 from __future__ import annotations

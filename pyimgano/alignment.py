@@ -1,8 +1,9 @@
-"""Align anomaly maps to ground-truth mask size (SPEC §5).
+"""Align anomaly maps to ground-truth mask size (docs/REFERENCE.md §5).
 
 Same-size maps are returned untouched (no copy, no dtype change). Other maps are resized with
 ``torch.nn.functional.interpolate(mode="bilinear", align_corners=False, antialias=False)`` — the
-routine SPEC §5 names — computed in float32. A NumPy map is resized on the CPU; a torch tensor
+routine docs/REFERENCE.md §5 names — computed in float32. A NumPy map is resized on the CPU; a
+torch tensor
 (a map kept on the model's device, docs/REFERENCE.md §5) is resized on its own device and stays
 there. torch is imported only when a resize is actually needed, so same-size evaluation works
 without torch installed.

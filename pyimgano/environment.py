@@ -1,4 +1,4 @@
-"""Versions and machine facts recorded in every report (SPEC §6 ``environment``)."""
+"""Versions and machine facts recorded in every report (docs/REFERENCE.md §6 ``environment``)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ class ConfigError(PyImganoError, ValueError):
 
 
 class SuiteError(ConfigError):
-    """A suite YAML file that does not follow SPEC §8 (collection error)."""
+    """A suite YAML file that does not follow docs/REFERENCE.md §8 (collection error)."""
 
 
 class UnknownModelError(PyImganoError, LookupError):
@@ -52,7 +52,7 @@ class GateFailure(PyImganoError, AssertionError):
     """A metric missed its threshold or moved beyond its snapshot tolerance.
 
     ``rows`` holds one dict per metric checked (metric, value, bound, snapshot, delta,
-    tolerance, passed, reason) so that callers can render the SPEC §8 failure table.
+    tolerance, passed, reason) so that callers can render the docs/REFERENCE.md §8 failure table.
     """
 
     def __init__(self, message: str, rows: list[dict] | None = None) -> None:

@@ -1,4 +1,5 @@
-"""``evaluate``: a loaded model run over a loaded dataset → :class:`Evaluation` (SPEC §2).
+"""``evaluate``: a loaded model run over a loaded dataset → :class:`Evaluation` (docs/REFERENCE.md
+§2).
 
 :func:`evaluate` knows nothing of configuration: it takes a :class:`Detector` and a
 :class:`Dataset` and returns predictions, metrics and a :class:`Report`.

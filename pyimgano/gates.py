@@ -1,4 +1,4 @@
-"""Threshold gates on a report's metrics (SPEC §8).
+"""Threshold gates on a report's metrics (docs/REFERENCE.md §8).
 
 A bound is ``min`` and/or ``max`` on one metric. A bare number bounds the metric in its better
 direction (``min`` for quality metrics, ``max`` for ``ms_per_image`` and rates). A bound on a

@@ -146,7 +146,7 @@ def run_inference(
     """
     names = [str(p) for p in paths]
     n = len(names)
-    independent = getattr(model, "batch_independent", True)
+    independent = getattr(model, "batch_independent", None)
     note: str | None = None
     effective = batch_size
     if independent is False and batch_size > 1:

@@ -1,4 +1,4 @@
-"""Normalise one image's model output into a :class:`Prediction` (SPEC §3).
+"""Normalise one image's model output into a :class:`Prediction` (docs/REFERENCE.md §3).
 
 This is the single map-normalisation path of pyimgano: every backend (the anomalib checkpoint
 backend, injected inferencers, test fakes) hands its per-image output to :func:`to_prediction`.
@@ -9,7 +9,8 @@ with values that are Python numbers, NumPy arrays or tensors (anything with ``.d
 It also holds the one tensor -> NumPy helper (:func:`to_numpy`) and the one output-field lookup
 (:func:`output_field`) that the backends use for whole-batch outputs.
 
-Device-resident maps (SPEC §5): with ``keep_device=True`` a torch tensor map stays a tensor on its
+Device-resident maps (docs/REFERENCE.md §5): with ``keep_device=True`` a torch tensor map stays a
+tensor on its
 device — squeezed to 2-D and cast to float32 there, checked for finiteness with one scalar
 brought back — so a CUDA model's maps are never copied to the host here.
 """

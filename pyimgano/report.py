@@ -1,4 +1,5 @@
-"""Reports: the JSON object per evaluated (model, category) and its per-image JSONL (SPEC §6).
+"""Reports: the JSON object per evaluated (model, category) and its per-image JSONL
+(docs/REFERENCE.md §6).
 
 Strict JSON (no NaN/Infinity), UTF-8, sorted keys, floats as produced, written atomically
 (temporary file in the target directory, then ``os.replace``): a reader never sees a partial
@@ -26,7 +27,7 @@ SCHEMA_VERSION = "1.1"
 
 @dataclass
 class Report:
-    """One evaluated (model, category); :meth:`to_dict` gives the SPEC §6 JSON object.
+    """One evaluated (model, category); :meth:`to_dict` gives the docs/REFERENCE.md §6 JSON object.
 
     ``records`` (per-image path, label, defect, score, pred_label) go to the JSONL file beside
     the report, not into the JSON object.

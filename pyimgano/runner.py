@@ -1,7 +1,8 @@
 """``run_case``: resolve one (model, dataset, category) configuration, then evaluate it.
 
 The single path shared by ``pyimgano-benchmark`` and the pytest plugin. ``run_case`` resolves
-configuration — model kwargs (SPEC §7), the dataset and its pinned fingerprint (SPEC §4), the
+configuration — model kwargs (docs/REFERENCE.md §7), the dataset and its pinned fingerprint
+(docs/REFERENCE.md §4), the
 model (checkpoint trust, device) — and hands the loaded model and dataset to
 :func:`pyimgano.evaluation.evaluate`, which runs the model over the dataset.
 """
@@ -39,7 +40,7 @@ class Case:
     device : str
         ``auto``, ``cpu``, ``cuda`` or ``cuda:N``; injected only if the model accepts ``device``.
     checkpoint_sha256 : str or None
-        Pin for the checkpoint's bytes (SPEC §7).
+        Pin for the checkpoint's bytes (docs/REFERENCE.md §7).
     trust_checkpoint : bool
         Load an unpinned pickle checkpoint anyway (command line only).
     fingerprint : str or None
@@ -47,15 +48,18 @@ class Case:
     dataset_options : mapping
         Extra loader options (``folder`` format directories).
     precision : str
-        ``f32`` (default), ``bf16`` or ``f16``: the runtime's inference precision (SPEC §3).
+        ``f32`` (default), ``bf16`` or ``f16``: the runtime's inference precision
+        (docs/REFERENCE.md §3).
     aupro_limits : tuple of float
-        Extra AU-PRO FPR limits reported as ``aupro_<limit>`` from the same sweep (SPEC §5).
+        Extra AU-PRO FPR limits reported as ``aupro_<limit>`` from the same sweep
+        (docs/REFERENCE.md §5).
     auspro_limits : tuple of float
         FPR limits of AU-sPRO (``mvtec_loco`` only); empty means the default ``(0.05,)``.
     aupimo_fpr_bounds : (float, float)
         FPR integration bounds of AUPIMO on the normal images.
     reference : path or None
-        Reference checkpoint for export parity (SPEC §11), run on the same decoded images.
+        Reference checkpoint for export parity (docs/REFERENCE.md §11), run on the same decoded
+        images.
     reference_sha256 : str or None
         Pin for the reference checkpoint's bytes.
     parity : mapping or None
@@ -92,7 +96,7 @@ PRECISIONS = ("f32", "bf16", "f16")
 
 
 def model_kwargs_for(case: Case, *, reference: bool = False) -> dict[str, Any]:
-    """The constructor kwargs for ``case`` (SPEC §7 precedence and validation).
+    """The constructor kwargs for ``case`` (docs/REFERENCE.md §7 precedence and validation).
 
     With ``reference``, those of the parity reference: the same model and user kwargs, with
     ``case.reference`` as the checkpoint and ``case.reference_sha256`` as its pin, at f32.

@@ -1,4 +1,4 @@
-"""Runtimes behind the :class:`~pyimgano.models.base.Detector` interface (SPEC §3).
+"""Runtimes behind the :class:`~pyimgano.models.base.Detector` interface (docs/REFERENCE.md §3).
 
 One module per job, so that the next runtime is one new file plus one row in ``formats.py``:
 

@@ -1,4 +1,4 @@
-"""anomalib checkpoints as pyimgano detectors (SPEC §3).
+"""anomalib checkpoints as pyimgano detectors (docs/REFERENCE.md §3).
 
 :class:`VisionAnomalibCheckpoint` scores images with an anomalib image model loaded from
 
@@ -54,7 +54,7 @@ from pyimgano.errors import CheckpointError, ConfigError
 from pyimgano.models.base import Batch, Detector, ModelDescription
 from pyimgano.outputs import split_batch_output, to_numpy, to_prediction
 
-#: The torch dtype autocast runs each lower precision in (SPEC §3).
+#: The torch dtype autocast runs each lower precision in (docs/REFERENCE.md §3).
 _AUTOCAST_DTYPES = {"bf16": "bfloat16", "f16": "float16"}
 
 

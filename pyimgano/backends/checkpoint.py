@@ -1,4 +1,4 @@
-"""Checkpoint trust and loading (SPEC §3, §7 "Checkpoint trust").
+"""Checkpoint trust and loading (docs/REFERENCE.md §3, §7 "Checkpoint trust").
 
 The rules, for the CLI and the plugin alike:
 

@@ -1,4 +1,4 @@
-"""Device strings (SPEC §7, §8): ``auto``, ``cpu``, ``cuda``, ``cuda:N``.
+"""Device strings (docs/REFERENCE.md §7, §8): ``auto``, ``cpu``, ``cuda``, ``cuda:N``.
 
 ``auto`` means ``cuda:0`` when CUDA is available, else ``cpu``. An explicit ``cuda``/``cuda:N``
 never falls back to the CPU: it is a :class:`~pyimgano.errors.DeviceError` (one line naming the

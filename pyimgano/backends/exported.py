@@ -1,5 +1,5 @@
 """What the ONNX and OpenVINO backends share: artifact files, their hashes, anomalib's graph
-contract, and batched inference of a graph (SPEC §3).
+contract, and batched inference of a graph (docs/REFERENCE.md §3).
 
 An anomalib export (``Engine.export(model, ExportType.ONNX | OPENVINO)``) is a graph that holds
 the whole module — pre-processor (resize, normalisation), model, post-processor (normalisation,
@@ -52,7 +52,7 @@ from pyimgano.errors import CheckpointError, ConfigError, ModelOutputError
 from pyimgano.models.base import Batch, Detector, ModelDescription
 from pyimgano.outputs import split_batch_output
 
-#: Inference precisions (SPEC §3).
+#: Inference precisions (docs/REFERENCE.md §3).
 PRECISIONS = ("f32", "bf16", "f16")
 
 #: The graph's output names pyimgano reads (anomalib's contract).
@@ -368,6 +368,15 @@ class ExportedGraphDetector(Detector):
         return Batch(indices=batch.indices, predictions=tuple(predictions), seconds=seconds)
 
     # -- description ------------------------------------------------------------------------
+
+    @property
+    def batch_independent(self) -> bool | None:
+        """As the torch backend's: the exported graph computes what the model's forward does,
+        so the zoo table's fact for ``anomalib_model`` holds for it (None where unknown)."""
+        from pyimgano.models.anomalib_zoo import model_facts
+
+        facts = model_facts(self.anomalib_model)
+        return None if facts is None else facts.batch_independent
 
     def describe(self) -> ModelDescription:
         """The artifact, its files' hashes, runtime, version, execution device and precision."""

@@ -1,4 +1,5 @@
-"""Checkpoint formats: file suffix -> runtime backend (SPEC §3 "the format is chosen by the file
+"""Checkpoint formats: file suffix -> runtime backend (docs/REFERENCE.md §3 "the format is chosen
+by the file
 suffix").
 
 :data:`FORMATS` is the one table. The registry's anomalib entries (``vision_anomalib_checkpoint``,

@@ -1,4 +1,4 @@
-"""Image decoding and size-grouped batching shared by every runtime (SPEC §3).
+"""Image decoding and size-grouped batching shared by every runtime (docs/REFERENCE.md §3).
 
 One decoding path for the torch, ONNX and OpenVINO backends (and for export parity, which runs
 an artifact and its reference model on the same decoded images):

@@ -1,4 +1,5 @@
-"""ONNX artifacts (``Engine.export(model, ExportType.ONNX)``) run with onnxruntime (SPEC §3).
+"""ONNX artifacts (``Engine.export(model, ExportType.ONNX)``) run with onnxruntime
+(docs/REFERENCE.md §3).
 
 ``pip install pyimgano[onnx]``. onnxruntime is imported when an artifact is loaded; anomalib and
 torch are not needed (torch, where installed, only counts CUDA devices for ``device="auto"``).

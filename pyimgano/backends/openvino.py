@@ -1,5 +1,5 @@
 """OpenVINO IR artifacts (``Engine.export(model, ExportType.OPENVINO)``) run with openvino
-(SPEC §3).
+(docs/REFERENCE.md §3).
 
 ``pip install pyimgano[openvino]``. openvino is imported when an artifact is loaded; anomalib
 and torch are not needed. No pickle is involved; the sha256 of both files is recorded.

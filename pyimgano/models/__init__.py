@@ -1,4 +1,5 @@
-"""Model registry API (SPEC §3). Importing this module never imports torch or anomalib."""
+"""Model registry API (docs/REFERENCE.md §3). Importing this module never imports torch or
+anomalib."""
 
 from __future__ import annotations
 

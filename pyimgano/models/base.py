@@ -1,4 +1,4 @@
-"""The detector interface every registered model implements (SPEC §2, §3).
+"""The detector interface every registered model implements (docs/REFERENCE.md §2, §3).
 
 A detector turns image paths into :class:`Batch` objects of :class:`~pyimgano.outputs.Prediction`.
 Two entry points:
@@ -11,7 +11,8 @@ Two entry points:
   caller that runs two models on the same images (export parity: an ONNX/OpenVINO artifact and
   its reference checkpoint) decodes once with ``decoded_batches`` and calls ``infer`` of both.
 
-Device-resident maps (SPEC §5): when :attr:`Detector.maps_on_device` is true, each prediction's
+Device-resident maps (docs/REFERENCE.md §5): when :attr:`Detector.maps_on_device` is true, each
+prediction's
 ``anomaly_map`` is a 2-D float32 torch tensor on the model's device (no host copy), normalised by
 the same path as host maps (:func:`pyimgano.outputs.to_prediction`); scores and labels are always
 host Python values. Consumers (alignment, pixel metrics) must accept NumPy arrays and such
@@ -52,7 +53,7 @@ class Batch:
 
 @dataclass
 class ModelDescription:
-    """What a report says about the model (SPEC §6 ``model``, §3 runtime facts).
+    """What a report says about the model (docs/REFERENCE.md §6 ``model``, §3 runtime facts).
 
     Attributes
     ----------
@@ -76,7 +77,7 @@ class ModelDescription:
         Where the runtime runs the graph: the torch device, onnxruntime's execution provider
         (``CPUExecutionProvider``, ``CUDAExecutionProvider:0``) or OpenVINO's device (``CPU``).
     precision : str or None
-        The inference precision in force: ``f32``, ``bf16`` or ``f16`` (SPEC §3).
+        The inference precision in force: ``f32``, ``bf16`` or ``f16`` (docs/REFERENCE.md §3).
     artifact_files : dict
         File name (relative to the artifact's folder) -> sha256, for every file of the
         artifact (``model.onnx`` + ``model.onnx.data``, ``model.xml`` + ``model.bin``; the one
@@ -121,11 +122,16 @@ class Detector:
     maps_on_device : bool
         True when predictions carry their ``anomaly_map`` as a 2-D float32 torch tensor on the
         model's device instead of a NumPy array (see the module docstring).
+    batch_independent : bool or None
+        Whether an image's outputs are independent of the other images of its batch: False
+        runs the model one image at a time, None (unknown) gets the batch guard of
+        :mod:`pyimgano.inference`.
     """
 
     load_seconds: float = 0.0
     decode_workers: int = 2
     maps_on_device: bool = False
+    batch_independent: bool | None = None
 
     def predict(self, image_paths: Sequence[Path], *, batch_size: int) -> Iterator[Batch]:
         """Yield :class:`Batch` objects covering every image of ``image_paths`` once.

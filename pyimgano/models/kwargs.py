@@ -1,4 +1,5 @@
-"""Model keyword arguments: parsing, checkpoint precedence, defaults and validation (SPEC §7).
+"""Model keyword arguments: parsing, checkpoint precedence, defaults and validation
+(docs/REFERENCE.md §7).
 
 The CLI and the plugin build a model's kwargs through :func:`resolve_model_kwargs`, so both
 apply the same rules:
@@ -175,7 +176,7 @@ def resolve_model_kwargs(
     checkpoint_path: str | os.PathLike[str] | None = None,
     defaults: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Combine the user's kwargs, the checkpoint path and defaults per SPEC §7.
+    """Combine the user's kwargs, the checkpoint path and defaults per docs/REFERENCE.md §7.
 
     Returns a new dict; raises :class:`ConfigError` on a checkpoint conflict, a missing required
     checkpoint, or unknown keys.

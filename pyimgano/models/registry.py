@@ -1,4 +1,4 @@
-"""Model registry: names to lazily imported factories with metadata (SPEC §3).
+"""Model registry: names to lazily imported factories with metadata (docs/REFERENCE.md §3).
 
 Factories are given as ``"module:attribute"`` strings so that registering and listing models
 never imports torch or anomalib; the module is imported when a model is created or its

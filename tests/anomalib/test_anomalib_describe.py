@@ -1,5 +1,5 @@
 """describe(): checkpoint, sha256 of the loaded bytes, and whether anomalib normalised the
-scores (SPEC §3/§6); module isolation (no torch at import) and registry wiring."""
+scores (docs/REFERENCE.md §3/§6); module isolation (no torch at import) and registry wiring."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Device strings (SPEC §7/§8): auto, cpu, cuda, cuda:N; cuda never falls back."""
+"""Device strings (docs/REFERENCE.md §7/§8): auto, cpu, cuda, cuda:N; cuda never falls back."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``evaluate(pixel=True)`` on a real checkpoint computes nothing twice (SPEC §3, §10).
+"""``evaluate(pixel=True)`` on a real checkpoint computes nothing twice (docs/REFERENCE.md §3, §10).
 
 Each test image is decoded once (``pyimgano.backends.images.decode_image``, which equals
 anomalib's ``read_image``) and inferred once (one row of one forward), each mask file is read

@@ -1,4 +1,5 @@
-"""Injected inferencers (SPEC §3): dict-like and object-like predictions in every map shape,
+"""Injected inferencers (docs/REFERENCE.md §3): dict-like and object-like predictions in every map
+shape,
 through the one normalisation path; bad outputs name the image. No torch needed."""
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """pyimgano's anomalib backend against anomalib's own TorchInferencer, .pt against .ckpt,
-and batching (SPEC §3: the checkpoint's own forward output; decode once, infer once)."""
+and batching (docs/REFERENCE.md §3: the checkpoint's own forward output; decode once, infer
+once)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Checkpoint trust (SPEC §7): pins, --trust-checkpoint, weights_only .ckpt, no unpickling
+"""Checkpoint trust (docs/REFERENCE.md §7): pins, --trust-checkpoint, weights_only .ckpt, no
+unpickling
 before the decision, and TRUST_REMOTE_CODE left alone."""
 
 from __future__ import annotations

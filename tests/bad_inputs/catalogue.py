@@ -180,7 +180,7 @@ _CASES = [
         SuiteError, (COLLECT,),
         "{suite}: {key}: unknown metric {name}; allowed...: ...",
         "A typo in a metric name would otherwise leave the metric ungated.",
-        "Use a metric name from the list in the message (SPEC §5, §8).",
+        "Use a metric name from the list in the message (REFERENCE.md §5, §8).",
     ),
     Case(
         "suite.min_above_max",
@@ -527,7 +527,7 @@ _CASES = [
         GateFailure, (ITEM,),
         "image_auroc=0.5 (>= ...); 1 of ... checks failed: image_auroc...image_auroc...0.5...FAIL",
         "Metrics are defined and equal scikit-learn's: AUROC 0.5, AP the anomalous fraction "
-        "(SPEC §5); so a threshold or snapshot catches the broken model.",
+        "(docs/REFERENCE.md §5); so a threshold or snapshot catches the broken model.",
         "Gate `image_auroc` (any useful bound is above 0.5); check the checkpoint.",
     ),
     # ------------------------------------------------------------------ metrics

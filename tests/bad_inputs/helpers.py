@@ -83,7 +83,7 @@ def expect_raise(case: Case | str, call: Callable[[], object], **values: Any) ->
     with pytest.raises(BaseException) as info:
         call()
     message = case.check_error(info.value, **values)
-    if not isinstance(info.value, GateFailure):  # a gate failure is the SPEC §8 table
+    if not isinstance(info.value, GateFailure):  # a gate failure is the docs/REFERENCE.md §8 table
         assert "\n" not in message, f"{case.id}: message is not one line: {message}"
     return message
 

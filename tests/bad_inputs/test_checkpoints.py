@@ -1,4 +1,5 @@
-"""Catalogue: checkpoints (SPEC §3, §7 "Checkpoint trust"), with the tiny real PaDiM trained
+"""Catalogue: checkpoints (docs/REFERENCE.md §3, §7 "Checkpoint trust"), with the tiny real PaDiM
+trained
 once per session (tests/anomalib/conftest.py) and crafted files. CLI cases: exit 2, one line;
 API: exact type; trust cases also through a suite item and with proof that nothing was
 unpickled."""

@@ -1,4 +1,5 @@
-"""Catalogue: datasets (SPEC §4). CLI (exit 2, one line), API (exact type) and, where a suite
+"""Catalogue: datasets (docs/REFERENCE.md §4). CLI (exit 2, one line), API (exact type) and, where
+a suite
 can say it, the child pytest session (item failure)."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Catalogue: devices (SPEC §7, §8), through the CLI and through a suite item. The GPU count
+"""Catalogue: devices (docs/REFERENCE.md §7, §8), through the CLI and through a suite item. The GPU
+count
 is faked (``torch.cuda``), so the cases run the same on a CPU machine and on a GPU one."""
 
 from __future__ import annotations

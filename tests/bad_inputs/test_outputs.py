@@ -59,7 +59,8 @@ def test_prediction_without_score_field(base_data, plugin_batch):
 @covers("output.constant_scores")
 def test_constant_scores_give_auroc_one_half_and_fail_the_gate(base_data, plugin_batch,
                                                                tmp_path):
-    """Decision (SPEC §5 says AUROC/AP equal scikit-learn's, ties included): a model that
+    """Decision (docs/REFERENCE.md §5 says AUROC/AP equal scikit-learn's, ties included): a model
+    that
     scores every image alike gets AUROC 0.5 and AP = the anomalous fraction — defined, not null
     — so any useful threshold or a snapshot catches it."""
     from sklearn.metrics import average_precision_score, roc_auc_score

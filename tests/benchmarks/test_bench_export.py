@@ -1,5 +1,5 @@
 """Exported artifacts (ONNX, OpenVINO) through the harness vs anomalib's per-image loop and vs
-the torch ``.pt`` pipeline (SPEC §10), on the demo's categories.
+the torch ``.pt`` pipeline (docs/REFERENCE.md §10), on the demo's categories.
 
 Heavy: skipped in a plain ``pytest tests/`` run. Run on demand::
 

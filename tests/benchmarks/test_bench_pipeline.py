@@ -93,14 +93,15 @@ class Case:
 def demo_cases(bench_cache) -> list[Case]:
     """The demo's categories and PaDiM checkpoints (``prepare_demo``, PaDiM only), cached."""
     from pyimgano.datasets import load_dataset
-    from pyimgano.demo import DEMO_SIZE, prepare_demo
+    from pyimgano.demo import DEMO_SEED, DEMO_SIZE, prepare_demo
     from pyimgano.training import train_checkpoint
 
     layout = prepare_demo(bench_cache / "demo", models=("padim",), progress=False)
     cases = []
     for category in layout.categories:
         checkpoint = train_checkpoint(  # cached: returns prepare_demo's files
-            "padim", layout.data, category, layout.checkpoints, image_size=DEMO_SIZE
+            "padim", layout.data, category, layout.checkpoints, image_size=DEMO_SIZE,
+            seed=DEMO_SEED, val_root=layout.validation,
         )
         assert checkpoint.cached
         cases.append(Case(load_dataset("mvtec", layout.data, category), checkpoint))

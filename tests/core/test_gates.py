@@ -1,4 +1,4 @@
-"""Threshold bounds (SPEC §8): directions, merging, null metrics fail."""
+"""Threshold bounds (docs/REFERENCE.md §8): directions, merging, null metrics fail."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Model kwargs handling (SPEC §7): parsing, checkpoint precedence, defaults, unknown keys."""
+"""Model kwargs handling (docs/REFERENCE.md §7): parsing, checkpoint precedence, defaults, unknown
+keys."""
 
 from __future__ import annotations
 

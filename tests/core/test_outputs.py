@@ -1,4 +1,5 @@
-"""Map normalisation (SPEC §3) with dict-like and object-like predictions of every shape."""
+"""Map normalisation (docs/REFERENCE.md §3) with dict-like and object-like predictions of every
+shape."""
 
 from __future__ import annotations
 

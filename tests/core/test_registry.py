@@ -1,4 +1,4 @@
-"""Registry (SPEC §3): names, metadata, lazy imports."""
+"""Registry (docs/REFERENCE.md §3): names, metadata, lazy imports."""
 
 from __future__ import annotations
 
@@ -177,3 +177,22 @@ def test_create_model_rejects_unknown_kwargs(fake_model_name):
 def test_register_twice_is_an_error(fake_model_name):
     with pytest.raises(ValueError, match="already registered"):
         register_model(fake_model_name, lambda: None)
+
+
+def test_the_models_page_shows_the_registry_facts():
+    """docs/MODELS.md lists every alias with the registry's verified formats and batch facts."""
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parents[2] / "docs" / "MODELS.md"
+    rows = {}
+    for line in page.read_text(encoding="utf-8").splitlines():
+        if line.startswith("| `vision_"):
+            cells = [cell.strip() for cell in line.strip("|").split("|")]
+            rows[cells[0].strip("`")] = cells
+    aliases = [n for n in list_models(tags="anomalib") if n != "vision_anomalib_checkpoint"]
+    assert sorted(rows) == aliases
+    shown = {True: "yes", False: "**no**", None: "unknown"}
+    for name, cells in rows.items():
+        metadata = model_info(name)["metadata"]
+        assert cells[2] == (", ".join(f"`{f}`" for f in metadata["verified"]) or "—"), name
+        assert cells[3] == shown[metadata["batch_independent"]], name

@@ -1,4 +1,4 @@
-"""Reports (SPEC §6): strict JSON, sorted keys, atomic writes, schema."""
+"""Reports (docs/REFERENCE.md §6): strict JSON, sorted keys, atomic writes, schema."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""ONNX and OpenVINO artifacts as checkpoints (SPEC §3), on real exports of a trained PaDiM.
+"""ONNX and OpenVINO artifacts as checkpoints (docs/REFERENCE.md §3), on real exports of a trained
+PaDiM.
 
 The artifacts are written in this session by anomalib's ``Engine().export`` (see
 ``tests/export/_artifacts.py``). References, none of them pyimgano code:

@@ -1,4 +1,5 @@
-"""Real pytest sessions over YAML suites (SPEC §8): items, gates, skips, reports, summaries."""
+"""Real pytest sessions over YAML suites (docs/REFERENCE.md §8): items, gates, skips, reports,
+summaries."""
 
 from __future__ import annotations
 

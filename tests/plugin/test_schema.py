@@ -1,4 +1,5 @@
-"""The shipped suite JSON Schema agrees with the parser (SPEC §6: schemas ship in the package)."""
+"""The shipped suite JSON Schema agrees with the parser (docs/REFERENCE.md §6: schemas ship in the
+package)."""
 
 from __future__ import annotations
 

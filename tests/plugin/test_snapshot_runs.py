@@ -1,4 +1,5 @@
-"""Snapshots in real sessions (SPEC §8), and their co-existence with syrupy's own snapshots."""
+"""Snapshots in real sessions (docs/REFERENCE.md §8), and their co-existence with syrupy's own
+snapshots."""
 
 from __future__ import annotations
 

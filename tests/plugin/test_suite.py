@@ -1,4 +1,5 @@
-"""Suite parsing and expansion without pytest sessions (pytest_pyimgano.parse/expand, SPEC §8)."""
+"""Suite parsing and expansion without pytest sessions (pytest_pyimgano.parse/expand,
+docs/REFERENCE.md §8)."""
 
 from __future__ import annotations
 
