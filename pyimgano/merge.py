@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import glob
 import os
-import secrets
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from pyimgano.diff.inputs import (
     summary_report_path,
 )
 from pyimgano.errors import ReportError
-from pyimgano.report import dumps, read_report, records_path, write_text_atomic
+from pyimgano.report import dumps, read_report, records_path, staged_file, write_text_atomic
 from pyimgano.summary import SUMMARY_KIND, SUMMARY_MD, ItemRecord, markdown, summary_object
 
 SUMMARY_KEYS = (
@@ -275,15 +274,8 @@ def _copy(source: Path, target: Path) -> None:
     """Copy ``source`` to ``target`` atomically (temp file + rename); same file: nothing."""
     if target.exists() and os.path.samefile(source, target):
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # not mkstemp: its 0600 mode would survive the rename; the copy gets the umask's mode
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
+    with staged_file(target) as tmp:
         shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def report_companions(report_file: Path) -> list[Path]:

@@ -47,7 +47,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import secrets
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -59,6 +58,7 @@ import numpy as np
 
 from pyimgano.errors import DatasetError, MetricInputError
 from pyimgano.evaluation import Evaluation
+from pyimgano.report import staged_file
 
 if TYPE_CHECKING:
     from pyimgano.diff.compare import DiffResult, ItemDiff
@@ -122,16 +122,8 @@ def _save_png(figure: Any, path: Path) -> Path:
     image = Image.fromarray(np.ascontiguousarray(rgb)).quantize(
         colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # not mkstemp: its 0600 mode would survive the rename; this file gets the umask's mode
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "xb") as stream:
-            image.save(stream, format="PNG", optimize=True)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with staged_file(path) as tmp:
+        image.save(tmp, format="PNG", optimize=True)
     return path
 
 

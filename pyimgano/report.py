@@ -13,7 +13,7 @@ import json
 import math
 import os
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -100,6 +100,27 @@ def _create_temp(target: Path) -> tuple[int, str]:
         except FileExistsError:
             continue
     raise FileExistsError(f"{target}: could not create a temporary file beside it")
+
+
+@contextlib.contextmanager
+def staged_file(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A fresh temporary path beside ``path``: write it, and on success it replaces ``path``.
+
+    The one atomic-write helper for files that are not text (plots, copied reports). The
+    temporary file gets the usual mode (see :func:`_create_temp`); on an error it is removed
+    and ``path`` is left as it was.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp_name = _create_temp(target)
+    os.close(handle)
+    try:
+        yield Path(tmp_name)
+        os.replace(tmp_name, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
 
 
 def _write_temp(target: Path, text: str) -> str:

@@ -92,9 +92,6 @@ class Case:
     cache_dir: Path | None = None
 
 
-PRECISIONS = ("f32", "bf16", "f16")
-
-
 def model_kwargs_for(case: Case, *, reference: bool = False) -> dict[str, Any]:
     """The constructor kwargs for ``case`` (docs/REFERENCE.md §7 precedence and validation).
 
@@ -114,10 +111,9 @@ def model_kwargs_for(case: Case, *, reference: bool = False) -> dict[str, Any]:
     if case.batch_size < 1:
         raise ConfigError(f"batch size must be a positive integer, got {case.batch_size}")
     check_device_form(case.device)
-    if case.precision not in PRECISIONS:
-        raise ConfigError(
-            f"precision {case.precision!r}: expected one of {', '.join(PRECISIONS)}"
-        )
+    from pyimgano.backends.exported import check_precision
+
+    check_precision(case.precision)
     entry = get_entry(case.model)
     pin = case.reference_sha256 if reference else case.checkpoint_sha256
     precision = "f32" if reference else case.precision

@@ -15,25 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pyimgano.backends.exported import PRECISIONS
 from pyimgano.cli._common import EXIT_GATE, EXIT_OK, EXIT_USAGE, run_cli
 from pyimgano.datasets import FORMATS as DATASET_FORMATS
+from pyimgano.metrics.results import METRIC_ORDER
 
 PROG = "pyimgano-benchmark"
-PRECISIONS = ("f32", "bf16", "f16")
 #: Where the per-image records go when the report goes to stdout (no ``--output``).
 DEFAULT_STDOUT_JSONL = Path("pyimgano-benchmark.jsonl")
 #: Metrics printed on stderr after a run, in this order, when the report has them.
-HEADLINE = (
-    "image_auroc",
-    "image_ap",
-    "image_f1_max",
-    "image_miss_rate",
-    "image_false_reject_rate",
-    "pixel_auroc",
-    "pixel_ap",
-    "pixel_f1_max",
-    "aupro",
-)
+HEADLINE = METRIC_ORDER
 _REQUIRED = ("dataset", "root", "category", "model")
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from pyimgano.errors import ConfigError
 from pyimgano.gates import TIMING_METRICS
+from pyimgano.metrics.results import METRIC_ORDER
 
 EQUAL = "equal"
 WITHIN = "within"
@@ -38,17 +39,7 @@ NEW_ONLY = "new_only"
 
 #: Row order: these first (docs/REFERENCE.md §5 order), other metrics by name, then per defect,
 #: then timing.
-METRIC_ORDER = (
-    "image_auroc",
-    "image_ap",
-    "image_f1_max",
-    "image_miss_rate",
-    "image_false_reject_rate",
-    "pixel_auroc",
-    "pixel_ap",
-    "pixel_f1_max",
-    "aupro",
-)
+METRIC_ORDER = METRIC_ORDER
 
 #: Environment facts summarised at the top of a diff when they differ between the sides.
 ENVIRONMENT_KEYS = ("anomalib", "torch", "torchvision", "pyimgano", "python", "device", "gpu")

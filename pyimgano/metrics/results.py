@@ -5,7 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-__all__ = ["METRIC_DIRECTIONS", "METRIC_PREFIX_DIRECTIONS", "MetricResults", "metric_direction"]
+__all__ = [
+    "METRIC_DIRECTIONS",
+    "METRIC_ORDER",
+    "METRIC_PREFIX_DIRECTIONS",
+    "MetricResults",
+    "metric_direction",
+]
 
 #: Metric name -> ``higher_is_better``, for every metric pyimgano reports
 #: (docs/REFERENCE.md §5, §6, §8).
@@ -29,6 +35,20 @@ METRIC_DIRECTIONS: dict[str, bool] = {
     "ms_per_image": False,
     "images_per_s": True,
 }
+
+
+#: The order reports, diffs and the CLI list the headline metrics in (the rest follow by name).
+METRIC_ORDER = (
+    "image_auroc",
+    "image_ap",
+    "image_f1_max",
+    "image_miss_rate",
+    "image_false_reject_rate",
+    "pixel_auroc",
+    "pixel_ap",
+    "pixel_f1_max",
+    "aupro",
+)
 
 
 #: Metric-name prefix -> ``higher_is_better`` for the metrics whose name carries a parameter:
