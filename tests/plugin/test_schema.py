@@ -64,5 +64,22 @@ def test_schema_metric_names_are_the_gates_metrics():
     from pyimgano.gates import TIMING_METRICS, metric_directions
 
     defs = load_schema("suite")["$defs"]
-    assert set(defs["metric"]["enum"]) == set(metric_directions())
-    assert set(defs["snapshot_metric"]["enum"]) == set(metric_directions()) - set(TIMING_METRICS)
+    assert set(defs["metric"]["anyOf"][0]["enum"]) == set(metric_directions())
+    assert set(defs["snapshot_metric"]["anyOf"][0]["enum"]) == set(metric_directions()) - set(
+        TIMING_METRICS
+    )
+
+
+def test_schema_and_parser_accept_a_bound_on_an_extra_aupro_limit():
+    data = copy.deepcopy(base())
+    data["defaults"]["aupro_limits"] = [0.05]
+    data["models"][0]["thresholds"].update({"aupro_0.05": 0.5})
+    assert not list(validator().iter_errors(data))
+    items = expand_suite(parse_suite(data, SUITE, environ=ENV),
+                         list_categories=lambda *a, **k: ["bottle", "cable"])
+    assert items
+    data["models"][0]["thresholds"] = {"aupro_x": 0.5}
+    assert list(validator().iter_errors(data))
+    with pytest.raises(SuiteError, match="aupro_x"):
+        expand_suite(parse_suite(data, SUITE, environ=ENV),
+                     list_categories=lambda *a, **k: ["bottle", "cable"])
