@@ -564,10 +564,12 @@ def _dataset(
                 _expand_option(v, source, f"{keypath}.{key}[{i}]", environ)
                 for i, v in enumerate(option)
             ]
+        elif isinstance(option, int) and not isinstance(option, bool):
+            options[key] = option  # e.g. realiad's resolution: 512; the loader checks the value
         else:
             raise SuiteError(
-                f"{source}: {keypath}.{key}: expected a string or a list of strings, "
-                f"got {option!r}"
+                f"{source}: {keypath}.{key}: expected a string, a list of strings or an "
+                f"integer, got {option!r}"
             )
     return DatasetSpec(name, fmt, root, frozen(fingerprint), frozen(options))
 

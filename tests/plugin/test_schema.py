@@ -83,3 +83,27 @@ def test_schema_and_parser_accept_a_bound_on_an_extra_aupro_limit():
     with pytest.raises(SuiteError, match="aupro_x"):
         expand_suite(parse_suite(data, SUITE, environ=ENV),
                      list_categories=lambda *a, **k: ["bottle", "cable"])
+
+
+def test_schema_dataset_formats_are_the_loaders_formats():
+    from pyimgano.datasets import FORMATS
+
+    dataset = load_schema("suite")["$defs"]["dataset"]
+    assert dataset["properties"]["format"]["enum"] == list(FORMATS)
+    options = {option for fmt in FORMATS.values() for option in fmt.options}
+    assert options <= set(dataset["properties"])
+
+
+def test_schema_and_parser_accept_realiad_options_and_refuse_them_elsewhere():
+    data = copy.deepcopy(base())
+    data["datasets"]["mvtec"] = {
+        "format": "realiad", "root": "/data/realiad", "resolution": 512,
+        "json_path": "realiad_jsons/{category}.json",
+    }
+    assert list(validator().iter_errors(data)) == []
+    suite = parse_suite(data, SUITE, environ=ENV)
+    assert suite.datasets["mvtec"].options["resolution"] == 512
+    data["datasets"]["mvtec"] = {"format": "mvtec", "root": "/data", "resolution": 512}
+    assert list(validator().iter_errors(data))
+    with pytest.raises(SuiteError, match="resolution"):
+        parse_suite(data, SUITE, environ=ENV)
