@@ -185,7 +185,10 @@ def run_inference(
 
         workers = int(getattr(model, "decode_workers", 2))
         one_by_one = effective == 1
-        for decoded in decoded_batches(list(paths), effective, workers):
+        # A model's own preparation (a fixed-size graph's resize) runs on the decoding threads,
+        # unless a reference must see the images as decoded (infer applies it again: idempotent).
+        prepare = model.prepare_image if reference is None else None
+        for decoded in decoded_batches(list(paths), effective, workers, prepare=prepare):
             with _device_errors(device, len(decoded)):
                 if one_by_one and len(decoded) > 1:
                     batch = _singles(model, decoded)
