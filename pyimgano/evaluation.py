@@ -74,7 +74,10 @@ def _image_level(
     for defect in sorted(set(defects) - {GOOD}):
         keep = good | (defect_array == defect)
         sub = image_metrics(labels[keep], scores[keep])
-        by_defect[defect] = {"image_auroc": sub["image_auroc"], "image_ap": sub["image_ap"]}
+        by_defect[defect] = {name: sub[name] for name in ("image_auroc", "image_ap")}
+        for name in by_defect[defect]:
+            if name in sub.notes:  # the metric's own reason for a null
+                notes[f"metrics_by_defect.{defect}.{name}"] = sub.notes[name]
     return metrics, notes, by_defect
 
 
@@ -202,10 +205,7 @@ def _median_or_none(values: Sequence[float]) -> float | None:
 
 
 def _threshold(description: ModelDescription) -> float | None:
-    """The checkpoint's decision threshold on its score scale, where known."""
-    known = description.extra.get("threshold") if description.extra else None
-    if isinstance(known, (int, float)) and not isinstance(known, bool):
-        return float(known)
+    """The checkpoint's decision threshold: 0.5 on anomalib-normalised scores, else unknown."""
     return 0.5 if description.outputs_normalized else None
 
 
@@ -359,14 +359,6 @@ def evaluate(
         "images_per_s": _median_or_none([1000.0 / ms for ms in after_first if ms > 0]),
     }
     saturated = float(np.mean((scores == 0.0) | (scores == 1.0))) if len(scores) else None
-    for defect, values in by_defect.items():
-        for name, value in values.items():
-            if value is None:
-                notes.setdefault(
-                    f"metrics_by_defect.{defect}.{name}",
-                    f"undefined for defect {defect!r}: needs both its images and good ones "
-                    "with different labels",
-                )
     records = []
     per_image = outcome.per_image if outcome is not None else {}
     for index, (sample, prediction) in enumerate(zip(dataset, predictions, strict=True)):

@@ -106,3 +106,19 @@ def test_decision_metrics_equal_counts_from_pred_label(tiles, threshold):
     metrics = evaluation.report.metrics
     assert metrics["image_miss_rate"] == missed / labels.count(1)
     assert metrics["image_false_reject_rate"] == rejected / labels.count(0)
+
+
+def test_a_null_per_defect_metric_carries_the_metrics_own_reason():
+    from pyimgano.evaluation import _image_level
+
+    labels = np.array([1, 1, 1])  # no good image: per-defect AUROC/AP are undefined
+    _, notes, by_defect = _image_level(
+        labels, np.array([0.2, 0.5, 0.9]), [None] * 3, ["crack", "crack", "scratch"]
+    )
+    assert by_defect["crack"] == {"image_auroc": None, "image_ap": None}
+    counts = {"crack": "0 normal, 2 anomalous", "scratch": "0 normal, 1 anomalous"}
+    for defect, count in counts.items():
+        for name in ("image_auroc", "image_ap"):
+            assert notes[f"metrics_by_defect.{defect}.{name}"] == (
+                f"only one class in labels ({count})"
+            )
