@@ -180,7 +180,8 @@ def test_register_twice_is_an_error(fake_model_name):
 
 
 def test_the_models_page_shows_the_registry_facts():
-    """docs/MODELS.md lists every alias with the registry's verified formats and batch facts."""
+    """docs/MODELS.md lists every alias with the registry's verified formats, batch facts and
+    limitations (the table is ``python scripts/models-table.py``)."""
     from pathlib import Path
 
     page = Path(__file__).resolve().parents[2] / "docs" / "MODELS.md"
@@ -196,3 +197,6 @@ def test_the_models_page_shows_the_registry_facts():
         metadata = model_info(name)["metadata"]
         assert cells[2] == (", ".join(f"`{f}`" for f in metadata["verified"]) or "—"), name
         assert cells[3] == shown[metadata["batch_independent"]], name
+        assert cells[4] == ("; ".join(metadata["limitations"]) or "—"), (
+            f"{name}: regenerate the table with python scripts/models-table.py"
+        )

@@ -29,12 +29,15 @@ IMAGE_SIZE = 64  # anomalib's default is 256 (fastflow, reverse_distillation, ..
 BATCH = 4  # batch N of the batch-independence check (7 test images: batches of 4 and 3)
 
 #: Constructor kwargs that make each model tiny (small backbones; nothing downloaded).
-#: ``image_size`` overrides :data:`IMAGE_SIZE` (ViT encoders need multiples of 14).
+#: ``image_size`` overrides :data:`IMAGE_SIZE` (ViT encoders need multiples of 14; CS-Flow's and
+#: SuperSimpleNet's feature maps need 256 px: three EfficientNet scales, Perlin masks of up to
+#: 32 cells); ``pre_processor`` holds extra ``configure_pre_processor`` arguments.
 RECIPES: dict[str, dict[str, Any]] = {
     "padim": {"backbone": "resnet18", "layers": ["layer1", "layer2", "layer3"]},
     "patchcore": {"backbone": "resnet18", "layers": ["layer2", "layer3"],
                   "coreset_sampling_ratio": 0.1},
-    "mh_patchcore": {"backbone": "resnet18", "layers": ["layer2", "layer3"], "image_size": 224},
+    "mh_patchcore": {"backbone": "resnet18", "layers": ["layer2", "layer3"], "image_size": 224,
+                     "memory_bank_size": 200, "local_coreset_size": 64},
     "dfm": {"backbone": "resnet18", "layer": "layer3"},
     "dfkde": {"backbone": "resnet18", "layers": ["layer4"], "n_pca_components": 4},
     "fre": {"backbone": "resnet18", "layer": "layer3", "input_dim": 1024, "latent_dim": 32},
@@ -48,21 +51,33 @@ RECIPES: dict[str, dict[str, Any]] = {
     "general_ad": {"backbone": "vit_small_patch14_dinov2.lvd142m", "layers": [12],
                    "image_size": 56},
     "stfpm": {"backbone": "resnet18", "layers": ["layer1", "layer2", "layer3"]},
-    "supersimplenet": {"backbone": "resnet18", "layers": ["layer2", "layer3"]},
+    "supersimplenet": {"backbone": "resnet18", "layers": ["layer2", "layer3"],
+                       "image_size": 256},
     "cfa": {"backbone": "resnet18"},
     "uflow": {"backbone": "resnet18", "flow_steps": 2},
-    "csflow": {"n_coupling_blocks": 1, "num_channels": 3},
-    "rad": {},
-    "uninet": {"student_backbone": "resnet18", "teacher_backbone": "resnet18"},
+    "csflow": {"n_coupling_blocks": 1, "num_channels": 3, "image_size": 256},
+    # RAD's and SuperADD's own pre-processors centre-crop to 448 px (padding a small image)
+    # k_image = all 8 training images: a random ViT gives every image the same CLS token, so a
+    # top-4 retrieval would break exact ties by float noise (batched matmuls differ in the ulp)
+    "rad": {"backbone": "vit_small_patch16_dinov3", "layers": [3, 6], "k_image": 8,
+            "pre_processor": {"center_crop_size": (64, 64)}},
+    # UniNet's bottleneck takes ResNet-50 widths (256 channels at layer1)
+    "uninet": {"student_backbone": "resnet50", "teacher_backbone": "resnet50"},
     "anomaly_dino": {"image_size": 56},
-    "dinomaly": {"encoder_name": "vit_small_patch14_reg4_dinov2", "image_size": 56},
-    "inp_former": {"encoder_name": "vit_small_patch14_reg4_dinov2", "image_size": 56},
+    "dinomaly": {"encoder_name": "vit_small_patch14_reg4_dinov2", "image_size": 56,
+                 "pre_processor": {"crop_size": 56}},
+    "inp_former": {"encoder_name": "vit_small_patch14_reg4_dinov2", "image_size": 56,
+                   "pre_processor": {"crop_size": 56}},
     "foundad": {"image_size": 56},
     "l2bt": {"image_size": 56},
-    "super_add": {},
+    "super_add": {"backbone": "vit_small_patch16_dinov3", "patch_size": 64, "patch_overlap": 16,
+                  "pre_processor": {"center_crop_size": (64, 64)}},
     "dsr": {},
-    "efficient_ad": {"model_size": "small", "train_batch_size": 1},
-    "glass": {"backbone": "resnet18", "layers": ["layer2", "layer3"]},
+    "efficient_ad": {"model_size": "small", "train_batch_size": 1, "image_size": 256},
+    # GLASS cannot train with pre_trained=False (anomalib 2.7 bug); with True its pretrained
+    # weights are skipped offline all the same (random backbone, frozen as when pretrained)
+    "glass": {"backbone": "resnet18", "layers": ["layer2", "layer3"], "pre_trained": True,
+              "input_shape": (64, 64)},
 }
 
 
@@ -80,6 +95,45 @@ class Trained:
 
 class TrainingFailed(RuntimeError):
     """The model cannot be trained offline here (the zoo records why)."""
+
+
+#: Models whose *training* fetches files (anomalib's ``on_train_start``) and the stand-in the
+#: zoo trains them with: the pretrained part keeps its random initialisation, EfficientAD's
+#: ImageNette penalty images are the category's own training images.
+STAND_INS: dict[str, str] = {
+    "dsr": "the VQ model vq_model_pretrained_128_4096.pckl left randomly initialised",
+    "efficient_ad": "the pretrained teacher left randomly initialised; ImageNette replaced by "
+                    "the training images",
+}
+
+
+@contextlib.contextmanager
+def _stand_ins(model: str, kwargs: dict[str, Any], data_root: Path) -> Iterator[None]:
+    """Patch out the downloads of :data:`STAND_INS` training (undone on exit)."""
+    if model == "dsr":
+        from anomalib.models.image.dsr import lightning_model, torch_model
+
+        saved = (lightning_model.Dsr.prepare_pretrained_model,
+                 torch_model.DsrModel.load_pretrained_discrete_model_weights)
+        lightning_model.Dsr.prepare_pretrained_model = staticmethod(lambda: Path("random"))
+        torch_model.DsrModel.load_pretrained_discrete_model_weights = lambda *a, **k: None
+        try:
+            yield
+        finally:
+            (lightning_model.Dsr.prepare_pretrained_model,
+             torch_model.DsrModel.load_pretrained_discrete_model_weights) = saved
+    elif model == "efficient_ad":
+        from anomalib.models.image.efficient_ad import lightning_model
+
+        saved_prepare = lightning_model.EfficientAd.prepare_pretrained_model
+        lightning_model.EfficientAd.prepare_pretrained_model = lambda self: None
+        kwargs["imagenet_dir"] = str(data_root / CATEGORY / "train")  # an ImageFolder: good/
+        try:
+            yield
+        finally:
+            lightning_model.EfficientAd.prepare_pretrained_model = saved_prepare
+    else:
+        yield
 
 
 def model_class(model: str) -> type:
@@ -116,11 +170,13 @@ def generate_data(root: Path) -> Path:
     return root
 
 
-def train_tiny(model: str, data_root: Path, out: Path, **extra: Any) -> Trained:
+def train_tiny(model: str, data_root: Path, out: Path, *, stand_ins: bool = True,
+               **extra: Any) -> Trained:
     """Train ``model`` for one epoch offline and write ``model.pt`` and ``model.ckpt``.
 
-    Raises :class:`TrainingFailed` (with anomalib's error) when the model cannot be trained
-    offline.
+    With ``stand_ins`` the files a model's training downloads are replaced as
+    :data:`STAND_INS` says. Raises :class:`TrainingFailed` (with anomalib's error) when the
+    model cannot be trained offline.
     """
     import time
 
@@ -137,6 +193,7 @@ def train_tiny(model: str, data_root: Path, out: Path, **extra: Any) -> Trained:
     recipe = {**RECIPES.get(model, {}), **extra}
     image_size = int(recipe.pop("image_size", IMAGE_SIZE))
     train_batch_size = int(recipe.pop("train_batch_size", 8))
+    pre_processor_kwargs = dict(recipe.pop("pre_processor", {}))
     cls = model_class(model)
     accepted = inspect.signature(cls.__init__).parameters
     target = out / model
@@ -146,16 +203,17 @@ def train_tiny(model: str, data_root: Path, out: Path, **extra: Any) -> Trained:
     empty.mkdir()
     kwargs = {k: v for k, v in recipe.items() if k in accepted}
     if "pre_trained" in accepted:
-        kwargs["pre_trained"] = False
+        kwargs.setdefault("pre_trained", False)
     for key in ("dtd_dir", "anomaly_source_path"):
         if key in accepted:
             kwargs[key] = str(empty)
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    patched = _stand_ins(model, kwargs, data_root) if stand_ins else contextlib.nullcontext()
     try:
-        with _quiet(), offline_construction():
+        with _quiet(), offline_construction(), patched:
             seed_everything(0, workers=True, verbose=False)
             kwargs["pre_processor"] = cls.configure_pre_processor(
-                image_size=(image_size, image_size)
+                image_size=(image_size, image_size), **pre_processor_kwargs
             )
             module = cls(**kwargs)
             datamodule = MVTecAD(root=data_root, category=CATEGORY,
@@ -327,7 +385,7 @@ def reference_ckpt(model: str, ckpt_path: Path, images: list[Path], empty_dir: P
     accepted = inspect.signature(cls.__init__).parameters
     overrides: dict[str, Any] = {}
     if "pre_trained" in accepted:
-        overrides["pre_trained"] = False
+        overrides["pre_trained"] = RECIPES.get(model, {}).get("pre_trained", False)
     for key in ("dtd_dir", "anomaly_source_path"):
         if key in accepted:
             overrides[key] = str(empty_dir)
@@ -356,6 +414,31 @@ def pyimgano_outputs(detector: Any, images: list[Path], batch_size: int) -> list
                                   None if amap is None else np.asarray(amap),
                                   prediction.pred_label)
     return [found[i] for i in range(len(images))]
+
+
+def noise_scales(ckpt_path: Path) -> tuple[float, float]:
+    """(image, pixel) factors that turn normalised differences into float-noise units.
+
+    Normalised outputs are ``(raw - threshold) / (max - min) + 0.5`` with the post-processor's
+    min-max range: a normalised difference times ``max - min`` is the raw difference. A
+    random-weight model whose raw scores span 1e-6 (DSR) turns raw float noise into large
+    normalised differences, so where the range is below 1 the comparison is in raw units;
+    otherwise (or without a min-max normalisation) in normalised units (factor 1).
+    """
+    import math
+
+    import torch
+
+    state = torch.load(ckpt_path, map_location="cpu", weights_only=False)["state_dict"]
+
+    def scale(low: str, high: str) -> float:
+        lo, hi = state.get(f"post_processor.{low}"), state.get(f"post_processor.{high}")
+        if lo is None or hi is None:
+            return 1.0
+        span = float(hi) - float(lo)
+        return min(span, 1.0) if math.isfinite(span) and span > 0 else 1.0
+
+    return scale("image_min", "image_max"), scale("pixel_min", "pixel_max")
 
 
 def max_differences(got: list[Output], want: list[Output]) -> tuple[float, float]:

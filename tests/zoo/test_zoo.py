@@ -25,14 +25,18 @@ pytestmark = [pytest.mark.anomalib, pytest.mark.zoo]
 
 EXACT = 1e-5
 
-#: Models anomalib cannot train offline here, with the reason the zoo's trainer reports.
+#: Models anomalib cannot build or train offline here, with the reason the trainer reports.
 NOT_TRAINABLE_OFFLINE: dict[str, str] = {
     "anomalyvfm": "hf_hub_download",
     "cfm": "Point-MAE",
-    "dsr": "vq_model_pretrained",
-    "efficient_ad": "efficientad_pretrained_weights|imagenette",
     "vlm_ad": "",  # whatever its backend fails with: no offline model behind it
     "winclip": "open_clip",
+}
+
+#: Models whose training downloads files (what it asks for): trained with the zoo's stand-ins.
+TRAINING_DOWNLOADS: dict[str, str] = {
+    "dsr": "dsr_vq_model_pretrained",
+    "efficient_ad": "efficientad_pretrained_weights",
 }
 
 
@@ -56,6 +60,13 @@ def _evaluate(path, model, reference, images, **kwargs):
     return exact, one, many, None
 
 
+@pytest.mark.parametrize("model", sorted(TRAINING_DOWNLOADS))
+def test_training_download_refused_without_stand_in(model, zoo_data, tmp_path):
+    with pytest.raises(_zoo.TrainingFailed, match=TRAINING_DOWNLOADS[model]):
+        _zoo.train_tiny(model, zoo_data, tmp_path, stand_ins=False)
+    assert any("training downloads" in text for text in ANOMALIB_ZOO[model].limitations)
+
+
 @pytest.mark.parametrize("model", sorted(ANOMALIB_ZOO))
 def test_zoo_model(model, zoo_train, zoo_images, monkeypatch, tmp_path):
     facts = ANOMALIB_ZOO[model]
@@ -66,11 +77,7 @@ def test_zoo_model(model, zoo_train, zoo_images, monkeypatch, tmp_path):
         assert facts.batch_independent is None
         assert facts.limitations
         return
-    try:
-        trained = zoo_train(model)
-    except _zoo.TrainingFailed as exc:
-        assert facts.verified == () and facts.limitations, f"{model} failed to train: {exc}"
-        pytest.skip(f"anomalib cannot train {model} offline: {exc}")
+    trained = zoo_train(model)  # TrainingFailed fails the test: only the above may not train
 
     verified = []
     outputs = {}
@@ -90,6 +97,9 @@ def test_zoo_model(model, zoo_train, zoo_images, monkeypatch, tmp_path):
         exact, _, _, error = _evaluate(trained.pt_path, model, [], zoo_images,
                                        trust_checkpoint=True)
         assert error is not None, f"anomalib cannot read it ({pt_error}) but pyimgano did"
+        # the same release wrote it: no guessed version mismatch, and the way out is named
+        assert "another anomalib version" not in error, error
+        assert "evaluate the Lightning .ckpt of the same training run" in error, error
 
     from_ckpt = _zoo.reference_ckpt(model, trained.ckpt_path, zoo_images, tmp_path)
     if from_pt is not None:  # the .ckpt reference is the .pt of the same run
@@ -102,7 +112,14 @@ def test_zoo_model(model, zoo_train, zoo_images, monkeypatch, tmp_path):
         verified.append(".ckpt")
         outputs[".ckpt"] = (one, many)
 
-    assert tuple(verified) == facts.verified
-    one, many = next(iter(outputs.values()))
-    independent = max(_zoo.max_differences(many, one)) <= EXACT
-    assert independent == facts.batch_independent
+    independent = None
+    if outputs:  # judged in the model's raw units: float noise is not batch dependence
+        one, many = next(iter(outputs.values()))
+        score, amap = _zoo.max_differences(many, one)
+        image_scale, pixel_scale = _zoo.noise_scales(trained.ckpt_path)
+        independent = max(score * image_scale, amap * pixel_scale) <= EXACT
+    measured = (tuple(verified), independent)
+    assert measured == (facts.verified, facts.batch_independent), (
+        f"{model}: measured verified={measured[0]}, batch_independent={measured[1]}; the zoo "
+        f"table says {facts.verified}, {facts.batch_independent}"
+    )
