@@ -26,6 +26,10 @@ SNAPSHOT_STATES = ("created", "updated", "matched", "changed", "missing")
 FAILURE_CAUSES = ("threshold", "parity", "snapshot", "error")
 #: Columns of the terminal table and summary.md (where at least one item has a value).
 HEADLINE_METRICS = ("image_auroc", "image_ap", "pixel_auroc", "aupro")
+#: What an item's summary keeps of its report's ``parity`` object (docs/REFERENCE.md §11).
+PARITY_KEYS = ("score_max_abs", "map_max_abs", "decision_flips", "passed")
+#: Parity columns of the terminal table and summary.md (when at least one item has parity).
+PARITY_COLUMNS = (("parity Δscore", "score_max_abs"), ("flips", "decision_flips"))
 
 
 @dataclass
@@ -44,9 +48,11 @@ class ItemRecord:
     device: str | None = None
     snapshot: str | None = None
     failure_cause: str | None = None
+    parity: dict[str, Any] | None = None  # PARITY_KEYS of the report's parity; None: no parity
 
     def to_dict(self, report_dir: Path) -> dict[str, Any]:
-        return {
+        """The ``summary.json`` item; the ``parity`` key only where the item has parity."""
+        item = {
             "nodeid": self.nodeid,
             "suite": self.suite,
             "id": self.id,
@@ -59,6 +65,9 @@ class ItemRecord:
             "snapshot": self.snapshot,
             "failure_cause": self.failure_cause,
         }
+        if self.parity is not None:
+            item["parity"] = dict(self.parity)
+        return item
 
     @classmethod
     def from_dict(cls, item: Mapping[str, Any]) -> ItemRecord:
@@ -75,7 +84,15 @@ class ItemRecord:
             message=item.get("message"),
             snapshot=item.get("snapshot"),
             failure_cause=item.get("failure_cause"),
+            parity=compact_parity(item.get("parity")),
         )
+
+
+def compact_parity(parity: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The :data:`PARITY_KEYS` of a report's ``parity`` object (None stays None)."""
+    if not isinstance(parity, Mapping):
+        return None
+    return {key: parity.get(key) for key in PARITY_KEYS}
 
 
 def relative_report(path: str | None, report_dir: Path) -> str | None:
@@ -117,12 +134,31 @@ def _failed_gates(record: ItemRecord) -> list[str]:
     return sorted(m for m, t in record.thresholds.items() if not t.get("passed", True))
 
 
+def _parity_columns(records: Sequence[ItemRecord]) -> tuple[tuple[str, str], ...]:
+    return PARITY_COLUMNS if any(r.parity is not None for r in records) else ()
+
+
+def _parity_cell(record: ItemRecord, key: str) -> str:
+    value = None if record.parity is None else record.parity.get(key)
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.1e}"
+    return str(value)
+
+
 def terminal_lines(records: Sequence[ItemRecord]) -> list[str]:
-    """The terminal table: item, each headline metric, result."""
+    """The terminal table: item, each headline metric, parity (if any item has it), result.
+
+    The parity columns are the largest score |Δ| against the reference and the decision flips
+    (docs/REFERENCE.md §11); ``-`` for items without a reference.
+    """
     columns = headline_columns(records)
-    header = ["item", *columns, "result"]
+    parity = _parity_columns(records)
+    header = ["item", *columns, *(title for title, _ in parity), "result"]
     rows = [
-        [r.nodeid, *(_fmt(r.metrics.get(m)) for m in columns), _result_word(r.outcome).upper()]
+        [r.nodeid, *(_fmt(r.metrics.get(m)) for m in columns),
+         *(_parity_cell(r, key) for _, key in parity), _result_word(r.outcome).upper()]
         for r in records
     ]
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
@@ -185,14 +221,16 @@ def _md(text: Any) -> str:
 def markdown(records: Sequence[ItemRecord], report_dir: Path) -> str:
     """``summary.md``: a Markdown table for CI job pages."""
     columns = headline_columns(records)
+    parity = _parity_columns(records)
+    titles = [*columns, *(_md(title) for title, _ in parity)]
     lines = [
         "# pyimgano summary",
         "",
         f"{len(records)} {'item' if len(records) == 1 else 'items'}: {_counts(records)}.",
         "",
-        "| item | " + " | ".join(columns) + (" | " if columns else "")
+        "| item | " + " | ".join(titles) + (" | " if titles else "")
         + "result | snapshot | cause | note |",
-        "|---|" + "---:|" * len(columns) + "---|---|---|---|",
+        "|---|" + "---:|" * len(titles) + "---|---|---|---|",
     ]
     for r in records:
         word = _result_word(r.outcome)
@@ -201,7 +239,8 @@ def markdown(records: Sequence[ItemRecord], report_dir: Path) -> str:
         failed = _failed_gates(r)
         if failed and not note:
             note = "gates failed: " + ", ".join(failed)
-        cells = [f"`{_md(r.nodeid)}`", *(_fmt(r.metrics.get(m)) for m in columns), result,
+        cells = [f"`{_md(r.nodeid)}`", *(_fmt(r.metrics.get(m)) for m in columns),
+                 *(_parity_cell(r, key) for _, key in parity), result,
                  r.snapshot or "-", r.failure_cause or "-", _md(note)]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", f"Reports: `{report_dir}`", ""]

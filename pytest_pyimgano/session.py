@@ -25,6 +25,7 @@ from pyimgano.summary import (
     SUMMARY_JSON,
     SUMMARY_MD,
     ItemRecord,
+    compact_parity,
     footer_line,
     markdown,
     skip_lines,
@@ -158,6 +159,9 @@ class PyImganoSession:
                 record.failure_cause = None if value is None else str(value)
             elif name == "pyimgano_thresholds":
                 record.thresholds = json.loads(value) if isinstance(value, str) else dict(value)
+            elif name == "pyimgano_parity":
+                record.parity = compact_parity(json.loads(value) if isinstance(value, str)
+                                               else value)
             elif name not in _OWN:
                 record.metrics[name] = value
         outcome = _outcome(report)

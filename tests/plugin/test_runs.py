@@ -4,6 +4,7 @@ summaries."""
 from __future__ import annotations
 
 import json
+import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -318,3 +319,31 @@ def test_ini_keys(suite_dir, monkeypatch):
     report = read_report(suite_dir.path / "ini-reports/suites/release/fake/tiles.json")
     assert report["model"]["kwargs"]["device"] == "cpu"
     assert not list((suite_dir.path / "ini-reports/suites/release/fake").glob("*.png"))
+
+
+def test_summary_shows_parity_against_the_reference(suite_dir):
+    """An item with a reference gets the parity columns; one without shows '-'."""
+    (suite_dir.path / "suites").mkdir(exist_ok=True)
+    for name in ("model.pt", "ref.pt"):  # paths are relative to the suite file
+        (suite_dir.path / "suites" / name).write_bytes(b"weights")
+    write_suite(suite_dir, suite_text(categories="[tiles]") + textwrap.indent(textwrap.dedent("""\
+        - id: art
+          model: test_fake_detector
+          dataset: syn
+          categories: [tiles]
+          checkpoint: model.pt
+          reference: ref.pt
+          parity: {score: 1.0e-3}
+        """), "  "))
+    result = suite_dir.runpytest(*BASE)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines([
+        "item * parity Δscore  flips  result",
+        "suites/release.yaml::art[[]tiles[]] * 0.0e+00      -  PASSED",
+        "suites/release.yaml::fake[[]tiles[]] *       -      -  PASSED",
+    ])
+    summary = json.loads((reports(suite_dir) / "summary.json").read_text("utf-8"))
+    items = {item["id"]: item for item in summary["items"]}
+    assert items["art"]["parity"] == {"score_max_abs": 0.0, "map_max_abs": 0.0,
+                                      "decision_flips": None, "passed": True}
+    assert "parity" not in items["fake"]

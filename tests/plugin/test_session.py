@@ -70,3 +70,28 @@ def test_write_and_render(tmp_path):
     assert lines[0].split() == ["item", "image_auroc", "result"]
     assert lines[2].split() == ["s.yaml::m[c]", "0.9123", "PASSED"]
     assert markdown([], Path("r")).startswith("# pyimgano summary")
+
+
+def test_parity_is_kept_compact_and_shown_in_its_own_columns(tmp_path):
+    session = PyImganoSession(tmp_path)
+    parity = {"score_max_abs": 0.00075, "map_max_abs": 0.002, "decision_flips": 1,
+              "borderline": 0, "passed": True, "worst": [{"image": "a.png", "delta": 0.00075}]}
+    art = [["pyimgano_parity", json.dumps(parity)], ["image_auroc", 0.9896]]
+    session.add_report(phase("call", "passed", art, nodeid="s.yaml::art[c]"))
+    session.add_report(phase("call", "passed", [["image_auroc", 1.0]], nodeid="s.yaml::m[c]"))
+    art_record, plain = session.sorted_records()
+    # the summary keeps the numbers a reader scans, not the per-image table
+    assert art_record.to_dict(tmp_path)["parity"] == {
+        "score_max_abs": 0.00075, "map_max_abs": 0.002, "decision_flips": 1, "passed": True}
+    assert "parity" not in plain.to_dict(tmp_path)
+    assert terminal_lines([art_record, plain]) == [
+        "item" + " " * 12 + "image_auroc  parity Δscore  flips  result",
+        "-" * 14 + "  " + "-" * 11 + "  " + "-" * 13 + "  " + "-" * 5 + "  " + "-" * 6,
+        "s.yaml::art[c]" + "       0.9896" + "        7.5e-04" + "      1" + "  PASSED",
+        "s.yaml::m[c]  " + "       1.0000" + "              -" + "      -" + "  PASSED",
+    ]
+    md = markdown([art_record, plain], tmp_path)
+    assert "| item | image_auroc | parity Δscore | flips | result | snapshot | cause | note |" in md
+    assert "| `s.yaml::art[c]` | 0.9896 | 7.5e-04 | 1 | passed | - | - |  |" in md
+    # no item with parity: no parity columns
+    assert "parity" not in "\n".join(terminal_lines([plain]))
