@@ -45,8 +45,14 @@ def zoo_out(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def zoo_train(zoo_data, zoo_out):
-    """``train(model) -> Trained`` (or raises TrainingFailed), each model trained once."""
+    """``train(model) -> Trained`` (or raises TrainingFailed), each model trained once.
+
+    ``train.forget(model)`` deletes a model's files (the full zoo writes gigabytes otherwise);
+    a later ``train(model)`` trains it again.
+    """
     pytest.importorskip("anomalib")
+    import shutil
+
     from tests.zoo._zoo import TrainingFailed, train_tiny
 
     done: dict[str, object] = {}
@@ -62,4 +68,9 @@ def zoo_train(zoo_data, zoo_out):
             raise result
         return result
 
+    def forget(model: str) -> None:
+        done.pop(model, None)
+        shutil.rmtree(zoo_out / model, ignore_errors=True)
+
+    train.forget = forget
     return train

@@ -70,8 +70,9 @@ def test_training_download_refused_without_stand_in(model, zoo_data, tmp_path):
 
 
 @pytest.mark.parametrize("model", sorted(ANOMALIB_ZOO))
-def test_zoo_model(model, zoo_train, zoo_images, monkeypatch, tmp_path):
+def test_zoo_model(model, zoo_train, zoo_images, monkeypatch, tmp_path, request):
     facts = ANOMALIB_ZOO[model]
+    request.addfinalizer(lambda: zoo_train.forget(model))
     if model in NOT_TRAINABLE_OFFLINE:
         with pytest.raises(_zoo.TrainingFailed, match=NOT_TRAINABLE_OFFLINE[model]):
             zoo_train(model)
