@@ -21,8 +21,6 @@ from pyimgano.datasets import FORMATS as DATASET_FORMATS
 from pyimgano.metrics.results import METRIC_ORDER
 
 PROG = "pyimgano-benchmark"
-#: Where the per-image records go when the report goes to stdout (no ``--output``).
-DEFAULT_STDOUT_JSONL = Path("pyimgano-benchmark.jsonl")
 #: Metrics printed on stderr after a run, in this order, when the report has them.
 HEADLINE = METRIC_ORDER
 _REQUIRED = ("dataset", "root", "category", "model")
@@ -37,9 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
             "parity bounds, a degenerate artifact); 2 input/data/checkpoint/device error."
         ),
         epilog=(
-            "Per-image records (path, label, defect, score, pred_label) are always written: "
-            "beside the report as <report>.jsonl with --output, else to --jsonl PATH "
-            f"(default ./{DEFAULT_STDOUT_JSONL}). Headline metrics go to stderr."
+            "Per-image records (path, label, defect, score, pred_label) go beside the report "
+            "as <report>.jsonl with --output; with the report on stdout only to --jsonl PATH "
+            "(nothing is written into the working directory unasked). Headline metrics go to "
+            "stderr."
         ),
     )
     parser.add_argument(
@@ -110,8 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         metavar="PATH",
-        help="per-image records when the report goes to stdout (default "
-        f"./{DEFAULT_STDOUT_JSONL}); not allowed with --output",
+        help="where the per-image records go when the report goes to stdout (without it "
+        "they are not written); not allowed with --output",
     )
     parser.add_argument("--no-plots", action="store_true", help="do not draw curves/overlays")
     parser.add_argument(
@@ -159,8 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
 class BenchmarkOptions:
     """Parsed command line: the runner's case and where the outputs go.
 
-    ``jsonl`` is where the per-image records go in stdout mode (``output`` is None); with
-    ``output`` they go beside the report and ``jsonl`` is None.
+    ``jsonl`` is where the per-image records go in stdout mode (``output`` is None); None there
+    means they are not written. With ``output`` they go beside the report and ``jsonl`` is None.
     """
 
     case: Any
@@ -256,15 +255,12 @@ def parse_options(argv: Sequence[str] | None) -> BenchmarkOptions:
         reference_sha256=args.reference_sha256,
         parity=_parity_bounds(args),
     )
-    jsonl = None
-    if args.output is None:
-        jsonl = args.jsonl if args.jsonl is not None else DEFAULT_STDOUT_JSONL
     return BenchmarkOptions(
         case=case,
         output=args.output,
         plots=not args.no_plots,
         progress=not args.no_progress,
-        jsonl=jsonl,
+        jsonl=args.jsonl,
     )
 
 
@@ -410,10 +406,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         data = evaluation.report.to_dict()
         if options.output is None:
             validate_report(data)
-            assert options.jsonl is not None
-            records = write_text_atomic(options.jsonl, jsonl_text(evaluation.report.records))
+            where = "report on stdout, per-image records not written (no --jsonl PATH)"
+            if options.jsonl is not None:
+                records = write_text_atomic(options.jsonl, jsonl_text(evaluation.report.records))
+                where = f"report on stdout, per-image records in {records}"
             sys.stdout.write(dumps(data))
-            where = f"report on stdout, per-image records in {records}"
         else:
             path = write_evaluation(evaluation, options.output, plots=options.plots)
             where = f"report written to {path}"

@@ -58,7 +58,7 @@ def test_prediction_without_score_field(base_data, plugin_batch):
 
 @covers("output.constant_scores")
 def test_constant_scores_give_auroc_one_half_and_fail_the_gate(base_data, plugin_batch,
-                                                               tmp_path):
+                                                               tmp_path, monkeypatch):
     """Decision (docs/REFERENCE.md §5 says AUROC/AP equal scikit-learn's, ties included): a model
     that
     scores every image alike gets AUROC 0.5 and AP = the anomalous fraction — defined, not null
@@ -70,6 +70,7 @@ def test_constant_scores_give_auroc_one_half_and_fail_the_gate(base_data, plugin
     assert result["image_auroc"] == roc_auc_score(labels, np.full(6, 0.5)) == 0.5
     assert result["image_ap"] == average_precision_score(labels, np.full(6, 0.5)) == 0.5
     assert not result.notes
+    monkeypatch.chdir(tmp_path)  # a stdout-mode run: never in the checkout
     out = run_cli([*cli_args(base_data, "--pixel", "--model-kwargs", '{"fault": "constant"}')])
     assert out.code == 0, out.err
     report = json.loads(out.out)

@@ -18,7 +18,7 @@ def run(capsys, *argv):
 
 @pytest.fixture(autouse=True)
 def _in_tmp_dir(tmp_path, monkeypatch):
-    """Stdout-mode runs write ./pyimgano-benchmark.jsonl: keep it out of the checkout."""
+    """Every run starts in its own temp dir: a stray write can never land in the checkout."""
     monkeypatch.chdir(tmp_path)
 
 
@@ -59,20 +59,27 @@ def test_report_to_stdout(capsys, base_args):
     assert data["model"]["kwargs"] == {"device": "auto"}
 
 
-def test_stdout_mode_still_writes_the_per_image_jsonl(capsys, base_args, tmp_path):
+def test_stdout_mode_writes_nothing_into_the_working_directory(capsys, base_args, tmp_path,
+                                                             monkeypatch):
+    """docs/REFERENCE.md §6: with the report on stdout the per-image records go only where
+    ``--jsonl PATH`` says; without it no file at all appears in the working directory."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
     code, stdout, stderr = run(capsys, *base_args)
     assert code == 0, stderr
     data = json.loads(stdout)
-    default = tmp_path / "pyimgano-benchmark.jsonl"
-    records = [json.loads(line) for line in default.read_text("utf-8").splitlines()]
-    assert len(records) == data["dataset"]["n_test"]
-    assert {"path", "label", "defect", "score", "pred_label"} <= set(records[0])
-    assert "pyimgano-benchmark.jsonl" in stderr
+    assert list(cwd.rglob("*")) == []
+    assert "per-image records not written (no --jsonl PATH)" in stderr
 
     chosen = tmp_path / "elsewhere" / "records.jsonl"
     code, _, stderr = run(capsys, *base_args, "--jsonl", chosen)
     assert code == 0, stderr
-    assert len(chosen.read_text("utf-8").splitlines()) == data["dataset"]["n_test"]
+    records = [json.loads(line) for line in chosen.read_text("utf-8").splitlines()]
+    assert len(records) == data["dataset"]["n_test"]
+    assert {"path", "label", "defect", "score", "pred_label"} <= set(records[0])
+    assert f"per-image records in {chosen}" in stderr
+    assert list(cwd.rglob("*")) == []
 
 
 def test_jsonl_with_output_is_refused(capsys, base_args, tmp_path):
@@ -286,7 +293,7 @@ def test_help_documents_every_flag(capsys):
                  "--model-kwargs", "--device", "--pixel", "--batch-size", "--output",
                  "--checkpoint-sha256", "--trust-checkpoint", "--no-plots", "--list-models",
                  "--precision", "--aupro-limits", "--reference-checkpoint", "--reference-sha256",
-                 "--parity", "--jsonl", "pyimgano-benchmark.jsonl"):
+                 "--parity", "--jsonl"):
         assert flag in text
 
 
