@@ -177,29 +177,75 @@ def jsonl_text(records: Iterable[Mapping[str, Any]]) -> str:
     return "".join(line + "\n" for line in lines)
 
 
+def _keep_copy(path: Path) -> str | None:
+    """A hard link (or, where links are not possible, a copy) of ``path`` beside it, to put
+    back if the write of a pair fails half way; None when ``path`` does not exist."""
+    if not path.exists():
+        return None
+    handle, name = _create_temp(path)
+    os.close(handle)
+    os.unlink(name)  # reserve a fresh name, then link onto it
+    try:
+        os.link(path, name)
+    except OSError:
+        import shutil
+
+        shutil.copy2(path, name)
+    return name
+
+
+def _replace_pair(records_tmp: str, records: Path, report_tmp: str, target: Path) -> None:
+    """Rename the JSONL, then the report, into place; all or nothing.
+
+    If the second rename fails (or is interrupted), the first is undone: the previous JSONL
+    is put back from a link taken before (or the new one removed when there was none), so
+    the old report is never left beside new records. The temporary files are removed.
+    """
+    kept = None
+    try:
+        kept = _keep_copy(records)
+        os.replace(records_tmp, records)
+        try:
+            os.replace(report_tmp, target)
+        except BaseException:
+            if kept is not None:
+                os.replace(kept, records)
+                kept = None
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(records)
+            raise
+    finally:
+        for name in (records_tmp, report_tmp, kept):
+            if name is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name)
+
+
 def write_report(report: Report, path: str | os.PathLike[str]) -> Path:
     """Validate and write ``report`` to ``path`` and its records to the JSONL beside it.
 
     Both files are first written in full to temporary files, then renamed into place, the
-    JSONL first: a failure or interruption while writing leaves neither changed (and no
-    temporary file), and a report file never points to missing records. Returns the report
-    path.
+    JSONL first (a report never points to missing records). A failure or interruption at any
+    point, the second rename included, leaves both files as they were (and no temporary
+    file): the pair is written all or nothing. Only a hard kill of the process between the
+    two renames could leave the new JSONL beside the old report. Returns the report path.
     """
     data = report.to_dict()
     validate_report(data)
     text = dumps(data)
     target = Path(path)
     records = records_path(target)
-    staged: list[tuple[str, Path]] = []
+    staged: list[str] = []
     try:
-        staged.append((_write_temp(records, jsonl_text(report.records)), records))
-        staged.append((_write_temp(target, text), target))
+        staged.append(_write_temp(records, jsonl_text(report.records)))
+        staged.append(_write_temp(target, text))
     except BaseException:
-        for tmp_name, _ in staged:
+        for tmp_name in staged:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp_name)
         raise
-    _replace_all(staged)
+    _replace_pair(staged[0], records, staged[1], target)
     return target
 
 

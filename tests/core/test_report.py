@@ -100,6 +100,49 @@ def test_interrupted_write_keeps_the_old_file(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json", "r.jsonl"]
 
 
+def _fail_second_replace(monkeypatch, error: BaseException) -> list[tuple[str, str]]:
+    """``os.replace`` works once, then raises ``error`` (the report's rename after the
+    JSONL's); later calls (putting things back) work again. Returns the calls."""
+    real = os.replace
+    calls: list[tuple[str, str]] = []
+
+    def replace(src, dst, *args, **kwargs):
+        calls.append((os.fspath(src), os.fspath(dst)))
+        if len(calls) == 2:
+            raise error
+        return real(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+    return calls
+
+
+@pytest.mark.parametrize("error", [OSError(28, "No space left on device"), KeyboardInterrupt()])
+def test_failed_second_rename_keeps_the_old_pair(tmp_path, monkeypatch, error):
+    """The report and its JSONL are written all or nothing: when the report's rename fails
+    after the JSONL's, the old JSONL is put back beside the old report."""
+    path = write_report(make_report(), tmp_path / "r.json")
+    old_report, old_records = path.read_bytes(), records_path(path).read_bytes()
+    report = make_report()
+    report.metrics["image_f1_max"] = 0.5
+    report.records = [{"path": "new.png", "label": 0, "defect": "good", "score": 0.1,
+                       "pred_label": 0}]
+    calls = _fail_second_replace(monkeypatch, error)
+    with pytest.raises(type(error)):
+        write_report(report, path)
+    assert [os.path.basename(dst) for _, dst in calls[:2]] == ["r.jsonl", "r.json"]
+    assert path.read_bytes() == old_report
+    assert records_path(path).read_bytes() == old_records
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json", "r.jsonl"]
+
+
+def test_failed_second_rename_of_a_first_write_leaves_nothing(tmp_path, monkeypatch):
+    """No earlier pair: a failed report rename removes the JSONL it had already put there."""
+    _fail_second_replace(monkeypatch, OSError(5, "Input/output error"))
+    with pytest.raises(OSError):
+        write_report(make_report(), tmp_path / "r.json")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_dumps_is_stable():
     expected = '{\n  "a": [\n    1.5,\n    null\n  ],\n  "b": 1\n}\n'
     assert dumps({"b": 1, "a": [1.5, None]}) == expected
