@@ -149,3 +149,85 @@ def check_bounds(report: Report, bounds: Mapping[str, Bound]) -> list[GateRow]:
         report.thresholds[metric] = entry
         rows.append(GateRow(metric, value, bound, passed, reason))
     return rows
+
+
+# ------------------------------------------------------------------------------------------
+# gates recorded in a written report
+
+
+@dataclass(frozen=True)
+class RecordedFailure:
+    """A gate that a report records as failed: its kind (``threshold``, ``parity`` or
+    ``comparison``, the summary's ``failure_cause`` names) and a one-line description."""
+
+    cause: str
+    text: str
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def parity_failed(parity: Any) -> bool:
+    """Did a report's ``parity`` object fail? ``passed`` false, or a degenerate artifact
+    (which fails whatever the bounds say). No parity object, or parity measured without
+    bounds (``passed`` null): not failed."""
+    if not isinstance(parity, Mapping):
+        return False
+    return parity.get("passed") is False or bool(parity.get("degenerate"))
+
+
+def recorded_failures(report: Mapping[str, Any]) -> list[RecordedFailure]:
+    """Every gate a report (the JSON object) records as failed, in a fixed order.
+
+    Read from the report alone, whoever wrote it (the plugin or ``pyimgano-benchmark``):
+    ``thresholds.<metric>.passed`` false; ``parity`` failed (:func:`parity_failed`: a bound
+    exceeded or a degenerate artifact); ``comparison.<metric>.passed`` false (release
+    comparisons against a baseline). A gate that was not given, or that was only measured
+    (``passed`` null), never fails. Empty when nothing failed.
+    """
+    found: list[RecordedFailure] = []
+    thresholds = report.get("thresholds")
+    if isinstance(thresholds, Mapping):
+        for metric in sorted(thresholds):
+            entry = thresholds[metric]
+            if isinstance(entry, Mapping) and entry.get("passed") is False:
+                limits = [f"{side} {_short(entry[side])}" for side in ("min", "max")
+                          if side in entry]
+                reason = f" ({entry['reason']})" if entry.get("reason") else ""
+                value = entry.get("value")
+                where = "bound" if value is None else "outside"
+                found.append(RecordedFailure(
+                    "threshold",
+                    f"threshold {metric} {_short(value)} {where} "
+                    f"{', '.join(limits) or '?'}{reason}",
+                ))
+    parity = report.get("parity")
+    if parity_failed(parity):
+        assert isinstance(parity, Mapping)
+        if parity.get("degenerate"):
+            found.append(RecordedFailure("parity", f"parity: degenerate artifact: "
+                                                   f"{parity['degenerate']}"))
+        checks = [c for c in parity.get("checks") or []
+                  if isinstance(c, Mapping) and c.get("passed") is False]
+        for check in checks:
+            found.append(RecordedFailure(
+                "parity", f"parity {check.get('name')} {_short(check.get('value'))} > "
+                          f"{_short(check.get('bound'))}"))
+        if not checks and not parity.get("degenerate"):
+            found.append(RecordedFailure("parity", "parity failed"))
+    comparison = report.get("comparison")
+    if isinstance(comparison, Mapping):
+        for metric in sorted(comparison):
+            entry = comparison[metric]
+            if isinstance(entry, Mapping) and entry.get("passed") is False:
+                found.append(RecordedFailure(
+                    "comparison",
+                    f"comparison {metric}: delta {_short(entry.get('delta'))} against the "
+                    "baseline",
+                ))
+    return found

@@ -84,22 +84,42 @@ def summary_item_from_report(report: Mapping[str, Any], relative: str) -> dict[s
     """The summary entry of a report found without a summary (e.g. from pyimgano-benchmark).
 
     ``nodeid`` is the report's ``item.nodeid``, or its relative path for CLI reports; the
-    outcome is ``failed`` when a recorded threshold failed, else ``passed``.
+    outcome is ``failed`` when any gate the report records failed (thresholds, export parity
+    or a degenerate artifact, comparisons: :func:`pyimgano.gates.recorded_failures`), with
+    ``message`` and ``failure_cause`` saying which; else ``passed``.
     """
     item = report.get("item") or {}
-    thresholds = report.get("thresholds") or {}
-    failed = any(not bound.get("passed", True) for bound in thresholds.values())
-    return {
+    entry = {
         "nodeid": item.get("nodeid") or relative,
         "suite": item.get("suite"),
         "id": item.get("id"),
         "category": item.get("category") or (report.get("dataset") or {}).get("category"),
-        "outcome": "failed" if failed else "passed",
+        "outcome": "passed",
         "report": relative,
         "metrics": dict(report.get("metrics") or {}),
-        "thresholds": dict(thresholds),
+        "thresholds": dict(report.get("thresholds") or {}),
         "message": None,
     }
+    return with_recorded_failures(entry, report)
+
+
+def with_recorded_failures(
+    item: Mapping[str, Any], report: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """``item`` (a summary entry) made ``failed`` when its report records a failed gate.
+
+    Only a ``passed`` item changes (an error or a skip stays what it is); ``message`` lists
+    the failed gates and ``failure_cause`` names the first one's kind.
+    """
+    from pyimgano.gates import recorded_failures
+
+    item = dict(item)
+    failures = [] if report is None else recorded_failures(report)
+    if failures and item.get("outcome", "passed") == "passed":
+        item["outcome"] = "failed"
+        item["message"] = "; ".join(f.text for f in failures)
+        item["failure_cause"] = failures[0].cause
+    return item
 
 
 def _relative(text: str) -> str | None:
@@ -133,7 +153,7 @@ def _read_summary_entries(
         check_report(report, report_path)
         entries.append(
             SummaryEntry(
-                item=dict(item),
+                item=with_recorded_failures(item, report),
                 source=path,
                 report_file=report_path,
                 relative=relative,

@@ -14,7 +14,9 @@ OpenVINO export) and the *reference* (the ``.ckpt`` / ``.pt`` of the same traini
   saturated at 0 or 1; such an artifact fails whatever the bounds say.
 
 A bound is a max: ``score`` and ``map`` on the absolute differences, ``decisions`` on the number
-of flips. A bound on a quantity that is ``None`` fails with that reason (never passes).
+of flips. A bound on a quantity that is ``None`` fails with that reason (never passes). Only a
+bound (or a degenerate artifact) can pass or fail: with no bound given, ``passed`` is ``None``
+— parity is measured, not gated.
 """
 
 from __future__ import annotations
@@ -167,7 +169,8 @@ def parity_result(
     (flips not counted because the reference score is within :data:`BORDERLINE` of
     ``threshold``), ``degenerate`` (reason or None), ``bounds``, ``checks`` (one row per bound:
     name, value, bound, passed, note), ``worst`` (the images with the largest score |Δ|) and
-    ``passed``.
+    ``passed``: False for a degenerate artifact or an exceeded bound, True when every bound
+    holds, None when no bound was given (measured, not gated).
     """
     delta = np.abs(np.asarray(scores, dtype=np.float64) - reference_scores)
     score_max = float(delta.max()) if delta.size else 0.0
@@ -223,8 +226,25 @@ def parity_result(
         "bounds": dict(bounds),
         "checks": checks,
         "worst": worst,
-        "passed": degenerate is None and all(c["passed"] for c in checks),
+        "passed": _verdict(degenerate, checks),
     }
+
+
+def _verdict(degenerate: str | None, checks: Sequence[Mapping[str, Any]]) -> bool | None:
+    if degenerate is not None:
+        return False
+    if not checks:
+        return None
+    return all(c["passed"] for c in checks)
+
+
+def parity_verdict(parity: Mapping[str, Any]) -> str:
+    """``passed``, ``FAILED`` or ``measured (no bounds)`` for a report's ``parity`` object."""
+    from pyimgano.gates import parity_failed
+
+    if parity_failed(parity):
+        return "FAILED"
+    return "passed" if parity.get("passed") is True else "measured (no bounds)"
 
 
 def parity_failure_table(parity: Mapping[str, Any]) -> str:

@@ -72,8 +72,10 @@ class ItemResult:
 
     @property
     def parity_passed(self) -> bool:
-        parity = self.parity
-        return parity is None or parity.get("passed") is not False
+        """Not failed (:func:`pyimgano.gates.parity_failed`); measured without bounds counts."""
+        from pyimgano.gates import parity_failed
+
+        return not parity_failed(self.parity)
 
     @property
     def gates_passed(self) -> bool:

@@ -79,3 +79,19 @@ class FakeDetector(Detector):
             device=self.device,
             threads=1,
         )
+
+
+class ShiftedFakeDetector(FakeDetector):
+    """:class:`FakeDetector` whose scores are shifted by the number written in its checkpoint
+    file (a text file such as ``0.01``): an "artifact" and its "reference" that differ by a
+    known amount, for export-parity runs without anomalib."""
+
+    def __init__(self, checkpoint_path: str | None = None, **kwargs: object) -> None:
+        super().__init__(checkpoint_path, **kwargs)  # type: ignore[arg-type]
+        text = Path(checkpoint_path).read_text("utf-8") if checkpoint_path else "0"
+        self.shift = float(text)
+
+    def _output(self, path: Path) -> dict:
+        output = super()._output(path)
+        output["pred_score"] = np.float32(float(output["pred_score"]) + self.shift)
+        return output

@@ -359,20 +359,16 @@ def headline_lines(data: Mapping[str, Any]) -> list[str]:
         lines.append(f"  {_number(timing['ms_per_image'])} ms/image, total {total} s")
     parity = data.get("parity")
     if isinstance(parity, Mapping):
-        verdict = {True: "passed", False: "FAILED", None: "reported"}.get(parity.get("passed"))
+        from pyimgano.parity import parity_verdict
+
+        verdict = parity_verdict(parity)
         lines.append(
             f"  parity {verdict}: score max |Δ| {_number(parity.get('score_max_abs'))}, "
             f"map max |Δ| {_number(parity.get('map_max_abs'))}, "
-            f"{parity.get('decision_flips')} decision flip(s), "
+            f"{_number(parity.get('decision_flips'))} decision flip(s), "
             f"{parity.get('borderline')} borderline"
         )
     return lines
-
-
-def parity_failed(data: Mapping[str, Any]) -> bool:
-    """True when the report's ``parity.passed`` is false (no parity object: not failed)."""
-    parity = data.get("parity")
-    return isinstance(parity, Mapping) and parity.get("passed") is False
 
 
 def _parity_table(data: Mapping[str, Any]) -> str | None:
@@ -417,13 +413,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in headline_lines(data):
             print(line, file=sys.stderr)
         print(f"{PROG}: {where}", file=sys.stderr)
-        if parity_failed(data):
+        from pyimgano.gates import parity_failed, recorded_failures
+
+        failures = recorded_failures(data)
+        if not failures:
+            return EXIT_OK
+        if parity_failed(data.get("parity")):
             table = _parity_table(data)
             if table:
                 print(table, file=sys.stderr)
-            print(f"{PROG}: export parity failed → exit 1", file=sys.stderr)
-            return EXIT_GATE
-        return EXIT_OK
+        what = "; ".join(f.text for f in failures)
+        print(f"{PROG}: gate failed ({what}) → exit 1", file=sys.stderr)
+        return EXIT_GATE
 
     return run_cli(PROG, body)
 

@@ -39,7 +39,9 @@ def test_max_differences_and_worst_rows():
     assert result["map_max_abs"] == 0.2
     assert result["worst"][0]["path"] == "img1.png"
     assert result["worst"][0]["score_delta"] == pytest.approx(0.05, abs=1e-15)
-    assert result["decision_flips"] is None and result["passed"] is True
+    assert result["decision_flips"] is None
+    assert result["passed"] is None  # no bound given: measured, neither passed nor failed
+    assert result["checks"] == [] and result["bounds"] == {}
 
 
 def test_a_flip_next_to_the_threshold_is_borderline_not_a_flip():

@@ -141,3 +141,86 @@ def test_report_outside_the_summary_dir_is_referenced_not_copied(tmp_path):
     result = merge_paths([shard], tmp_path / "merged")
     assert result.items[0]["report"] == report.as_posix()
     assert not (tmp_path / "merged" / "suites").exists()
+
+
+# ------------------------------------------------------------------------------------------
+# every gate recorded in a report decides the merged outcome (not the thresholds alone)
+
+SHIFTED = "test_shifted_fake_detector"
+
+
+@pytest.fixture
+def shifted_model():
+    from pyimgano.models import register_model, unregister_model
+
+    register_model(SHIFTED, "tests.fakes:ShiftedFakeDetector",
+                   metadata={"backend": "test", "requires_checkpoint": False}, overwrite=True)
+    yield SHIFTED
+    unregister_model(SHIFTED)
+
+
+def _cli_parity_report(tmp_path, synthetic_root, shift: str, *bounds: str) -> tuple[int, str]:
+    """A real ``pyimgano-benchmark --output`` run of an artifact whose scores are ``shift``
+    above its reference's; returns the exit code and the report dir."""
+    from pyimgano.cli.benchmark import main as benchmark
+
+    (tmp_path / "artifact.txt").write_text(shift)
+    (tmp_path / "reference.txt").write_text("0")
+    out = tmp_path / "cli"
+    code = benchmark([
+        "--dataset", "mvtec", "--root", str(synthetic_root), "--category", "tiles",
+        "--model", SHIFTED, "--checkpoint-path", str(tmp_path / "artifact.txt"),
+        "--reference-checkpoint", str(tmp_path / "reference.txt"), *bounds,
+        "--output", str(out / "tiles.json"), "--no-plots", "--no-progress",
+    ])
+    return code, out
+
+
+def test_a_report_whose_parity_failed_merges_as_failed(tmp_path, synthetic_root, shifted_model,
+                                                       capsys):
+    code, out = _cli_parity_report(tmp_path, synthetic_root, "0.01", "--parity", "score=1e-3")
+    assert code == 1  # the run's own verdict: a gate failed
+    report = json.loads((out / "tiles.json").read_text("utf-8"))
+    assert report["thresholds"] == {} and report["parity"]["passed"] is False
+    assert main(["--merge", str(tmp_path / "merged"), str(out)]) == 0
+    (item,) = json.loads((tmp_path / "merged" / "summary.json").read_text("utf-8"))["items"]
+    assert item["outcome"] == "failed"
+    assert item["failure_cause"] == "parity"
+    assert "parity score_max_abs" in item["message"] and "> 0.001" in item["message"]
+    assert "1 failed" in (tmp_path / "merged" / "summary.md").read_text("utf-8")
+
+
+def test_parity_measured_without_bounds_merges_as_passed(tmp_path, synthetic_root,
+                                                         shifted_model, capsys):
+    code, out = _cli_parity_report(tmp_path, synthetic_root, "0.01")
+    assert code == 0
+    assert "parity measured (no bounds)" in capsys.readouterr().err
+    assert json.loads((out / "tiles.json").read_text("utf-8"))["parity"]["passed"] is None
+    (item,) = merge_paths([out], tmp_path / "merged").items
+    assert item["outcome"] == "passed" and item["message"] is None
+
+
+def test_a_degenerate_artifact_fails_the_merged_item(tmp_path):
+    """A degenerate artifact fails whatever ``passed`` says (a report edited or written by an
+    older pyimgano)."""
+    base = write_set(tmp_path / "cli", {"bottle": make_report("bottle")})
+    from tests.diff.helpers import rewrite_json
+
+    rewrite_json(base / relative_of("bottle"), parity={
+        "score_max_abs": 0.0, "map_max_abs": None, "decision_flips": None, "borderline": 0,
+        "degenerate": "every image scores 0.5: the artifact outputs a constant", "bounds": {},
+        "checks": [], "worst": [], "passed": None,
+    })
+    (item,) = merge_paths([base], tmp_path / "merged").items
+    assert item["outcome"] == "failed" and item["failure_cause"] == "parity"
+    assert "degenerate artifact: every image scores 0.5" in item["message"]
+
+
+def test_a_summary_item_whose_report_failed_a_gate_is_failed(tmp_path):
+    """A summary that says ``passed`` for a report recording a failed gate does not win."""
+    failing = make_report("bottle", nodeid=nodeid_of("bottle"), thresholds={
+        "aupro": {"min": 0.9, "value": 0.88, "passed": False}})
+    base = write_set(tmp_path / "shard", {"bottle": failing}, summary=True)
+    (item,) = merge_paths([base], tmp_path / "merged").items
+    assert item["outcome"] == "failed" and item["failure_cause"] == "threshold"
+    assert "threshold aupro 0.88 outside min 0.9" in item["message"]
