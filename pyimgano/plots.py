@@ -127,6 +127,10 @@ def _save_png(figure: Any, path: Path) -> Path:
     return path
 
 
+#: The pictures :func:`write_plots` may draw, as ``<stem>.<kind>.png``.
+PLOT_KINDS = ("roc", "pro", "worst")
+
+
 def plot_path(report_path: str | os.PathLike[str], kind: str) -> Path:
     """``<dir>/<stem>.<kind>.png`` beside a report."""
     path = Path(report_path)
@@ -604,7 +608,7 @@ def write_plots(evaluation: Evaluation, report_path: Path) -> list[Path]:
         return []
     inputs = _Inputs(evaluation)
     written = []
-    for kind, draw in (("roc", _roc_plot), ("pro", _pro_plot), ("worst", _worst_plot)):
+    for kind, draw in zip(PLOT_KINDS, (_roc_plot, _pro_plot, _worst_plot), strict=True):
         result = draw(matplotlib, inputs, plot_path(report_path, kind))
         if result is not None:
             written.append(result)

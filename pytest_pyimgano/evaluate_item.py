@@ -165,17 +165,26 @@ def run_item(
     update_snapshots: bool = False,
     update_new_snapshots_only: bool = False,
     cache_dir: Path | None = None,
+    report_dir: Path | None = None,
 ) -> ItemResult:
     """Evaluate one item; raises what the runner raises (a PyImganoError on bad input).
 
     ``device`` replaces the case's device (per xdist worker); ``cache_dir`` is where a runtime
     may write caches (the plugin passes ``<report dir>/.cache``, never the working directory).
+    With ``report_dir`` the files are checked before the run (a file pyimgano did not write is
+    never overwritten: :func:`pyimgano.manifest.check_writable`) and recorded in the report
+    dir's manifest after it.
     """
-    from pyimgano.artifacts import write_evaluation
+    from pyimgano.artifacts import companion_paths, write_evaluation
     from pyimgano.gates import check_bounds
     from pyimgano.runner import run_case
 
     assert spec.case is not None, "placeholder items are not run"
+    if report_dir is not None:
+        from pyimgano.manifest import check_writable
+
+        check_writable(report_dir, report_path, companion_paths(report_path, plots=plots),
+                       nodeid=nodeid)
     changes: dict[str, Any] = {}
     if device is not None:
         changes["device"] = device
@@ -196,7 +205,7 @@ def run_item(
     )
     gate_rows = check_bounds(report, spec.bounds)
     warn_shared_speed_gates(spec, report)
-    path = write_evaluation(evaluation, report_path, plots=plots)
+    path = write_evaluation(evaluation, report_path, plots=plots, manifest_dir=report_dir)
     snapshot = check_snapshot(
         spec, report, update=update_snapshots, new_only=update_new_snapshots_only
     )

@@ -149,6 +149,7 @@ class CaseItem(pytest.Item):
             update_snapshots=options.update_snapshots,
             update_new_snapshots_only=options.update_new_snapshots_only,
             cache_dir=options.report_dir / CACHE_DIRNAME,
+            report_dir=options.report_dir,
         )
         self.user_properties.extend(user_properties(self.result))
         if not self.result.passed:

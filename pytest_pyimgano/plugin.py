@@ -107,8 +107,18 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         assert isinstance(suite, SuiteFile)
         rel = suite_relpath(suite.path, session.config.rootpath).with_suffix("")
         items = [(spec.id, spec.category) for spec in suite.specs]
-        removed += remove_stale_reports(options.report_dir / rel, items,
-                                        suite.path.with_suffix(""))
+        gone, kept = remove_stale_reports(options.report_dir / rel, items,
+                                          suite.path.with_suffix(""), options.report_dir)
+        removed += gone
+        if kept:
+            import warnings
+
+            from pytest_pyimgano.warnings import StaleReportWarning
+
+            warnings.warn_explicit(StaleReportWarning(
+                f"kept {len(kept)} stale report file(s) changed since pyimgano wrote them (a "
+                f"changed file is never deleted): {', '.join(map(str, kept))}"
+            ), StaleReportWarning, str(suite.path), 1)
     own = session.config.stash.get(SESSION_KEY, None)
     if own is not None:
         own.removed.extend(removed)

@@ -4,9 +4,14 @@ A report dir reused across runs would otherwise keep the reports of model entrie
 categories the suite no longer has, and a diff of two report dirs would compare them. At the
 end of collection, for every suite with at least one selected item, the files of its report
 folder ``<report-dir>/<suite path, suffix dropped>/<id>/`` that belong to no item the suite
-defines now (selected or not) are removed: ``<category>.json``, ``.jsonl`` and the plots
-beside them. Nothing else is touched: not other suites' folders, not ``summary.*``, not the
-reports of deselected items (they are current items; ``summary.json`` says which items ran).
+defines now (selected or not) are candidates: ``<category>.json``, ``.jsonl`` and the plots
+beside them. A candidate is removed only when pyimgano wrote it and it is unchanged since: the
+report dir's manifest (:mod:`pyimgano.manifest`) lists it with the same size and sha256. A file
+pyimgano did not write is never deleted (the report dir may be ``.``); one it wrote that was
+changed since is kept, with a warning. A report dir from before manifests has no records, so
+nothing in it is deleted. Nothing else is touched: not other suites' folders, not
+``summary.*``, not the reports of deselected items (they are current items; ``summary.json``
+says which items ran).
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable
 from pathlib import Path
+
+from pyimgano.manifest import owned, read_manifest, record_files, relative_key
 
 #: the files an item writes beside (and as) its report.
 REPORT_SUFFIXES = (".json", ".jsonl", ".png", ".svg", ".jpg", ".jpeg")
@@ -57,14 +64,27 @@ def stale_reports(
 
 
 def remove_stale_reports(
-    suite_report_dir: Path, items: Iterable[tuple[str, str]], suite_dir: Path
-) -> list[Path]:
-    """Remove :func:`stale_reports` (and id folders left empty); the removed files."""
-    removed = []
+    suite_report_dir: Path, items: Iterable[tuple[str, str]], suite_dir: Path,
+    report_dir: Path,
+) -> tuple[list[Path], list[Path]]:
+    """Remove the :func:`stale_reports` that ``report_dir``'s manifest lists unchanged (and id
+    folders left empty); returns ``(removed, kept)``, ``kept`` being listed files changed
+    since pyimgano wrote them. Unlisted files are neither removed nor returned."""
+    entries = read_manifest(report_dir)
+    removed: list[Path] = []
+    kept: list[Path] = []
     for file in stale_reports(suite_report_dir, items, suite_dir):
+        if relative_key(report_dir, file) not in entries:
+            continue
+        if not owned(report_dir, file, entries):
+            if file.exists():
+                kept.append(file)
+            continue
         with contextlib.suppress(FileNotFoundError):  # an xdist worker removed it first
             file.unlink()
             removed.append(file)
         with contextlib.suppress(OSError):
             file.parent.rmdir()
-    return removed
+    if removed:
+        record_files(report_dir)  # drop the removed files' entries
+    return removed, kept

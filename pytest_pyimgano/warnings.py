@@ -11,6 +11,7 @@ __all__ = [
     "PyImganoWarning",
     "SnapshotToleranceWarning",
     "SpeedGateWarning",
+    "StaleReportWarning",
 ]
 
 
@@ -30,3 +31,8 @@ class SnapshotToleranceWarning(PyImganoWarning):
 
 class LegacySnapshotWarning(PyImganoWarning):
     """A snapshot read from the old ``__snapshots__`` place; ``--snapshot-update`` moves it."""
+
+
+class StaleReportWarning(PyImganoWarning):
+    """A stale report file was kept because it changed since pyimgano wrote it
+    (docs/REFERENCE.md §8)."""

@@ -171,25 +171,31 @@ def test_ini_file_int_is_checked(suite_dir):
 
 
 def test_stale_reports_of_the_suites_run_are_removed_and_nothing_else(suite_dir):
-    write_suite(suite_dir, suite_text())
+    """Only files pyimgano wrote and recorded go (more in test_manifest.py): a removed entry's
+    reports; not a deselected item's, not another suite's, not the user's files."""
+    write_suite(suite_dir, suite_text() + (
+        "  - id: gone\n"
+        "    model: test_fake_detector\n"
+        "    dataset: syn\n"
+        "    categories: [disk]\n"
+    ))
     write_suite(suite_dir, suite_text(categories="[tiles]"), name="other/keep.yaml")
-    suite_dir.runpytest(*BASE).assert_outcomes(passed=3)
+    suite_dir.runpytest(*BASE).assert_outcomes(passed=4)
     out = suite_dir.path / "pyimgano-reports"
     fake = out / "suites/release/fake"
     old_model = out / "suites/release/gone"
-    old_model.mkdir()
-    (old_model / "disk.json").write_text("{}")
     (old_model / "notes.txt").write_text("mine")
-    (fake / "cable.json").write_text("{}")
+    (fake / "cable.json").write_text("{}")  # the user's, though named like a report
     (fake / "cable_roc.png").write_bytes(b"")
     user_file = out / "suites/release/README.md"
     user_file.write_text("mine")
+    write_suite(suite_dir, suite_text())  # the entry `gone` is removed
     # -k: tiles runs, disk is deselected but still an item of the suite: its report stays
     result = suite_dir.runpytest(*BASE, "suites", "-k", "tiles")
     result.assert_outcomes(passed=1, deselected=1)
-    result.stdout.fnmatch_lines(["pyimgano: removed 3 stale report file(s) of the suites run"])
-    assert sorted(p.name for p in fake.iterdir()) == ["disk.json", "disk.jsonl", "tiles.json",
-                                                      "tiles.jsonl"]
+    result.stdout.fnmatch_lines(["pyimgano: removed 2 stale report file(s) of the suites run"])
+    assert sorted(p.name for p in fake.iterdir()) == ["cable.json", "cable_roc.png", "disk.json",
+                                                      "disk.jsonl", "tiles.json", "tiles.jsonl"]
     assert sorted(p.name for p in old_model.iterdir()) == ["notes.txt"]
     assert user_file.is_file()
     assert (out / "other/keep/fake/tiles.json").is_file()  # another suite: not run, untouched
