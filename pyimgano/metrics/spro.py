@@ -274,6 +274,7 @@ class SproAccumulator:
         self._defect_group = defect_group
         self._group_names = group_names
         self._limits = limits
+        self._max_limit = max(limits)
         self._n_defects = saturation.size
         self._covered = np.zeros(self._n_defects, dtype=np.int64)
         # the evaluated sets: None = every image and defect, else a group index
@@ -427,10 +428,17 @@ class SproAccumulator:
                 if self._sorted_other is None:
                     assert fp_other is not None
                     fp = fp_good + fp_other
+                    points = ends.size
                 else:
+                    # Only up to the first point whose good-image false positives alone pass
+                    # the largest limit: the curve is past every limit there.
+                    points = min(ends.size, 1 + int(np.searchsorted(
+                        fp_good, self._max_limit * row[0].n_neg, side="right"
+                    )))
                     other = self._sorted_other[index]
-                    fp = fp_good + (other.size - np.searchsorted(other, thresholds, side="left"))
-                pro = running[last_pair + 1] + self._totals[index]
+                    below = np.searchsorted(other, thresholds[:points], side="left")
+                    fp = fp_good[:points] + (other.size - below)
+                pro = running[last_pair[:points] + 1] + self._totals[index]
                 block = Block(fp=fp, tp=np.zeros_like(fp), pro=pro, prev_fp=self._last_fp[index])
                 for area in row:
                     area.update(block)

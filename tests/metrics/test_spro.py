@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pyimgano.errors import MetricInputError
 from pyimgano.metrics import auspro
@@ -234,6 +236,44 @@ def test_float32_ties_are_not_merged_in_float64() -> None:
     maps = [m + 1e-12 * (i % 2) for i, m in enumerate(maps)]
     result = auspro(maps, defects, limits=(0.3,), groups=types)
     _assert_official(result, maps, defects, types, (0.3,))
+
+
+@settings(max_examples=60, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_small_cases_with_ties_match_the_official_definition(data) -> None:
+    # Tiny images with few score levels (many ties, between and across images), one to three
+    # possibly overlapping or image-filling channels, and both types, under several limits.
+    shape = (data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4)))
+    levels = data.draw(st.integers(1, 5))
+    n_good = data.draw(st.integers(1, 2))
+    maps, defects, types = [], [], []
+    for index in range(n_good + 2 * data.draw(st.integers(1, 2))):
+        values = data.draw(st.lists(st.integers(0, levels), min_size=shape[0] * shape[1],
+                                    max_size=shape[0] * shape[1]))
+        maps.append(np.array(values, dtype=np.float64).reshape(shape) / levels)
+        image_defects = []
+        if index >= n_good:
+            for _ in range(data.draw(st.integers(1, 3))):
+                flat = data.draw(st.lists(st.booleans(), min_size=maps[-1].size,
+                                          max_size=maps[-1].size).filter(any))
+                mask = np.array(flat).reshape(shape)
+                threshold, relative = data.draw(st.sampled_from(CONFIGS))
+                if relative and int(threshold * mask.sum()) < 1:
+                    threshold, relative = 1, False
+                image_defects.append((mask, ref_saturation_area(int(mask.sum()), threshold,
+                                                                relative)))
+        defects.append(image_defects)
+        types.append(None if index < n_good else TYPES[index % 2])
+    limits = (0.05, 0.3, 1.0)
+    result = auspro(maps, defects, limits=limits, groups=types)
+    channels = _channels(defects)
+    for limit in limits:
+        expected = ref_auspro_loco(maps, channels, types, limit)
+        key = f"auspro_{limit!r}"
+        assert result.metrics[key] == pytest.approx(expected["mean"], abs=TOL)
+        for name in TYPES:
+            assert result.by_group[name][key] == pytest.approx(expected[name], abs=TOL)
 
 
 # --- definedness and errors -----------------------------------------------------------------
