@@ -252,7 +252,9 @@ class SproAccumulator:
     - FP: the set's defect-free pixels at or above each threshold — the good images' pixels
       (labels ``1 .. n_good``) plus its anomalous images' pixels outside all of their defects.
       The latter are label 0 for every anomalous image alike, so with two or more groups each
-      set counts its own from a sorted copy of those pixels' scores (:meth:`bind`).
+      set counts its own from a sorted copy of those pixels' scores (:meth:`bind`), and only
+      up to the first point where the good images' false positives alone pass the largest
+      limit (every area is done there; extra memory: one score per such pixel).
     - sPRO: each (pixel, defect) pair of the defect pixels gets its saturated weight
       ``(min(k, s) - min(k - 1, s)) / s``, where ``k`` is the pixel's rank in its defect in
       sweep order and ``s`` the saturation area, so the running sum at each distinct score is
