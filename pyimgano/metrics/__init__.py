@@ -37,7 +37,8 @@ Choices (where docs/REFERENCE.md §5 is silent):
 - Protocol metrics: ``aupro_<limit>`` / ``auspro_<limit>`` spell the limit with
   :func:`limit_key` (Python's shortest ``repr``: ``aupro_0.05``); AUPIMO follows anomalib 2.7
   (:mod:`.aupimo`: where anomalib raises, ``None`` with its reason); AU-sPRO follows the MVTec
-  LOCO AD evaluation (:mod:`.spro`: FPR on the good images only).
+  LOCO AD evaluation (:mod:`.spro`: FPR over the defect-free pixels of every evaluated image;
+  overall the mean of the two types).
 
 Importing this package never imports torch.
 """

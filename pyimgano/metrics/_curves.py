@@ -162,6 +162,11 @@ class ProArea:
         self._done = False
 
     @property
+    def n_neg(self) -> int:
+        """The FPR's denominator (normal samples)."""
+        return self._n_neg
+
+    @property
     def done(self) -> bool:
         """True once the curve has passed the limit; later points change nothing."""
         return self._done

@@ -209,8 +209,9 @@ def evaluate_pixels(
     defects : sequence of sequences of (mask, saturation), optional
         MVTec LOCO: per image, its defects as :func:`~pyimgano.metrics.auspro` takes them; the
         union of an image's defect masks must be its mask. Adds AU-sPRO (``auspro_<limit>``
-        in ``metrics``, per group in ``spro``) from the same sort (on the torch path it runs
-        on the host, with its own sort).
+        in ``metrics``, per group in ``spro``; with groups the overall value is the mean of
+        the groups') from the same sort (on the torch path the same code runs on the host,
+        with its own sort).
     auspro_limits : sequence of float, default (0.05,)
         AU-sPRO's FPR limits (with ``defects``).
     defect_groups : sequence of str or None, optional
@@ -415,7 +416,7 @@ def compute_pixel_evaluation(
         if isinstance(accumulator, AupimoAccumulator):
             pixel_consumers.append(accumulator)
         if isinstance(spro_accumulator, SproAccumulator):
-            spro_accumulator.bind(pooled)
+            spro_accumulator.bind(pooled, maps)
             pixel_consumers.append(spro_accumulator)
         sweep(
             pooled.chunks(chunk_size or CHUNK_SIZE),

@@ -6,29 +6,35 @@ Reference: P. Bergmann, K. Batzner, M. Fauser, D. Sattlegger, C. Steger, "Beyond
 Scratches: Logical Constraints in Unsupervised Anomaly Detection and Localization", IJCV 130
 (2022), and the official MVTec LOCO AD evaluation script. Definitions used here:
 
-- *Defects*: each ground-truth mask file of an image is one defect (not its connected
-  components), with a saturation area from the dataset's ``defects_config.json``:
-  ``saturation_threshold * defect_area`` for a relative threshold, else
+- *Defects*: each ground-truth mask file of an image is one defect (a *channel*; not its
+  connected components), with a saturation area from the dataset's ``defects_config.json``:
+  ``int(saturation_threshold * defect_area)`` for a relative threshold, else
   ``min(saturation_threshold, defect_area)``. The caller passes the area; this module uses
   ``min(saturation, area)`` in both cases (a saturation above the area would make the defect
   impossible to cover).
-- At threshold ``t`` (defect predicted where ``score >= t``): sPRO is the mean over all defects
-  of ``min(covered_pixels / saturation, 1)``; FPR is the fraction of the pixels of the *good*
-  images (no defect at all) at or above ``t``. The pixels of anomalous images outside their
-  defects count nowhere, as in the official script, which measures false positives on the good
-  images only.
+- At threshold ``t`` (a pixel is positive where ``score >= t``): sPRO is the mean over the
+  defects of the evaluated images of ``min(covered_pixels / saturation, 1)``; FPR is the
+  fraction of the evaluated images' *defect-free* pixels that are positive: every pixel of a
+  good image and every pixel of an anomalous image that lies outside all of its defects (the
+  official ``get_fp_tn_areas_per_image`` / ``get_fp_rates``).
 - The curve runs from (0, 0) through one point per distinct score (ties collapsed; an exact
-  sweep over every score, where the official script samples thresholds) to (1, 1); AU-sPRO is
-  its trapezoidal area up to the FPR limit, linearly interpolated at the limit, divided by the
-  limit (as :func:`~pyimgano.metrics.aupro`).
+  sweep over every score, where the official script refines a sampled list of thresholds —
+  ``score > t`` there, the same points) to (1, 1); AU-sPRO is its trapezoidal area up to the
+  FPR limit, linearly interpolated at the limit, divided by the limit (as
+  :func:`~pyimgano.metrics.aupro`).
 
-Groups (MVTec LOCO's ``logical_anomalies`` / ``structural_anomalies``) are subsets of the
-defects: each group's curve averages over its own defects, with the same FPR over all good
-images. Every group and limit comes from one sort: :class:`SproAccumulator` is a consumer of
-the pixel metrics' sweep (:func:`~pyimgano.metrics.evaluate_pixels` with ``defects``), whose
-labels are then *cells* (the pixels of one 8-connected region that belong to the same
-defects), so AU-PRO and AU-sPRO read the same sorted pixels. :func:`auspro` alone does that
-sort for itself.
+Evaluated sets. Without groups: one curve over all images. With groups (MVTec LOCO's
+``logical_anomalies`` / ``structural_anomalies``): one curve per group over its anomalous
+images *together with every good image* (the official ``get_auc_spros_per_subdir`` with
+``add_good_images=True``), and the overall value is the official ``mean``: the mean of the
+groups' values. It is undefined (``None`` with a note) when only one group has defects: the
+official script has no overall value then (it needs both types).
+
+Every group and limit comes from one sort: :class:`SproAccumulator` is a consumer of the pixel
+metrics' sweep (:func:`~pyimgano.metrics.evaluate_pixels` with ``defects``), whose labels are
+then *cells* (the pixels of one 8-connected region that belong to the same defects), so AU-PRO
+and AU-sPRO read the same sorted pixels. :func:`auspro` alone does that sort for itself, and so
+does the torch path (on the host), so both paths share this one implementation.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ import numpy as np
 
 from pyimgano.errors import MetricInputError
 from pyimgano.metrics._curves import Block, ProArea
-from pyimgano.metrics._pixels import CHUNK_SIZE, PooledPixels, pool_pixels
+from pyimgano.metrics._pixels import CHUNK_SIZE, PooledPixels, _float32_keys, pool_pixels
 from pyimgano.metrics._sweep import _group_ends, sweep
 from pyimgano.metrics._validation import check_limit, check_maps_masks
 from pyimgano.metrics.results import MetricResults, limit_key
@@ -65,9 +71,11 @@ class SproResults:
     Attributes
     ----------
     metrics : MetricResults
-        ``auspro_<limit>`` over all defects, per limit.
+        ``auspro_<limit>`` per limit: without groups over all images, with groups the mean of
+        the groups' values.
     by_group : dict of str to MetricResults
-        The same keys over each group's defects (groups in first-seen order).
+        The same keys per group, over its anomalous images and every good image (groups in
+        first-seen order).
     """
 
     metrics: MetricResults
@@ -96,7 +104,8 @@ def auspro(
         FPR limits, each in (0, 1]; key ``auspro_<limit>`` each.
     groups : sequence of str or None, optional
         Per image, the group its defects belong to (``"logical_anomalies"``...), ``None`` for
-        good images; gives :attr:`SproResults.by_group`.
+        good images; gives :attr:`SproResults.by_group` (each group's anomalous images with
+        every good image) and makes the overall value the mean of the groups' values.
     chunk_size : int
         Pixels per sweep chunk (tests force small ones; the result does not depend on it).
 
@@ -115,7 +124,9 @@ def auspro(
     Notes
     -----
     Undefined (``None`` with a note): without a good image, or without a defect (overall or in
-    a group). Overlapping defects are allowed (a pixel then counts for each).
+    a group); overall, when ``groups`` name only one group with defects. Overlapping defects
+    are allowed (a pixel then counts for each); a pixel is defect-free only outside all of its
+    image's defects.
 
     Examples
     --------
@@ -220,7 +231,7 @@ def _compute(
     if isinstance(accumulator, SproResults):
         return accumulator
     pooled = pool_pixels(maps, unions, defects=masks_of)
-    accumulator.bind(pooled)
+    accumulator.bind(pooled, maps)
     sweep(
         pooled.chunks(chunk_size),
         [],
@@ -233,36 +244,50 @@ def _compute(
 class SproAccumulator:
     """AU-sPRO as a pixel consumer of the shared sweep (:func:`~pyimgano.metrics._sweep.sweep`).
 
-    The pooled labels must be *cells* (``pool_pixels(..., defects=...)``): every label from
-    ``first_defect`` on lists the defects its pixels belong to. Per chunk: FPR counts the good
-    images' pixels (labels ``1 .. n_good``); each (pixel, defect) pair of the defect pixels gets
-    its saturated weight ``(min(k, s) - min(k - 1, s)) / s``, where ``k`` is the pixel's rank in
-    its defect in sweep order and ``s`` the saturation area, so the running sum at each distinct
-    score is ``sum_d min(covered_d, s_d) / s_d``. Normal pixels of anomalous images count
-    nowhere (their scores only repeat a curve point, which changes no area).
+    One curve per *evaluated set*: all images when there are no groups, else per group its
+    anomalous images together with every good image. The pooled labels must be *cells*
+    (``pool_pixels(..., defects=...)``): every label from ``first_defect`` on lists the defects
+    its pixels belong to. Per chunk and set:
+
+    - FP: the set's defect-free pixels at or above each threshold — the good images' pixels
+      (labels ``1 .. n_good``) plus its anomalous images' pixels outside all of their defects.
+      The latter are label 0 for every anomalous image alike, so with two or more groups each
+      set counts its own from a sorted copy of those pixels' scores (:meth:`bind`), and only
+      up to the first point where the good images' false positives alone pass the largest
+      limit (every area is done there; extra memory: one score per such pixel).
+    - sPRO: each (pixel, defect) pair of the defect pixels gets its saturated weight
+      ``(min(k, s) - min(k - 1, s)) / s``, where ``k`` is the pixel's rank in its defect in
+      sweep order and ``s`` the saturation area, so the running sum at each distinct score is
+      ``sum_d min(covered_d, s_d) / s_d`` over the set's defects.
     """
 
     def __init__(
         self,
+        defects: list[tuple[tuple[int, ...], list[tuple[np.ndarray, float]]]],
+        image_group: np.ndarray,
         saturation: np.ndarray,
         defect_group: np.ndarray,
         group_names: list[str],
         limits: list[float],
     ) -> None:
+        self._defects = defects
+        self._image_group = image_group
         self._saturation = saturation
         self._defect_group = defect_group
         self._group_names = group_names
         self._limits = limits
+        self._max_limit = max(limits)
         self._n_defects = saturation.size
         self._covered = np.zeros(self._n_defects, dtype=np.int64)
-        n_sets = 1 + len(group_names)  # 0: all defects, then one per group
+        # the evaluated sets: None = every image and defect, else a group index
+        self._sets: list[int | None] = list(range(len(group_names))) or [None]
+        n_sets = len(self._sets)
         self._totals = np.zeros(n_sets, dtype=np.float64)
-        self._set_sizes = [self._n_defects] + [
-            int(np.count_nonzero(defect_group == g)) for g in range(len(group_names))
-        ]
+        self._last_fp = [0] * n_sets
         self._areas: list[list[ProArea]] = []
-        self._fp_seen = 0
-        self._last_fp = 0
+        self._sorted_other: list[np.ndarray] | None = None
+        self._good_seen = 0
+        self._other_seen = 0
         self._first_defect = 1
         self._lengths = np.zeros(0, dtype=np.int64)
         self._pointers = np.zeros(1, dtype=np.int64)
@@ -283,14 +308,20 @@ class SproAccumulator:
             group_order = list(dict.fromkeys(named))
         saturation: list[float] = []
         defect_group: list[int] = []
+        image_group = np.full(len(defects), -1, dtype=np.int64)  # -1: a good image
         for index, (_, image_defects) in enumerate(defects):
+            if not image_defects:
+                continue
+            group = group_order.index(groups[index]) if groups else 0  # type: ignore[arg-type]
+            image_group[index] = group
             for _, sat in image_defects:
                 saturation.append(sat)
-                defect_group.append(group_order.index(groups[index]) if groups else -1)
+                defect_group.append(group)
         has_good = any(not image_defects for _, image_defects in defects)
         if not has_good or not saturation:
             reason = (
-                "no good images (AU-sPRO's FPR is measured on the images without defects)"
+                "no good images (AU-sPRO's FPR is measured on the good images together with "
+                "the defect-free pixels of the anomalous ones, as the MVTec LOCO evaluation)"
                 if not has_good
                 else "no defects (no image has a ground-truth defect)"
             )
@@ -301,25 +332,56 @@ class SproAccumulator:
                 group_results.set_undefined(keys, reason)
             return SproResults(results, by_group)
         return cls(
+            defects,
+            image_group,
             np.asarray(saturation, dtype=np.float64),
             np.asarray(defect_group, dtype=np.int64),
             group_order,
             limits,
         )
 
-    def bind(self, pooled: PooledPixels) -> None:
-        """Read the label tables of the pooled pixels (pooled with ``defects``)."""
+    def bind(self, pooled: PooledPixels, maps: Sequence[np.ndarray]) -> None:
+        """Read the label tables of the pooled pixels (pooled with ``defects``) of ``maps``.
+
+        With two or more sets, also sorts, per set, the scores of its anomalous images' pixels
+        outside all of their defects, in the sweep's score domain (the float32 keys on the
+        packed path, the pooled dtype otherwise), to count them at each threshold.
+        """
         assert pooled.label_defects is not None, "pool the pixels with defects= for AU-sPRO"
         self._first_defect = pooled.first_defect
         cells = pooled.label_defects
         self._lengths = np.array([c.size for c in cells], dtype=np.int64)
         self._pointers = np.concatenate(([0], np.cumsum(self._lengths)))
         self._flat = np.concatenate(cells) if cells else np.zeros(0, dtype=np.int64)
-        good_images = pooled.label_image[1 : pooled.first_defect]
-        n_good_pixels = int(pooled.image_sizes[good_images].sum())
+        n_good_pixels = int(pooled.image_sizes[self._image_group < 0].sum())
+        outside: list[list[np.ndarray]] = [[] for _ in self._sets]
+        n_outside = [0] * len(self._sets)
+        for index, (shape, image_defects) in enumerate(self._defects):
+            group = int(self._image_group[index])
+            if group < 0:
+                continue
+            position = 0 if self._sets == [None] else group
+            union = _union(shape, image_defects)
+            n_outside[position] += union.size - int(np.count_nonzero(union))
+            if len(self._sets) > 1:
+                values = np.asarray(maps[index])[~union]
+                if pooled.packed:
+                    outside[position].append(_float32_keys(values))
+                else:
+                    outside[position].append(values.astype(pooled.values_dtype, copy=False))
+        if len(self._sets) > 1:
+            self._sorted_other = [
+                np.sort(np.concatenate(parts)) if parts else np.zeros(0) for parts in outside
+            ]
         self._areas = [
-            [ProArea(n_good_pixels, size, limit) for limit in self._limits]
-            for size in self._set_sizes
+            [ProArea(n_good_pixels + n_outside[position], size, limit) for limit in self._limits]
+            for position, size in enumerate(self._set_sizes())
+        ]
+
+    def _set_sizes(self) -> list[int]:
+        return [
+            self._n_defects if g is None else int(np.count_nonzero(self._defect_group == g))
+            for g in self._sets
         ]
 
     @property
@@ -329,9 +391,13 @@ class SproAccumulator:
     def update_pixels(self, scores: np.ndarray, ids: np.ndarray, next_score: object) -> None:
         ends = _group_ends(scores, next_score)
         first_defect = self._first_defect
-        good = (ids >= 1) & (ids < first_defect)
-        running_fp = np.cumsum(good, dtype=np.int64)
-        fp = running_fp[ends] + self._fp_seen
+        running_good = np.cumsum((ids != 0) & (ids < first_defect), dtype=np.int64)
+        fp_good = running_good[ends] + self._good_seen
+        fp_other = running_other = None
+        if self._sorted_other is None:  # one set: every anomalous image's defect-free pixels
+            running_other = np.cumsum(ids == 0, dtype=np.int64)
+            fp_other = running_other[ends] + self._other_seen
+        thresholds = scores[ends]
         positive = np.flatnonzero(ids >= first_defect)
         cells = ids[positive].astype(np.int64) - first_defect
         counts = self._lengths[cells]
@@ -351,34 +417,63 @@ class SproAccumulator:
         weight = (np.minimum(rank, saturation) - np.minimum(rank - 1, saturation)) / saturation
         self._covered += np.bincount(pair_defect, minlength=self._n_defects)
         last_pair = np.searchsorted(pair_pixel, ends, side="right") - 1
-        for index, row in enumerate(self._areas):
+        for index, group in enumerate(self._sets):
+            row = self._areas[index]
             if all(area.done for area in row):
                 continue
-            if index == 0:
+            if group is None:
                 chosen = weight
             else:
-                chosen = weight * (self._defect_group[pair_defect] == index - 1)
+                chosen = weight * (self._defect_group[pair_defect] == group)
             running = np.concatenate(([0.0], np.cumsum(chosen)))
             if ends.size:
-                pro = running[last_pair + 1] + self._totals[index]
-                block = Block(fp=fp, tp=np.zeros_like(fp), pro=pro, prev_fp=self._last_fp)
+                if self._sorted_other is None:
+                    assert fp_other is not None
+                    fp = fp_good + fp_other
+                    points = ends.size
+                else:
+                    # Only up to the first point whose good-image false positives alone pass
+                    # the largest limit: the curve is past every limit there.
+                    points = min(ends.size, 1 + int(np.searchsorted(
+                        fp_good, self._max_limit * row[0].n_neg, side="right"
+                    )))
+                    other = self._sorted_other[index]
+                    below = np.searchsorted(other, thresholds[:points], side="left")
+                    fp = fp_good[:points] + (other.size - below)
+                pro = running[last_pair[:points] + 1] + self._totals[index]
+                block = Block(fp=fp, tp=np.zeros_like(fp), pro=pro, prev_fp=self._last_fp[index])
                 for area in row:
                     area.update(block)
+                self._last_fp[index] = int(fp[-1])
             self._totals[index] += running[-1]
-        self._fp_seen += int(running_fp[-1])
-        if ends.size:
-            self._last_fp = int(fp[-1])
+        self._good_seen += int(running_good[-1])
+        if running_other is not None:
+            self._other_seen += int(running_other[-1])
 
     def result(self) -> SproResults:
         keys = [auspro_key(limit) for limit in self._limits]
         for row in self._areas:
             for area in row:
                 area.finish()
+        values = [[area.compute() for area in row] for row in self._areas]
         results = MetricResults()
-        for key, area in zip(keys, self._areas[0], strict=True):
-            results.set(key, area.compute())
+        if self._sets == [None]:
+            for key, value in zip(keys, values[0], strict=True):
+                results.set(key, value)
+            return SproResults(results, {})
         by_group = {name: MetricResults() for name in self._group_names}
-        for index, name in enumerate(self._group_names, start=1):
-            for key, area in zip(keys, self._areas[index], strict=True):
-                by_group[name].set(key, area.compute())
+        for name, row in zip(self._group_names, values, strict=True):
+            for key, value in zip(keys, row, strict=True):
+                by_group[name].set(key, value)
+        if len(self._group_names) < 2:
+            results.set_undefined(
+                keys,
+                "the overall AU-sPRO is the mean of the defect groups' values (MVTec LOCO: "
+                "logical_anomalies and structural_anomalies) and needs two groups; only "
+                f"{self._group_names[0]!r} has defects here (its value is reported per group)",
+            )
+        else:
+            for position, key in enumerate(keys):
+                column = [row[position] for row in values]
+                results.set(key, sum(column) / len(column))
         return SproResults(results, by_group)
