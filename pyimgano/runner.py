@@ -5,6 +5,11 @@ configuration — model kwargs (docs/REFERENCE.md §7), the dataset and its pinn
 (docs/REFERENCE.md §4), the
 model (checkpoint trust, device) — and hands the loaded model and dataset to
 :func:`pyimgano.evaluation.evaluate`, which runs the model over the dataset.
+
+Every input is checked first, by :func:`check_case`, without importing torch, anomalib or a
+runtime: the category, the kwargs, the device string, and each checkpoint file (it exists, its
+format is known, its pin matches). A bad input therefore costs well under a second, not the
+seconds and the memory of the heavy imports.
 """
 
 from __future__ import annotations
@@ -169,16 +174,62 @@ def load_case_dataset(case: Case):
     return dataset
 
 
-def run_case(case: Case, *, progress: bool = False) -> Evaluation:
-    """Evaluate ``case``; raises a :class:`~pyimgano.errors.PyImganoError` on bad input."""
+def check_checkpoint_files(
+    case: Case, kwargs: Mapping[str, Any], reference_kwargs: Mapping[str, Any] | None
+) -> None:
+    """Check the checkpoint (and reference) files of a registry checkpoint model before loading.
+
+    For the models whose factory picks the backend by the file suffix
+    (:data:`pyimgano.backends.formats.open_checkpoint`: every anomalib entry): the files exist,
+    their format is known and a given pin matches
+    (:func:`pyimgano.backends.formats.check_checkpoint_input`). Other models check their own
+    files when they are created.
+    """
+    from pyimgano.backends.formats import check_checkpoint_input, open_checkpoint
+    from pyimgano.models import get_entry
+
+    if get_entry(case.model).resolve_factory() is not open_checkpoint:
+        return
+    for role, values in (("checkpoint", kwargs), ("reference", reference_kwargs)):
+        path = None if values is None else values.get("checkpoint_path")
+        if path is not None:
+            check_checkpoint_input(path, sha256=values.get("checkpoint_sha256"), role=role)
+
+
+def check_case(case: Case) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Every input check of ``case`` that needs no heavy import (torch, anomalib, a runtime).
+
+    The category exists; parity has a reference; kwargs, device string, precision and batch
+    size are valid (:func:`model_kwargs_for`); the checkpoint and reference files exist and
+    match their pins (:func:`check_checkpoint_files`).
+
+    Returns
+    -------
+    (dict, dict or None)
+        The model's kwargs and the reference's (None without a reference).
+
+    Raises
+    ------
+    PyImganoError
+        The first bad input, named in the message.
+    """
     from pyimgano.datasets import check_category
-    from pyimgano.models import create_model
 
     check_category(case.dataset_format, case.root, case.category, **dict(case.dataset_options))
     if case.parity is not None and case.reference is None:
         raise ConfigError("parity bounds given without a reference checkpoint to compare with")
     kwargs = model_kwargs_for(case)
     reference_kwargs = None if case.reference is None else model_kwargs_for(case, reference=True)
+    check_checkpoint_files(case, kwargs, reference_kwargs)
+    return kwargs, reference_kwargs
+
+
+def run_case(case: Case, *, progress: bool = False) -> Evaluation:
+    """Evaluate ``case``; raises a :class:`~pyimgano.errors.PyImganoError` on bad input
+    (found by :func:`check_case` before anything heavy is imported)."""
+    from pyimgano.models import create_model
+
+    kwargs, reference_kwargs = check_case(case)
     dataset = load_case_dataset(case)
     started = time.perf_counter()
     model = create_model(case.model, **kwargs)

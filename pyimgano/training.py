@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pyimgano.datasets.base import file_sha256
+from pyimgano.digests import file_sha256
 from pyimgano.errors import ConfigError, DatasetError
 from pyimgano.report import dumps, write_text_atomic
 

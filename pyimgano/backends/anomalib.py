@@ -52,6 +52,7 @@ from pyimgano.backends.exported import check_precision
 from pyimgano.backends.images import DecodedBatch
 from pyimgano.errors import CheckpointError, ConfigError
 from pyimgano.models.base import Batch, Detector, ModelDescription
+from pyimgano.models.kwargs import check_backend_options
 from pyimgano.outputs import split_batch_output, to_numpy, to_prediction
 
 #: The torch dtype autocast runs each lower precision in (docs/REFERENCE.md §3).
@@ -152,8 +153,8 @@ class VisionAnomalibCheckpoint(Detector):
         scores and maps are returned as float32. Refused (ConfigError) where the torch build
         has no autocast for that device and dtype.
     cache_dir : path, optional
-        Accepted for a uniform interface with the OpenVINO backend; the torch runtime writes no
-        cache, so it is unused.
+        Accepted and without effect: the torch runtime writes no cache (the plugin passes its
+        cache directory to every backend).
     maps_on_device : bool, optional
         Keep each prediction's ``anomaly_map`` on the model's device as a 2-D float32 tensor
         (no host copy; see :mod:`pyimgano.models.base`). Default: True on a CUDA device, False
@@ -179,12 +180,8 @@ class VisionAnomalibCheckpoint(Detector):
         maps_on_device: bool | None = None,
     ) -> None:
         self.precision = check_precision(precision)
-        if maps_on_device is not None and not isinstance(maps_on_device, bool):
-            raise ConfigError(f"maps_on_device={maps_on_device!r}: expected true, false or null")
-        if isinstance(decode_workers, bool) or not isinstance(decode_workers, int):
-            raise ConfigError(f"decode_workers={decode_workers!r}: expected an integer >= 0")
-        if decode_workers < 0:
-            raise ConfigError(f"decode_workers={decode_workers!r}: expected an integer >= 0")
+        check_backend_options(decode_workers=decode_workers, maps_on_device=maps_on_device,
+                              trust_checkpoint=trust_checkpoint)
         if inferencer is not None and checkpoint_path is not None:
             raise ConfigError(
                 "give either checkpoint_path or an injected inferencer, not both "
@@ -203,7 +200,7 @@ class VisionAnomalibCheckpoint(Detector):
         self.anomalib_model = anomalib_model
         self.device_spec = device
         self.checkpoint_sha256: str | None = None
-        self.trust_checkpoint = bool(trust_checkpoint)
+        self.trust_checkpoint = trust_checkpoint
         self.decode_workers = decode_workers
         self.inferencer = inferencer
         self.module: Any = None
@@ -240,23 +237,36 @@ class VisionAnomalibCheckpoint(Detector):
 
     # -- loading ---------------------------------------------------------------------------
 
+    @staticmethod
+    def check_file(
+        path: str | os.PathLike[str], *, sha256: str | None = None, role: str = "checkpoint"
+    ) -> None:
+        """The input check of :func:`pyimgano.backends.formats.check_checkpoint_input`
+        (:func:`pyimgano.backends.checkpoint.check_checkpoint`: file, suffix, pin)."""
+        from pyimgano.backends.checkpoint import check_checkpoint
+
+        check_checkpoint(path, sha256=sha256, role=role)
+
     def _load(self, pin: str | None) -> None:
-        from pyimgano.backends.checkpoint import load_checkpoint
+        from pyimgano.backends.checkpoint import load_checkpoint, read_checkpoint, verify_pin
         from pyimgano.backends.device import device_facts, resolve_device
 
         started = time.perf_counter()
         assert self.checkpoint_path is not None
         path = self.checkpoint_path
         suffix = path.suffix.lower()
-        model_class = None
-        if self.anomalib_model is not None:
-            model_class = _anomalib_class(self.anomalib_model)
-        elif suffix in LIGHTNING_SUFFIXES:
+        if self.anomalib_model is None and suffix in LIGHTNING_SUFFIXES:
             raise ConfigError(
                 f"{path}: a Lightning .ckpt holds no model class: use the "
                 "vision_<name>_anomalib model (e.g. vision_patchcore_anomalib) or pass "
                 'anomalib_model (e.g. --model-kwargs \'{"anomalib_model": "patchcore"}\')'
             )
+        # the file and its pin first: a missing file or a pin mismatch costs no torch import
+        ckpt = read_checkpoint(path)
+        verify_pin(ckpt.name, ckpt.sha256, pin)
+        model_class = None
+        if self.anomalib_model is not None:
+            model_class = _anomalib_class(self.anomalib_model)
         device = resolve_device(self.device_spec)
 
         loader = None
@@ -265,7 +275,7 @@ class VisionAnomalibCheckpoint(Detector):
 
         with _quiet_imports():
             loaded = load_checkpoint(
-                path,
+                ckpt,
                 map_location=device,
                 sha256=pin,
                 trust=self.trust_checkpoint,

@@ -5,6 +5,9 @@ The rules, for the CLI and the plugin alike:
 - A checkpoint file is read **once**; its sha256 is computed from those bytes, and those same
   bytes are what gets deserialised (``torch.load(io.BytesIO(data))``) — the file is never
   reopened, so what was hashed is what is loaded.
+- A pin, when given, is checked first, for every format, before the contents are even looked
+  at: a mismatch is refused whatever the format and whatever trust says. Loading safely
+  (``weights_only``) never skips a given pin.
 - A torch ``.pt``/``.pth`` (anomalib's ``Engine.export(export_type=TORCH)``: a pickled
   ``{"model": AnomalibModule}``) is unpickled only when its sha256 equals the given pin or the
   caller trusts it (``--trust-checkpoint`` / ``--pyimgano-trust-checkpoints``). A pin that does
@@ -37,7 +40,6 @@ Every failure is a :class:`~pyimgano.errors.CheckpointError` naming the file.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -50,6 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pyimgano.digests import SHA256_HEX, bytes_sha256, file_sha256
 from pyimgano.errors import CheckpointError, ConfigError
 
 TORCH_SUFFIXES = (".pt", ".pth")
@@ -81,11 +84,71 @@ TRUST_HINT = "--trust-checkpoint (CLI) / --pyimgano-trust-checkpoints (pytest)"
 MANIFEST_NAME = "manifest.json"
 
 
-def pin_hint(sha256: str) -> str:
-    """How to pin ``sha256``, for the CLI and for a suite."""
-    return f"--checkpoint-sha256 {sha256} (CLI) or sha256: {sha256} (suite model entry)"
+#: Which file a pin is for -> (command-line flag, suite model-entry key) that pins it.
+PIN_OPTIONS = {
+    "checkpoint": ("--checkpoint-sha256", "sha256"),
+    "reference": ("--reference-sha256", "reference_sha256"),
+}
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+def pin_hint(sha256: str, role: str = "checkpoint") -> str:
+    """How to pin ``sha256``, for the CLI and for a suite; ``role`` is a :data:`PIN_OPTIONS`
+    key (the evaluated checkpoint or the parity reference)."""
+    flag, key = PIN_OPTIONS[role]
+    return f"{flag} {sha256} (CLI) or {key}: {sha256} (suite model entry)"
+
+
+def verify_pin(
+    path: str | os.PathLike[str],
+    actual: str,
+    pin: str | None,
+    *,
+    digest: str = "the file's sha256",
+    role: str = "checkpoint",
+) -> bool:
+    """Check a pin against the sha256 ``actual`` of the bytes about to be loaded.
+
+    The one pin rule of every format (``.pt``, ``.ckpt``, ``.onnx``, ``.xml``/``.bin``).
+
+    Parameters
+    ----------
+    path : path
+        The file named in the message.
+    actual : str
+        Lower-case hex sha256 of what will be loaded (for a multi-file artifact, its combined
+        digest, described by ``digest``).
+    pin : str or None
+        The pin as given (normalised by :func:`normalize_pin`); None: nothing to check.
+    digest : str
+        What ``actual`` is, in words, for the message.
+    role : str
+        ``"checkpoint"`` or ``"reference"``: which option the message says to re-pin with.
+
+    Returns
+    -------
+    bool
+        True when a pin was given and matches, False when none was given.
+
+    Raises
+    ------
+    CheckpointError
+        The pin does not match; the message names the file, the actual and the pinned sha256.
+    ConfigError
+        A malformed pin.
+    """
+    expected = normalize_pin(pin)
+    if expected is None:
+        return False
+    if expected == actual:
+        return True
+    raise CheckpointError(
+        f"{path}: sha256 mismatch, refusing to load it: {digest} is {actual} but the pin is "
+        f"{expected}; if the file changed on purpose, pin it again with {pin_hint(actual, role)}"
+    )
+
+
+#: The pin form (64 lower-case hex digits); the suite parser checks pins with it.
+_HEX64 = SHA256_HEX
 #: An AttributeError raised while rebuilding a pickled object's state (not a missing class).
 _OBJECT_ATTRIBUTE = re.compile(r"^'(\w+)' object has no attribute '(\w+)'")
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -196,12 +259,15 @@ def normalize_pin(pin: str | None) -> str | None:
     return value
 
 
-def read_checkpoint(path: str | os.PathLike[str]) -> CheckpointBytes:
-    """Read a checkpoint file's bytes once and hash them.
+def check_checkpoint_file(path: str | os.PathLike[str]) -> Path:
+    """The checks of a torch checkpoint path that need no reading: a file, of a torch format.
 
-    Raises :class:`CheckpointError` for a missing file, a directory, an unreadable or empty file,
-    and a suffix other than ``.pt``, ``.pth`` or ``.ckpt``.
+    Raises :class:`CheckpointError` for a missing file, a directory, an empty file, a suffix
+    no format has (the one message of :func:`pyimgano.backends.formats.format_of`) and a
+    suffix of a format that torch does not load (``.onnx``, ``.xml``).
     """
+    from pyimgano.backends.formats import format_of
+
     path = Path(path)
     if path.is_dir():
         raise CheckpointError(
@@ -209,20 +275,55 @@ def read_checkpoint(path: str | os.PathLike[str]) -> CheckpointBytes:
         )
     if not path.exists():
         raise CheckpointError(f"{path}: checkpoint file not found")
-    suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
+    fmt = format_of(path)
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise CheckpointError(
-            f"{path}: unsupported checkpoint type {path.suffix or '(no extension)'!r}; pyimgano "
-            "loads anomalib's exported torch model (.pt/.pth, Engine.export(export_type=TORCH)) "
-            "or a Lightning checkpoint (.ckpt)"
+            f"{path}: {fmt.noun} ({path.suffix}) is run with {fmt.runtime}, not loaded as a "
+            "torch checkpoint (.pt/.pth/.ckpt)"
         )
+    try:
+        empty = path.stat().st_size == 0
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read checkpoint: {exc.strerror or exc}") from None
+    if empty:
+        raise CheckpointError(f"{path}: checkpoint file is empty")
+    return path
+
+
+def check_checkpoint(
+    path: str | os.PathLike[str], *, sha256: str | None = None, role: str = "checkpoint"
+) -> None:
+    """Input checks of a torch checkpoint before anything heavy is imported.
+
+    :func:`check_checkpoint_file`, and with a pin the file's sha256 (streamed, nothing kept)
+    against it (:func:`verify_pin`). :func:`load_checkpoint` checks the pin again on the bytes
+    it loads.
+    """
+    path = check_checkpoint_file(path)
+    pin = normalize_pin(sha256)
+    if pin is None:
+        return
+    try:
+        actual = file_sha256(path)
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read checkpoint: {exc.strerror or exc}") from None
+    verify_pin(path, actual, pin, role=role)
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> CheckpointBytes:
+    """Read a checkpoint file's bytes once and hash them.
+
+    Raises :class:`CheckpointError` as :func:`check_checkpoint_file` does, and for an
+    unreadable or empty file.
+    """
+    path = check_checkpoint_file(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise CheckpointError(f"{path}: cannot read checkpoint: {exc.strerror or exc}") from None
     if not data:
         raise CheckpointError(f"{path}: checkpoint file is empty")
-    return CheckpointBytes(path=path, data=data, sha256=hashlib.sha256(data).hexdigest())
+    return CheckpointBytes(path=path, data=data, sha256=bytes_sha256(data))
 
 
 def _zip_pickle(ckpt: CheckpointBytes) -> bytes:
@@ -360,15 +461,28 @@ def read_plain_entries(ckpt: CheckpointBytes, keys: tuple[str, ...]) -> dict[str
     Returns
     -------
     dict
-        ``{key: value}`` for the plain entries found; ``{}`` for the legacy (non-zip) format.
+        ``{key: value}`` for the plain entries found; ``{}`` for the legacy (non-zip) format
+        and for a pickle whose top level is not a mapping.
+
+    Raises
+    ------
+    CheckpointError
+        The pickle cannot be read back even with every object replaced by a placeholder: the
+        entries cannot be told, so the model is not built with default ones in their place
+        (that would score with a default pre-processor, silently other numbers).
     """
     if not ckpt.data.startswith(_ZIP_MAGIC):
         return {}
     pickled = _zip_pickle(ckpt)
     try:
         top = _PlainUnpickler(io.BytesIO(pickled)).load()
-    except Exception:  # noqa: BLE001 - anything unusual: the caller falls back to defaults
-        return {}
+    except Exception as exc:  # noqa: BLE001 - any failure: one line naming the file
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise CheckpointError(
+            f"{ckpt.name}: cannot read the entries {', '.join(keys)} of this checkpoint "
+            f"({type(exc).__name__}: {first}); its pickle is damaged or uses constructs a "
+            "torch checkpoint does not; re-copy or re-save the file"
+        ) from None
     if not isinstance(top, dict):
         return {}
     return {key: top[key] for key in keys if key in top and _is_plain(top[key])}
@@ -411,15 +525,8 @@ def check_trust(ckpt: CheckpointBytes, *, sha256: str | None, trust: bool, why: 
     Raises :class:`CheckpointError` when the pin does not match (whatever ``trust`` says) or when
     there is neither a pin nor trust.
     """
-    pin = normalize_pin(sha256)
-    if pin is not None:
-        if pin == ckpt.sha256:
-            return "pin"
-        raise CheckpointError(
-            f"{ckpt.name}: sha256 mismatch, refusing to load it: the file's sha256 is "
-            f"{ckpt.sha256} but the pin is {pin}; if the file changed on purpose, pin it again "
-            f"with {pin_hint(ckpt.sha256)}"
-        )
+    if verify_pin(ckpt.name, ckpt.sha256, sha256):
+        return "pin"
     if trust:
         return "trust"
     raise CheckpointError(
@@ -518,7 +625,7 @@ def _torch_load(map_location: str) -> Callable[[io.BytesIO, bool], Any]:
 
 
 def load_checkpoint(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | CheckpointBytes,
     *,
     map_location: str = "cpu",
     sha256: str | None = None,
@@ -530,12 +637,15 @@ def load_checkpoint(
 
     Parameters
     ----------
-    path : path
-        ``.pt``/``.pth`` (exported torch model) or ``.ckpt`` (Lightning checkpoint).
+    path : path or CheckpointBytes
+        ``.pt``/``.pth`` (exported torch model) or ``.ckpt`` (Lightning checkpoint), or its
+        bytes already read by :func:`read_checkpoint` (the bytes that were hashed are loaded).
     map_location : str, default "cpu"
         Device the tensors are loaded onto.
     sha256 : str, optional
-        Pin: the expected hex sha256 of the file.
+        Pin: the expected hex sha256 of the file. Checked first, for both formats, before the
+        contents are looked at (a ``.ckpt`` that loads ``weights_only`` is still refused when it
+        does not match).
     trust : bool, default False
         Allow unpickling without a pin.
     lightning_loader : callable, optional
@@ -558,8 +668,8 @@ def load_checkpoint(
     ConfigError
         A malformed pin.
     """
-    ckpt = read_checkpoint(path)
-    normalize_pin(sha256)  # a malformed pin is an error whatever the file is
+    ckpt = path if isinstance(path, CheckpointBytes) else read_checkpoint(path)
+    verify_pin(ckpt.name, ckpt.sha256, sha256)  # every format, before anything else
     contents = sniff_contents(ckpt)
     writer = written_by(ckpt)
 
@@ -624,16 +734,21 @@ __all__ = [
     "LIGHTNING_CHECKPOINT",
     "MANIFEST_NAME",
     "PICKLED_COMPONENTS_LAYOUT",
+    "PIN_OPTIONS",
     "SUPPORTED_SUFFIXES",
     "CheckpointBytes",
     "Contents",
     "LoadedCheckpoint",
+    "check_checkpoint",
+    "check_checkpoint_file",
     "check_trust",
     "installed_anomalib",
     "load_checkpoint",
     "normalize_pin",
+    "pin_hint",
     "read_checkpoint",
     "read_plain_entries",
     "sniff_contents",
+    "verify_pin",
     "written_by",
 ]

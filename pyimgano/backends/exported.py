@@ -31,16 +31,19 @@ Provenance: every file of the artifact is hashed (sha256, streamed). The artifac
 :func:`combined_sha256`: the sha256 of the text ``"<sha256>  <name>\\n"`` per file, files sorted
 by name — the output of ``sha256sum`` run on the sorted file names inside the artifact's folder,
 so ``(cd weights/onnx && sha256sum model.onnx model.onnx.data | sha256sum)`` computes it too.
-Nothing is unpickled, so no pin or trust is needed to load; a given pin must match.
+Nothing is unpickled, so no pin or trust is needed to load; a given pin must match, checked with
+the same rule and message as a torch checkpoint's
+(:func:`pyimgano.backends.checkpoint.verify_pin`) before the runtime is imported.
+``trust_checkpoint`` is accepted (the runner and the plugin's ``--pyimgano-trust-checkpoints``
+pass it to every backend) and has no effect: there is nothing to trust.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,8 +51,11 @@ from typing import Any
 import numpy as np
 
 from pyimgano.backends.images import DecodedBatch, resize_image
+from pyimgano.digests import combined_sha256
+from pyimgano.digests import file_sha256 as _file_sha256
 from pyimgano.errors import CheckpointError, ConfigError, ModelOutputError
 from pyimgano.models.base import Batch, Detector, ModelDescription
+from pyimgano.models.kwargs import check_backend_options
 from pyimgano.outputs import split_batch_output
 
 #: Inference precisions (docs/REFERENCE.md §3).
@@ -66,7 +72,6 @@ _CONTRACT = (
     "anomalib's export contract: one input float32 [B, 3, H, W] and outputs pred_score "
     "[B, 1] float, optional anomaly_map [B, 1, h, w] float and pred_label [B, 1] bool"
 )
-_CHUNK = 1 << 20
 
 
 def check_precision(precision: Any) -> str:
@@ -77,26 +82,11 @@ def check_precision(precision: Any) -> str:
 
 
 def file_sha256(path: Path) -> str:
-    """sha256 hex digest of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
+    """:func:`pyimgano.digests.file_sha256` of an artifact file; CheckpointError if unreadable."""
     try:
-        with open(path, "rb") as stream:
-            while chunk := stream.read(_CHUNK):
-                digest.update(chunk)
+        return _file_sha256(path)
     except OSError as exc:
         raise CheckpointError(f"{path}: cannot read artifact file: {exc.strerror or exc}") from None
-    return digest.hexdigest()
-
-
-def combined_sha256(files: Mapping[str, str]) -> str:
-    """The pin of a multi-file artifact: sha256 of ``"<sha256>  <name>\\n"`` lines sorted by name.
-
-    >>> combined_sha256({"b": "2" * 64, "a": "1" * 64}) == combined_sha256(
-    ...     {"a": "1" * 64, "b": "2" * 64})
-    True
-    """
-    text = "".join(f"{files[name]}  {name}\n" for name in sorted(files))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -125,20 +115,14 @@ class ArtifactFiles:
         ordered = dict(sorted(files.items()))
         return cls(path=path, files=ordered, sha256=combined_sha256(ordered))
 
-    def check_pin(self, pin: str | None) -> None:
-        """Raise :class:`CheckpointError` when ``pin`` is given and differs from the sha256."""
-        from pyimgano.backends.checkpoint import normalize_pin
+    def check_pin(self, pin: str | None, role: str = "checkpoint") -> None:
+        """Raise :class:`CheckpointError` when ``pin`` is given and differs from the sha256
+        (:func:`pyimgano.backends.checkpoint.verify_pin`, the rule of every format)."""
+        from pyimgano.backends.checkpoint import verify_pin
 
-        expected = normalize_pin(pin)
-        if expected is None or expected == self.sha256:
-            return
         listed = ", ".join(f"{name} {digest}" for name, digest in self.files.items())
-        raise CheckpointError(
-            f"{self.path}: sha256 mismatch: the artifact's combined sha256 is {self.sha256} "
-            f"(files: {listed}) but the pin is {expected}; if the artifact changed on purpose, "
-            f"pin it again with --checkpoint-sha256 {self.sha256} (CLI) or sha256: "
-            f"{self.sha256} (suite model entry)"
-        )
+        verify_pin(self.path, self.sha256, pin, role=role,
+                   digest=f"the artifact's combined sha256 (files: {listed})")
 
 
 def check_artifact_path(path: str | os.PathLike[str], suffix: str, what: str) -> Path:
@@ -278,27 +262,22 @@ class ExportedGraphDetector(Detector):
                 f"an {self.what} needs its file: pass --checkpoint-path FILE{self.suffix} "
                 "(or checkpoint_path in the model kwargs)"
             )
-        if isinstance(decode_workers, bool) or not isinstance(decode_workers, int) or (
-            decode_workers < 0
-        ):
-            raise ConfigError(f"decode_workers={decode_workers!r}: expected an integer >= 0")
+        check_backend_options(decode_workers=decode_workers, maps_on_device=maps_on_device,
+                              trust_checkpoint=trust_checkpoint)
         if maps_on_device:
             raise ConfigError(
-                f"maps_on_device=True: the {self.runtime} backend returns maps on the host; "
-                "leave it unset or false"
+                f"maps_on_device={maps_on_device!r}: the {self.runtime} backend returns maps on "
+                "the host; leave it unset or false"
             )
         started = time.perf_counter()
         self.precision = check_precision(precision)
         self.anomalib_model = anomalib_model
         self.decode_workers = decode_workers
-        self.trust_checkpoint = bool(trust_checkpoint)  # nothing is unpickled: not needed
+        self.trust_checkpoint = trust_checkpoint  # nothing is unpickled: it changes nothing
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
         self.maps_on_device = False
-        self.checkpoint_path = check_artifact_path(checkpoint_path, self.suffix, self.what)
-        self.artifact = ArtifactFiles.hash(
-            self.checkpoint_path, self._companions(self.checkpoint_path)
-        )
-        self.artifact.check_pin(checkpoint_sha256)
+        self.artifact = self.verify_artifact(checkpoint_path, sha256=checkpoint_sha256)
+        self.checkpoint_path = self.artifact.path
         self.device = "cpu"
         self.execution_device = ""
         self.runtime_version = ""
@@ -309,9 +288,45 @@ class ExportedGraphDetector(Detector):
         self._check_precision()
         self.load_seconds = time.perf_counter() - started
 
+    # -- the files -------------------------------------------------------------------------
+
+    @classmethod
+    def verify_artifact(
+        cls, path: str | os.PathLike[str], *, sha256: str | None = None,
+        role: str = "checkpoint",
+    ) -> ArtifactFiles:
+        """Check the artifact's files, hash them and check a given pin; no runtime imported.
+
+        Raises :class:`CheckpointError` for a missing, empty or misnamed main file, a missing
+        companion file, and a pin mismatch (``role`` as in
+        :func:`pyimgano.backends.checkpoint.verify_pin`); :class:`ConfigError` for a malformed
+        pin.
+        """
+        from pyimgano.backends.checkpoint import normalize_pin
+
+        normalize_pin(sha256)  # a malformed pin is refused before any file is read
+        main = check_artifact_path(path, cls.suffix, cls.what)
+        artifact = ArtifactFiles.hash(main, cls._companions(main))
+        artifact.check_pin(sha256, role)
+        return artifact
+
+    @classmethod
+    def check_file(
+        cls, path: str | os.PathLike[str], *, sha256: str | None = None,
+        role: str = "checkpoint",
+    ) -> None:
+        """The input check of :func:`pyimgano.backends.formats.check_checkpoint_input`: the
+        files exist and are not empty; with a pin, it matches (:meth:`verify_artifact`)."""
+        if sha256 is None:
+            main = check_artifact_path(path, cls.suffix, cls.what)
+            cls._companions(main)
+        else:
+            cls.verify_artifact(path, sha256=sha256, role=role)
+
     # -- what a runtime implements -----------------------------------------------------------
 
-    def _companions(self, path: Path) -> list[Path]:
+    @classmethod
+    def _companions(cls, path: Path) -> list[Path]:
         """The artifact's other files (checked to exist); override per format."""
         return []
 
@@ -419,6 +434,7 @@ __all__ = [
     "Port",
     "check_contract",
     "check_precision",
+    "check_artifact_path",
     "combined_sha256",
     "file_sha256",
 ]

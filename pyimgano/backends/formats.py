@@ -44,6 +44,8 @@ class Format:
     runtime : str
         The package that runs it.
     description : str
+    noun : str
+        What it is in a few words, as messages list it ("an ONNX export").
     """
 
     name: str
@@ -51,6 +53,7 @@ class Format:
     backend: str
     runtime: str
     description: str
+    noun: str
 
     def resolve(self) -> type[Detector]:
         module_name, _, attribute = self.backend.partition(":")
@@ -62,12 +65,16 @@ _TORCH_BACKEND = "pyimgano.backends.anomalib:VisionAnomalibCheckpoint"
 #: Every checkpoint format pyimgano reads, in the order they are listed to users.
 FORMATS: tuple[Format, ...] = (
     Format("torch", (".pt", ".pth"), _TORCH_BACKEND, "torch",
-           "anomalib's exported torch model (Engine.export(export_type=TORCH))"),
-    Format("lightning", (".ckpt",), _TORCH_BACKEND, "torch", "a Lightning checkpoint"),
+           "anomalib's exported torch model (Engine.export(export_type=TORCH))",
+           "anomalib's exported torch model"),
+    Format("lightning", (".ckpt",), _TORCH_BACKEND, "torch", "a Lightning checkpoint",
+           "a Lightning checkpoint"),
     Format("onnx", (".onnx",), "pyimgano.backends.onnx:OnnxCheckpoint", "onnxruntime",
-           "an ONNX graph (Engine.export(export_type=ONNX), with its .onnx.data)"),
+           "an ONNX graph (Engine.export(export_type=ONNX), with its .onnx.data)",
+           "an ONNX export"),
     Format("openvino", (".xml",), "pyimgano.backends.openvino:OpenVINOCheckpoint", "openvino",
-           "OpenVINO IR (Engine.export(export_type=OPENVINO): .xml + .bin)"),
+           "OpenVINO IR (Engine.export(export_type=OPENVINO): .xml + .bin)",
+           "an OpenVINO IR"),
 )
 
 #: All suffixes, in table order (the registry metadata ``formats``).
@@ -77,18 +84,40 @@ SUFFIXES: tuple[str, ...] = tuple(s for f in FORMATS for s in f.suffixes)
 def format_of(path: str | os.PathLike[str]) -> Format:
     """The :class:`Format` of a checkpoint path, from its suffix.
 
-    Raises :class:`CheckpointError` naming the file and the supported suffixes otherwise.
+    Raises :class:`CheckpointError` naming the file and the supported formats otherwise (the
+    one "unsupported checkpoint type" message, listed from :data:`FORMATS`).
     """
     path = Path(path)
     suffix = path.suffix.lower()
     for fmt in FORMATS:
         if suffix in fmt.suffixes:
             return fmt
+    listed = [f"{fmt.noun} ({'/'.join(fmt.suffixes)})" for fmt in FORMATS]
     raise CheckpointError(
         f"{path}: unsupported checkpoint type {path.suffix or '(no extension)'!r}; pyimgano "
-        "reads anomalib's exported torch model (.pt/.pth), a Lightning checkpoint (.ckpt), an "
-        "ONNX export (.onnx) or an OpenVINO IR (.xml)"
+        f"reads {', '.join(listed[:-1])} or {listed[-1]}"
     )
+
+
+def check_checkpoint_input(
+    path: str | os.PathLike[str], *, sha256: str | None = None, role: str = "checkpoint"
+) -> None:
+    """Input checks of a checkpoint of any format, before any runtime is imported.
+
+    The format is chosen by the suffix (:func:`format_of`); its backend's ``check_file`` then
+    checks that the file (and an artifact's companion files) exist and are not empty, and, with
+    a pin, that their sha256 matches it (hashing streams the files; torch, anomalib and the
+    runtimes are not imported). ``role`` (``"checkpoint"`` or ``"reference"``) picks the option
+    a mismatch message says to re-pin with. The backends check the pin again on what they load.
+
+    Raises
+    ------
+    CheckpointError
+        Missing, empty or unsupported file, missing companion file, pin mismatch.
+    ConfigError
+        A malformed pin.
+    """
+    format_of(path).resolve().check_file(path, sha256=sha256, role=role)
 
 
 @functools.lru_cache(maxsize=1)
@@ -151,4 +180,11 @@ class _OpenCheckpoint:
 open_checkpoint = _OpenCheckpoint()
 
 
-__all__ = ["FORMATS", "SUFFIXES", "Format", "format_of", "open_checkpoint"]
+__all__ = [
+    "FORMATS",
+    "SUFFIXES",
+    "Format",
+    "check_checkpoint_input",
+    "format_of",
+    "open_checkpoint",
+]

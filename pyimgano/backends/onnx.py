@@ -117,13 +117,15 @@ class OnnxCheckpoint(ExportedGraphDetector):
     checkpoint_sha256 : str, optional
         Pin on the artifact's combined sha256 (:func:`pyimgano.backends.exported.combined_sha256`).
     trust_checkpoint : bool, default False
-        Accepted for a uniform interface; nothing is unpickled.
+        Accepted and without effect: the graph holds no pickle, so there is nothing to trust
+        (the runner, and ``--pyimgano-trust-checkpoints`` in a suite, pass it to every backend).
     decode_workers : int, default 2
         Threads decoding images ahead of inference; 0 decodes inline.
     precision : {"f32", "f16"}, default "f32"
         See the module docstring; ``bf16`` is refused.
     cache_dir : path, optional
-        Accepted for a uniform interface; onnxruntime writes no cache.
+        Accepted and without effect: onnxruntime writes no cache (the plugin passes its cache
+        directory to every backend).
     maps_on_device : bool, optional
         Only false/None: maps come back on the host.
 
@@ -135,7 +137,8 @@ class OnnxCheckpoint(ExportedGraphDetector):
     suffix = ".onnx"
     what = "ONNX graph (.onnx)"
 
-    def _companions(self, path: Path) -> list[Path]:
+    @classmethod
+    def _companions(cls, path: Path) -> list[Path]:
         named = external_data_files(path)
         if named is None:
             beside = path.with_name(path.name + ".data")

@@ -87,7 +87,8 @@ class OpenVINOCheckpoint(ExportedGraphDetector):
     checkpoint_sha256 : str, optional
         Pin on the combined sha256 of ``.xml`` + ``.bin``.
     trust_checkpoint : bool, default False
-        Accepted for a uniform interface; nothing is unpickled.
+        Accepted and without effect: the graph holds no pickle, so there is nothing to trust
+        (the runner, and ``--pyimgano-trust-checkpoints`` in a suite, pass it to every backend).
     decode_workers : int, default 2
         Threads decoding images ahead of inference; 0 decodes inline.
     precision : {"f32", "bf16", "f16"}, default "f32"
@@ -102,7 +103,8 @@ class OpenVINOCheckpoint(ExportedGraphDetector):
     suffix = ".xml"
     what = "OpenVINO IR (.xml + .bin)"
 
-    def _companions(self, path: Path) -> list[Path]:
+    @classmethod
+    def _companions(cls, path: Path) -> list[Path]:
         weights = path.with_suffix(".bin")
         if not weights.is_file():
             raise CheckpointError(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from pyimgano.digests import file_sha256
 from pyimgano.errors import DatasetError
 
 NORMAL = 0
@@ -39,15 +40,6 @@ class Sample:
     @property
     def is_anomalous(self) -> bool:
         return self.label == ANOMALOUS
-
-
-def file_sha256(path: Path, chunk_size: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def fingerprint_samples(samples: Sequence[Sample]) -> str:

@@ -122,6 +122,44 @@ def check_json_data(value: Any, where: str) -> None:
         raise ConfigError(f"{where}: nested too deeply for model kwargs") from None
 
 
+def expect_bool(key: str, value: Any, *, optional: bool = False) -> bool | None:
+    """``value`` when it is a boolean (or None when ``optional``); else :class:`ConfigError`.
+
+    A string is never read as a boolean (``"false"`` would be truthy): the message names the
+    key, the value and the expected type.
+    """
+    if isinstance(value, bool) or (optional and value is None):
+        return value
+    expected = "true, false or null" if optional else "true or false"
+    raise ConfigError(
+        f"{key}={_clip(repr(value))}: expected a boolean ({expected}), got "
+        f"{type(value).__name__}"
+    )
+
+
+def expect_int(key: str, value: Any, *, minimum: int = 0) -> int:
+    """``value`` when it is an integer >= ``minimum`` (not a boolean); else :class:`ConfigError`
+    naming the key, the value and the expected type."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(
+            f"{key}={_clip(repr(value))}: expected an integer >= {minimum}, got "
+            f"{type(value).__name__}"
+        )
+    return value
+
+
+def check_backend_options(
+    *, decode_workers: Any, maps_on_device: Any, trust_checkpoint: Any
+) -> None:
+    """The keyword arguments every checkpoint backend takes (torch, onnxruntime, openvino),
+    checked by one rule: ``decode_workers`` an integer >= 0, ``maps_on_device`` a boolean or
+    None, ``trust_checkpoint`` a boolean. Raises :class:`ConfigError` (see :func:`expect_bool`,
+    :func:`expect_int`)."""
+    expect_int("decode_workers", decode_workers, minimum=0)
+    expect_bool("maps_on_device", maps_on_device, optional=True)
+    expect_bool("trust_checkpoint", trust_checkpoint)
+
+
 def constructor_parameters(entry: ModelEntry) -> tuple[list[str], bool]:
     """Names the entry's factory accepts as keywords, and whether it takes ``**kwargs``.
 

@@ -118,6 +118,22 @@ def test_ckpt_loads_weights_only_without_pin_or_trust(padim, load_calls):
     assert load_calls == [True]
 
 
+def test_a_wrong_pin_refuses_a_ckpt_that_needs_no_pin(padim, load_calls):
+    """A .ckpt loads weights_only without pin or trust, but a given pin is always checked,
+    before anything is deserialised."""
+    wrong = "0" * 64
+    actual = hashlib.sha256(padim.ckpt_path.read_bytes()).hexdigest()
+    with pytest.raises(CheckpointError) as info:
+        _create(padim.ckpt_path, anomalib_model="padim", checkpoint_sha256=wrong)
+    message = str(info.value)
+    assert message.startswith(f"{padim.ckpt_path}: sha256 mismatch, refusing to load it")
+    assert f"sha256 is {actual} but the pin is {wrong}" in message
+    assert load_calls == []
+    detector = _create(padim.ckpt_path, anomalib_model="padim", checkpoint_sha256=actual)
+    assert detector.describe().extra["loaded_with"] == "weights_only"
+    assert load_calls == [True]
+
+
 def _ckpt_needing_pickle(source, target):
     """The .ckpt plus a top-level object the weights_only unpickler does not allow."""
     import torch

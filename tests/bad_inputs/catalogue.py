@@ -287,6 +287,16 @@ _CASES = [
         "Use finite numbers, strings, booleans, null, lists and mappings only.",
     ),
     Case(
+        "kwargs.wrong_type",
+        "A backend option of the wrong type: a string for a boolean "
+        "(`\"maps_on_device\": \"false\"`), a non-integer `decode_workers`",
+        ConfigError, (CLI, ITEM),
+        "{key}={value}: expected {expected}, got {type}",
+        "A string is never read as a boolean (`\"false\"` would count as true); the torch, "
+        "ONNX and OpenVINO backends check these keys by one rule.",
+        "Use JSON `true` / `false` / `null` and integers.",
+    ),
+    Case(
         "kwargs.unknown_key",
         "A model kwarg the model's constructor does not take",
         ConfigError, (CLI, ITEM),
@@ -612,14 +622,53 @@ _CASES = [
     ),
     Case(
         "checkpoint.pin_mismatch",
-        "A `.pt` whose sha256 differs from its pin (`--checkpoint-sha256`, suite `sha256:`)",
+        "A checkpoint of any format (`.pt`, `.ckpt`, `.onnx`, `.xml` + `.bin`) whose sha256 "
+        "differs from its pin (`--checkpoint-sha256`, suite `sha256:`)",
         CheckpointError, (CLI, ITEM),
-        "{ckpt}: sha256 mismatch, refusing to load it: the file's sha256 is {actual} but the "
+        "{ckpt}: sha256 mismatch, refusing to load it: the ... is {actual} but the "
         "pin is {pinned}; if the file changed on purpose, pin it again with --checkpoint-sha256 "
         "{actual} (CLI) or sha256: {actual} (suite model entry)",
-        "The file changed since it was pinned; it is refused before anything is unpickled, "
-        "also with trust given.",
+        "The file changed since it was pinned. A given pin is always checked, before anything "
+        "is loaded or imported: also for a `.ckpt` that would load safely (`weights_only`) and "
+        "also with trust given. For an ONNX / OpenVINO artifact the digest is the combined "
+        "sha256 of its files (listed in the message).",
         "If the change is intended, pin the new sha256 shown in the message.",
+    ),
+    Case(
+        "checkpoint.reference_pin_mismatch",
+        "A parity reference (`--reference-checkpoint`, suite `reference:`) whose sha256 differs "
+        "from its pin (`--reference-sha256`, suite `reference_sha256:`)",
+        CheckpointError, (CLI, ITEM),
+        "{ckpt}: sha256 mismatch, refusing to load it: the ... is {actual} but the "
+        "pin is {pinned}; if the file changed on purpose, pin it again with --reference-sha256 "
+        "{actual} (CLI) or reference_sha256: {actual} (suite model entry)",
+        "The same rule as the checkpoint's pin; found before either model is loaded.",
+        "If the change is intended, pin the new sha256 shown in the message.",
+    ),
+    Case(
+        "checkpoint.unreadable_entries",
+        "A `.ckpt` whose pickle cannot be read back for its plain-data entries "
+        "(`anomalib_pre_processor_config`, `hyper_parameters`)",
+        CheckpointError, (CLI,),
+        "{ckpt}: cannot read the entries anomalib_pre_processor_config, hyper_parameters of "
+        "this checkpoint (...); its pickle is damaged or uses constructs a torch checkpoint "
+        "does not; re-copy or re-save the file",
+        "The pre-processor the model was trained with cannot be told. Rebuilding a default one "
+        "instead would score at another input size (silently other numbers), so the file is "
+        "refused.",
+        "Re-copy the file, or evaluate the exported model (`.pt`) of the same training run.",
+    ),
+    Case(
+        "checkpoint.trust_without_pickle",
+        "`--trust-checkpoint` / `--pyimgano-trust-checkpoints` or a `cache_dir` with a "
+        "checkpoint format that has no use for it (trust: ONNX, OpenVINO; `cache_dir`: ONNX, "
+        "torch)",
+        None, (ACCEPTED,),
+        "accepted and without effect",
+        "An ONNX graph or OpenVINO IR holds no pickle, so there is nothing to trust; only "
+        "OpenVINO writes a compiled-model cache. The plugin passes trust and its cache "
+        "directory to every item whatever the format, so these keys are not refused.",
+        "Nothing to do; a pin (`sha256:`) is still checked for every format.",
     ),
     Case(
         "checkpoint.unpinned",

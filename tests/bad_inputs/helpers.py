@@ -225,3 +225,14 @@ def run_child(child: pytest.Pytester, *args: str, subprocess: bool = False,
     else:
         result = child.runpytest_inprocess(*args)
     return result, (read_junit(junit) if junit.exists() else {})
+
+
+def item_failure(child: pytest.Pytester, text: str, *args: str) -> str:
+    """Run a one-item suite in-process; the item fails; returns its failure text."""
+    (child.path / "suites").mkdir(exist_ok=True)
+    (child.path / "suites" / "ckpt.yaml").write_text(text, encoding="utf-8")
+    result, outcomes = run_child(child, "suites", "--snapshot-update", *args)
+    (outcome,) = outcomes.values()
+    assert outcome.kind == "failed", outcome.text
+    assert "Traceback" not in outcome.text
+    return outcome.text

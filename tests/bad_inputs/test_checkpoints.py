@@ -17,8 +17,8 @@ from tests.bad_inputs.helpers import (
     cli_args,
     expect_cli,
     expect_raise,
+    item_failure,
     run_argv,
-    run_child,
 )
 
 pytestmark = pytest.mark.anomalib
@@ -83,17 +83,6 @@ def suite_for(root: Path, checkpoint: Path, extra: str = "") -> str:
     )
 
 
-def item_failure(child, text: str, *args: str) -> str:
-    """Run a one-item suite in-process; the item fails; returns its failure text."""
-    (child.path / "suites").mkdir(exist_ok=True)
-    (child.path / "suites" / "ckpt.yaml").write_text(text, encoding="utf-8")
-    result, outcomes = run_child(child, "suites", "--snapshot-update", *args)
-    (outcome,) = outcomes.values()
-    assert outcome.kind == "failed", outcome.text
-    assert "Traceback" not in outcome.text
-    return outcome.text
-
-
 @covers("checkpoint.missing")
 def test_missing_checkpoint(base_data, plugin_batch, tmp_path):
     path = tmp_path / "nope.pt"
@@ -150,7 +139,7 @@ def test_unsupported_checkpoint_type(base_data, tmp_path):
 
 @covers("checkpoint.pin_mismatch")
 def test_pin_mismatch_is_refused_before_unpickling(base_data, padim, planted, child,
-                                                   torch_loads):
+                                                   torch_loads, tmp_path):
     path, marker = planted
     import hashlib
 
@@ -175,6 +164,30 @@ def test_pin_mismatch_is_refused_before_unpickling(base_data, padim, planted, ch
                                             wrong), ckpt=padim.pt_path, actual=padim.pt_sha256,
          pinned=wrong)
     assert torch_loads == []
+    # a .ckpt loads weights_only without pin or trust, but a given pin is still checked first
+    ckpt_sha = hashlib.sha256(padim.ckpt_path.read_bytes()).hexdigest()
+    both("checkpoint.pin_mismatch", argv_for(base_data, padim.ckpt_path, "--checkpoint-sha256",
+                                            wrong), ckpt=padim.ckpt_path, actual=ckpt_sha,
+         pinned=wrong)
+    expect_raise("checkpoint.pin_mismatch", lambda: VisionAnomalibCheckpoint(
+        padim.ckpt_path, anomalib_model="padim", device="cpu", checkpoint_sha256=wrong),
+        ckpt=padim.ckpt_path, actual=ckpt_sha, pinned=wrong)
+    text = item_failure(child, suite_for(base_data, padim.ckpt_path, f"    sha256: '{wrong}'\n"))
+    CASES["checkpoint.pin_mismatch"].check(text, ckpt=padim.ckpt_path, actual=ckpt_sha,
+                                           pinned=wrong)
+    assert torch_loads == []
+    # an OpenVINO IR: the combined sha256 of .xml and .bin (sha256sum of both, hashed again)
+    xml, weights = tmp_path / "ir" / "model.xml", tmp_path / "ir" / "model.bin"
+    xml.parent.mkdir()
+    xml.write_text("<net/>")
+    weights.write_bytes(b"weights")
+    listing = "".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n"
+                      for p in (weights, xml))
+    combined = hashlib.sha256(listing.encode()).hexdigest()
+    message = both("checkpoint.pin_mismatch", argv_for(base_data, xml, "--checkpoint-sha256",
+                                                      wrong), ckpt=xml, actual=combined,
+                   pinned=wrong)
+    assert "the artifact's combined sha256 (files: model.bin " in message
 
 
 @covers("checkpoint.unpinned")
@@ -195,3 +208,19 @@ def test_unpinned_pt_without_trust(base_data, padim, planted, child, torch_loads
 def test_malformed_pin(base_data, padim):
     both("checkpoint.bad_pin", argv_for(base_data, padim.pt_path, "--checkpoint-sha256",
                                         "abc123"), pin="'abc123'")
+
+
+@covers("checkpoint.unreadable_entries")
+def test_unreadable_plain_entries_are_refused(base_data, tmp_path):
+    """A .ckpt whose pickle cannot be rebuilt even with placeholders: refused, never built with
+    a default pre-processor in place of the saved one."""
+    import zipfile
+
+    key = b"anomalib_pre_processor_config"
+    # {key: <extension code 255>}: parses as opcodes, cannot be unpickled
+    pickled = b"\x80\x02}q\x00(X" + len(key).to_bytes(4, "little") + key + b"\x82\xffu."
+    path = tmp_path / "model.ckpt"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", pickled)
+    message = both("checkpoint.unreadable_entries", argv_for(base_data, path), ckpt=path)
+    assert "unregistered extension code" in message

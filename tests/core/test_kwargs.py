@@ -89,3 +89,42 @@ def test_alias_preset_cannot_be_overridden():
     entry = get_entry("vision_padim_anomalib")
     with pytest.raises(ConfigError, match="fixes anomalib_model='padim'"):
         resolve_model_kwargs(entry, {"anomalib_model": "patchcore"}, checkpoint_path="m.pt")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("maps_on_device", "false", "maps_on_device='false': expected a boolean (true, false or "
+                                    "null), got str"),
+        ("maps_on_device", 0, "maps_on_device=0: expected a boolean (true, false or null), got "
+                              "int"),
+        ("trust_checkpoint", "false", "trust_checkpoint='false': expected a boolean (true or "
+                                      "false), got str"),
+        ("trust_checkpoint", None, "trust_checkpoint=None: expected a boolean (true or false), "
+                                   "got NoneType"),
+        ("decode_workers", "2", "decode_workers='2': expected an integer >= 0, got str"),
+        ("decode_workers", True, "decode_workers=True: expected an integer >= 0, got bool"),
+        ("decode_workers", -1, "decode_workers=-1: expected an integer >= 0, got int"),
+    ],
+)
+def test_every_backend_refuses_a_wrong_type_with_one_message(tmp_path, key, value, expected):
+    """One validator for the torch, onnxruntime and openvino backends: a string is never read
+    as a boolean ("false" is truthy), and the message names key, value and expected type."""
+    from pyimgano.backends.formats import FORMATS, open_checkpoint
+
+    for fmt in FORMATS:
+        path = tmp_path / f"model{fmt.suffixes[0]}"  # never read: the options come first
+        with pytest.raises(ConfigError) as info:
+            open_checkpoint(path, **{key: value})
+        assert str(info.value) == expected, fmt.name
+
+
+def test_valid_backend_options_pass_the_validator():
+    from pyimgano.models.kwargs import check_backend_options, expect_bool, expect_int
+
+    for maps in (None, True, False):
+        check_backend_options(decode_workers=0, maps_on_device=maps, trust_checkpoint=False)
+    assert expect_bool("k", None, optional=True) is None
+    assert expect_int("k", 3, minimum=1) == 3
+    with pytest.raises(ConfigError, match="k=0: expected an integer >= 1"):
+        expect_int("k", 0, minimum=1)
