@@ -794,7 +794,7 @@ _CASES += [
     Case(
         "export.onnx_data_missing",
         "An `.onnx` whose weights file (`model.onnx.data`, named in the graph) is missing",
-        CheckpointError, (CLI, ITEM),
+        CheckpointError, (CLI, API),
         "{onnx}: its weights are stored in model.onnx.data beside it, which is missing "
         "({data} not found); copy both files of the ONNX export",
         "anomalib's dynamo export writes the weights beside the graph; the graph alone holds "
@@ -854,7 +854,7 @@ _CASES += [
     Case(
         "export.bin_missing",
         "An OpenVINO `.xml` without its `.bin` beside it",
-        CheckpointError, (CLI, ITEM),
+        CheckpointError, (CLI, API),
         "{xml}: its weights file model.bin is missing ({bin} not found); an OpenVINO IR is the "
         ".xml and the .bin beside it: copy both",
         "The `.xml` holds the graph, the `.bin` its weights.",
@@ -1061,7 +1061,7 @@ _CASES += [
     Case(
         "parity.reference_missing",
         "A reference checkpoint that does not exist",
-        CheckpointError, (CLI, ITEM),
+        CheckpointError, (CLI, API),
         "{ckpt}: checkpoint file not found",
         "The reference is loaded like any checkpoint (pins and trust apply to it); in a suite "
         "the item fails before loading (`reference (from '…'): <path> does not exist`).",
