@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from pyimgano.errors import ModelOutputError
+from pyimgano.errors import ModelOutputError, device_errors
 
 
 def align_map(anomaly_map: np.ndarray, shape: tuple[int, int], *, image: str = "") -> np.ndarray:
@@ -82,14 +82,19 @@ def align_maps(
         else:
             where = str(anomaly_map.device) if _is_tensor(anomaly_map) else "numpy"
             groups.setdefault((tuple(anomaly_map.shape), target, where), []).append(k)
-    for (source_shape, target, _), members in groups.items():
-        if _is_tensor(maps[members[0]]):
-            resized = _resize_tensors([maps[k] for k in members], target)
-        else:
-            stacked = np.empty((len(members), *source_shape), dtype=np.float32)
-            for row, k in enumerate(members):
-                stacked[row] = maps[k]
-            resized = _resize(stacked, target, image=names[members[0]], source_shape=source_shape)
+    for (source_shape, target, where), members in groups.items():
+        device = "cpu" if where == "numpy" else where
+        with device_errors(device, "aligning anomaly maps to mask size",
+                           batch_size=len(members)):
+            if _is_tensor(maps[members[0]]):
+                resized = _resize_tensors([maps[k] for k in members], target)
+            else:
+                stacked = np.empty((len(members), *source_shape), dtype=np.float32)
+                for row, k in enumerate(members):
+                    stacked[row] = maps[k]
+                resized = _resize(
+                    stacked, target, image=names[members[0]], source_shape=source_shape
+                )
         for row, k in enumerate(members):
             aligned[k] = resized[row]
     return aligned  # type: ignore[return-value]

@@ -7,6 +7,9 @@ with that one message on stderr.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class PyImganoError(Exception):
     """Base class of every error pyimgano raises on purpose."""
@@ -33,7 +36,8 @@ class DatasetError(PyImganoError):
 
 
 class DeviceError(PyImganoError):
-    """A device string that is unknown or not available on this machine."""
+    """A device string that is unknown or not available, or a device that failed (out of memory,
+    a CUDA error) while pyimgano used it."""
 
 
 class ModelOutputError(PyImganoError):
@@ -66,3 +70,46 @@ class PyImganoWarning(UserWarning):
 
 class BatchDependenceWarning(PyImganoWarning):
     """A model's batched outputs differed from per-image inference; it ran one image at a time."""
+
+
+@contextmanager
+def device_errors(device: str, stage: str, *, batch_size: int | None = None) -> Iterator[None]:
+    """Turn a device failure during ``stage`` into one :class:`DeviceError` line.
+
+    The one translation of device failures, wherever pyimgano uses a device: the forward pass,
+    map alignment, the pixel metrics' sort on the maps' device, the parity maps' comparison.
+    An out-of-memory error (``torch.OutOfMemoryError``, or a message saying "out of memory")
+    names ``device``, ``stage``, the batch size when one applies and what to try: a smaller
+    batch where the work scales with it (``batch_size`` given), else ``--device cpu`` (maps and
+    metrics then stay on the host). A CUDA error (``torch.AcceleratorError``, "CUDA error: …")
+    says to check the GPU or run on the CPU. Any other exception propagates unchanged.
+    """
+    try:
+        yield
+    except DeviceError:
+        raise
+    except Exception as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        kind = type(exc).__name__
+        at = "" if batch_size is None else f" at batch size {batch_size}"
+        if kind == "OutOfMemoryError" or "out of memory" in text.lower():
+            if batch_size is not None:
+                smaller = max(batch_size // 2, 1)
+                advice = (
+                    f"try a smaller batch (--batch-size {smaller} / --pyimgano-batch-size "
+                    f"{smaller}), or another device (--device cpu / --pyimgano-device cpu)"
+                )
+            else:
+                advice = (
+                    "try --device cpu / --pyimgano-device cpu (maps and metrics then stay on "
+                    "the host), or free memory on the device (other processes)"
+                )
+            raise DeviceError(
+                f"{device}: out of memory in {stage}{at} ({text[:200]}); {advice}"
+            ) from None
+        if kind == "AcceleratorError" or text.startswith("CUDA error"):
+            raise DeviceError(
+                f"{device}: the device failed during {stage}{at} ({text[:200]}); check the GPU "
+                "(nvidia-smi) or run on cpu"
+            ) from None
+        raise

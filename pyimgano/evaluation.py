@@ -21,6 +21,7 @@ import numpy as np
 
 from pyimgano.datasets.base import GOOD, Dataset
 from pyimgano.environment import environment_facts, worker_count
+from pyimgano.errors import ModelOutputError
 from pyimgano.inference import run_inference
 from pyimgano.models.base import Detector, ModelDescription
 from pyimgano.outputs import Prediction
@@ -113,6 +114,22 @@ class _PixelOutcome:
     by_group: dict[str, dict[str, float | None]]
     data: PixelData | None
     device: str | None
+
+
+def _check_maps(predictions: Sequence[Prediction], paths: Sequence[Any]) -> None:
+    """Raise :class:`ModelOutputError` naming the images without a map when others have one.
+
+    A model that yields no map at all gets ``null`` pixel metrics (docs/REFERENCE.md §3); one
+    that drops the map of some images would make every pixel metric ``null`` for a few images.
+    """
+    without = [str(paths[i]) for i, p in enumerate(predictions) if p.anomaly_map is None]
+    if not without or len(without) == len(predictions):
+        return
+    shown = ", ".join(without[:5]) + (f", and {len(without) - 5} more" if len(without) > 5 else "")
+    raise ModelOutputError(
+        f"{len(without)} of {len(predictions)} images have no anomaly map while the others have "
+        f"one; pixel metrics need a map for every image (or for none): {shown}"
+    )
 
 
 def _pixel_level(
@@ -327,6 +344,7 @@ def evaluate(
             notes["image_borderline"] = why
         outcome = None
         if prepared is not None:
+            _check_maps(predictions, paths)
             outcome = _pixel_level(prepared, options, dataset)
             metrics.update(outcome.metrics)
             notes.update(outcome.notes)

@@ -12,23 +12,26 @@
   first batch. It needs a detector that infers decoded batches (:meth:`Detector.infer`).
 - **Export parity** (§11): with a ``reference`` detector, both infer the same decoded images
   (each image decoded once) and the reference's predictions are returned beside the model's.
+  The reference gets the same policy on its own ``batch_independent``: one image at a time
+  when it is batch-dependent, the batch guard when that is unknown (a batch-dependent
+  reference would otherwise move the parity numbers).
   Detectors that only implement ``predict`` (fakes, injected inferencers) are run one after the
   other instead, each decoding for itself.
 - **Device failures** during a forward pass (CUDA out of memory, a CUDA error) become one
-  :class:`~pyimgano.errors.DeviceError` line naming the device, the batch size and what to try.
+  :class:`~pyimgano.errors.DeviceError` line naming the device, the batch size and what to try
+  (:func:`pyimgano.errors.device_errors`, the translation used wherever a device works).
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from pyimgano.errors import BatchDependenceWarning, DeviceError, ModelOutputError
+from pyimgano.errors import BatchDependenceWarning, ModelOutputError, device_errors
 from pyimgano.models.base import Batch, Detector
 from pyimgano.outputs import Prediction
 
@@ -73,29 +76,6 @@ def _model_name(model: Detector) -> str:
     return str(described) if described else type(model).__name__
 
 
-@contextmanager
-def _device_errors(device: str, batch_size: int) -> Iterator[None]:
-    """Turn a device failure in a forward pass into one DeviceError line (see module doc)."""
-    try:
-        yield
-    except Exception as exc:
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        kind = type(exc).__name__
-        if kind == "OutOfMemoryError" or "out of memory" in text.lower():
-            smaller = max(batch_size // 2, 1)
-            raise DeviceError(
-                f"{device}: out of memory in the forward pass at batch size {batch_size} "
-                f"({text[:200]}); try a smaller batch (--batch-size {smaller} / "
-                f"--pyimgano-batch-size {smaller}), or another device"
-            ) from None
-        if kind == "AcceleratorError" or text.startswith("CUDA error"):
-            raise DeviceError(
-                f"{device}: the device failed during the forward pass at batch size "
-                f"{batch_size} ({text[:200]}); check the GPU (nvidia-smi) or run on cpu"
-            ) from None
-        raise
-
-
 def _check_batch(batch: Batch, n_images: int, seen: list[bool], names: Sequence[str]) -> None:
     if len(batch.indices) != len(batch.predictions):
         raise ModelOutputError(
@@ -129,6 +109,56 @@ def _guard_differs(batched: Batch, singles: Batch) -> float:
     return float(np.max(np.abs(a - b))) if a.size else 0.0
 
 
+@dataclass
+class _Policy:
+    """How one detector (the model or the parity reference) runs decoded batches.
+
+    ``one_by_one``: every batch is inferred image by image (a batch-dependent model, or one the
+    guard caught); ``guard``: the next batch of two or more images is also inferred image by
+    image and compared (see the module docstring). ``note`` says why it ran one by one.
+    """
+
+    model: Detector
+    role: str
+    one_by_one: bool
+    guard: bool
+    note: str | None = None
+
+    @classmethod
+    def of(cls, model: Detector, role: str, batch_size: int, guarded: bool) -> _Policy:
+        """The policy for ``model`` at ``batch_size``; ``guarded``: it infers decoded batches."""
+        independent = getattr(model, "batch_independent", None)
+        note = None
+        if independent is False and batch_size > 1:
+            note = (
+                f"{role}{_model_name(model)} is batch-dependent (its outputs for an image depend "
+                "on the other images of the batch): evaluated one image at a time"
+            )
+        guard = independent is None and batch_size > 1 and guarded
+        return cls(model, role, independent is False, guard, note)
+
+    def run(self, decoded: Any) -> Batch:
+        """Infer one decoded batch as the policy says (the guard may switch it to one by one)."""
+        if self.one_by_one and len(decoded) > 1:
+            return _singles(self.model, decoded)
+        batch = self.model.infer(decoded)
+        if self.guard and len(decoded) > 1:
+            self.guard = False
+            singles = _singles(self.model, decoded)
+            worst = _guard_differs(batch, singles)
+            if worst > GUARD_TOLERANCE:
+                self.one_by_one = True
+                self.note = (
+                    f"{self.role}{_model_name(self.model)}: scores at batch size {len(decoded)} "
+                    f"differ from per-image inference by up to {worst:.3g} (> "
+                    f"{GUARD_TOLERANCE:g}): the model is batch-dependent, evaluated one image "
+                    "at a time"
+                )
+                warnings.warn(self.note, BatchDependenceWarning, stacklevel=4)
+                return singles
+        return batch
+
+
 def run_inference(
     model: Detector,
     paths: Sequence[Any],
@@ -140,23 +170,21 @@ def run_inference(
 ) -> Inference:
     """Infer every image of ``paths`` once with ``model`` (and ``reference``, if given).
 
-    ``on_batch(indices, predictions)`` receives each of the model's checked batches as it
-    arrives (mask reading and alignment overlap the next forward pass); ``advance(n)`` moves a
-    progress bar. Raises :class:`ModelOutputError` when a prediction is missing or repeated.
+    The reference gets the model's batching policy on its own facts: one image at a time when
+    it is batch-dependent, the batch guard when that is unknown (its note joins
+    ``batch_note``, prefixed ``reference``). ``on_batch(indices, predictions)`` receives each of
+    the model's checked batches as it arrives (mask reading and alignment overlap the next
+    forward pass); ``advance(n)`` moves a progress bar. Raises :class:`ModelOutputError` when a
+    prediction is missing or repeated.
     """
     names = [str(p) for p in paths]
     n = len(names)
-    independent = getattr(model, "batch_independent", None)
-    note: str | None = None
-    effective = batch_size
-    if independent is False and batch_size > 1:
-        effective = 1
-        note = (
-            f"{_model_name(model)} is batch-dependent (its outputs for an image depend on the "
-            "other images of the batch): evaluated one image at a time"
-        )
     decoded_path = infers_decoded(model) and (reference is None or infers_decoded(reference))
-    guard = independent is None and effective > 1 and decoded_path
+    policy = _Policy.of(model, "", batch_size, decoded_path)
+    effective = 1 if policy.one_by_one else batch_size
+    ref_policy = (
+        None if reference is None else _Policy.of(reference, "reference ", effective, decoded_path)
+    )
     device = str(getattr(model, "device", "cpu"))
     predictions: list[Prediction | None] = [None] * n
     ref_predictions: list[Prediction | None] | None = None if reference is None else [None] * n
@@ -184,45 +212,26 @@ def run_inference(
         from pyimgano.backends.images import decoded_batches
 
         workers = int(getattr(model, "decode_workers", 2))
-        one_by_one = effective == 1
         # A model's own preparation (a fixed-size graph's resize) runs on the decoding threads,
         # unless a reference must see the images as decoded (infer applies it again: idempotent).
         prepare = model.prepare_image if reference is None else None
         for decoded in decoded_batches(list(paths), effective, workers, prepare=prepare):
-            with _device_errors(device, len(decoded)):
-                if one_by_one and len(decoded) > 1:
-                    batch = _singles(model, decoded)
-                else:
-                    batch = model.infer(decoded)
-                if guard and len(decoded) > 1:
-                    guard = False
-                    singles = _singles(model, decoded)
-                    worst = _guard_differs(batch, singles)
-                    if worst > GUARD_TOLERANCE:
-                        one_by_one = True
-                        effective = 1
-                        note = (
-                            f"{_model_name(model)}: scores at batch size {len(decoded)} differ "
-                            f"from per-image inference by up to {worst:.3g} (> "
-                            f"{GUARD_TOLERANCE:g}): the model is batch-dependent, evaluated "
-                            "one image at a time"
-                        )
-                        warnings.warn(note, BatchDependenceWarning, stacklevel=2)
-                        batch = singles
-                take(batch)
-                if reference is not None:
-                    if getattr(reference, "batch_independent", True) is False:
-                        take_reference(_singles(reference, decoded))
-                    else:
-                        take_reference(reference.infer(decoded))
+            with device_errors(device, "the forward pass", batch_size=len(decoded)):
+                take(policy.run(decoded))
+            if ref_policy is not None:
+                ref_device = str(getattr(reference, "device", "cpu"))
+                with device_errors(ref_device, "the reference's forward pass",
+                                   batch_size=len(decoded)):
+                    take_reference(ref_policy.run(decoded))
     else:
-        with _device_errors(device, effective):
+        with device_errors(device, "the forward pass", batch_size=effective):
             for batch in model.predict(list(paths), batch_size=effective):
                 take(batch)
-        if reference is not None:
-            ref_size = 1 if getattr(reference, "batch_independent", True) is False else effective
-            with _device_errors(str(getattr(reference, "device", "cpu")), ref_size):
-                for batch in reference.predict(list(paths), batch_size=ref_size):
+        if ref_policy is not None:
+            ref_size = 1 if ref_policy.one_by_one else effective
+            with device_errors(str(getattr(reference, "device", "cpu")),
+                               "the reference's forward pass", batch_size=ref_size):
+                for batch in reference.predict(list(paths), batch_size=ref_size):  # type: ignore[union-attr]
                     take_reference(batch)
 
     missing = [names[i] for i, p in enumerate(predictions) if p is None]
@@ -237,10 +246,11 @@ def run_inference(
                 f"reference model returned no score for {len(missing)} image(s), "
                 f"first: {missing[0]}"
             )
+    notes = [p.note for p in (policy, ref_policy) if p is not None and p.note]
     return Inference(
         predictions=predictions,  # type: ignore[arg-type]
         reference=ref_predictions,  # type: ignore[arg-type]
         batch_ms=batch_ms,
-        batch_size=effective,
-        batch_note=note,
+        batch_size=1 if policy.one_by_one else effective,
+        batch_note="; ".join(notes) or None,
     )

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from pyimgano.errors import ConfigError
+from pyimgano.errors import ConfigError, device_errors
 
 #: Distance to the threshold within which a reference score counts as borderline.
 BORDERLINE = 1e-6
@@ -125,7 +125,10 @@ class ParityAccumulator:
 
 
 def map_max_abs(amap: Any, reference: Any) -> float | None:
-    """Max |Δ| of two 2-D maps (numpy or torch, any device), at the reference's size."""
+    """Max |Δ| of two 2-D maps (numpy or torch, any device), at the reference's size.
+
+    A device out of memory is a :class:`~pyimgano.errors.DeviceError` (``device_errors``).
+    """
     if amap is None or reference is None:
         return None
     from pyimgano.alignment import align_map
@@ -137,8 +140,9 @@ def map_max_abs(amap: Any, reference: Any) -> float | None:
         import torch
 
         ref = torch.as_tensor(reference)
-        art = torch.as_tensor(amap, device=ref.device)
-        return float((art.double() - ref.double()).abs().max().item())
+        with device_errors(str(ref.device), "comparing the artifact's and the reference's maps"):
+            art = torch.as_tensor(amap, device=ref.device)
+            return float((art.double() - ref.double()).abs().max().item())
     diff = np.abs(np.asarray(amap, dtype=np.float64) - np.asarray(reference, dtype=np.float64))
     return float(diff.max()) if diff.size else 0.0
 

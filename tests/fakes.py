@@ -81,17 +81,29 @@ class FakeDetector(Detector):
         )
 
 
-class ShiftedFakeDetector(FakeDetector):
-    """:class:`FakeDetector` whose scores are shifted by the number written in its checkpoint
-    file (a text file such as ``0.01``): an "artifact" and its "reference" that differ by a
-    known amount, for export-parity runs without anomalib."""
+class CheckpointFakeDetector(FakeDetector):
+    """:class:`FakeDetector` whose outputs depend on its checkpoint file, for export parity.
 
-    def __init__(self, checkpoint_path: str | None = None, **kwargs: object) -> None:
-        super().__init__(checkpoint_path, **kwargs)  # type: ignore[arg-type]
-        text = Path(checkpoint_path).read_text("utf-8") if checkpoint_path else "0"
-        self.shift = float(text)
+    The file holds a number, added to every score and map value (two checkpoints of one model
+    entry that score apart by exactly the difference of their numbers), or ``constant``: every
+    image scores 0.5 with an all-zero map (a degenerate artifact).
+    """
+
+    def __init__(self, checkpoint_path: str | None = None, device: str = "cpu",
+                 labels: bool = False, threshold: float = 0.1) -> None:
+        super().__init__(checkpoint_path, device=device, labels=labels, threshold=threshold)
+        text = Path(checkpoint_path).read_text("utf-8").strip() if checkpoint_path else "0"
+        self.constant = text == "constant"
+        self.offset = 0.0 if self.constant else float(text)
 
     def _output(self, path: Path) -> dict:
         output = super()._output(path)
-        output["pred_score"] = np.float32(float(output["pred_score"]) + self.shift)
+        if self.constant:
+            output["pred_score"] = np.float32(0.5)
+            output["anomaly_map"] = np.zeros_like(output["anomaly_map"])
+        else:
+            output["pred_score"] = output["pred_score"] + np.float32(self.offset)
+            output["anomaly_map"] = output["anomaly_map"] + np.float32(self.offset)
+        if self.labels:
+            output["pred_label"] = float(output["pred_score"]) > self.threshold
         return output

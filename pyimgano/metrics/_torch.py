@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from pyimgano.errors import MetricInputError
+from pyimgano.errors import MetricInputError, device_errors
 from pyimgano.metrics._curves import Block
 from pyimgano.metrics._pixels import PooledPixels, _Layout
 from pyimgano.metrics._regions import Regions
@@ -48,6 +48,8 @@ __all__ = ["TorchPixels", "check_tensor_maps", "default_chunk_size", "resolve_de
 _BYTES_PER_RANGE_PIXEL = 32
 _CPU_CHUNK = 1 << 24
 _REDUCE_CHUNK = 1 << 21  # pixels per reduction slice of a sorted range (as CHUNK_SIZE)
+#: What a device failure here names (:func:`pyimgano.errors.device_errors`).
+_STAGE = "the pixel metrics on the maps' device (sort and sweep)"
 
 
 def default_chunk_size(device: torch.device, n_pixels: int) -> int:
@@ -139,6 +141,16 @@ class TorchPixels:
         regions: Sequence[Regions] | None,
         device: torch.device,
     ) -> None:
+        with device_errors(str(device), _STAGE):
+            self._load(maps, masks, regions, device)
+
+    def _load(
+        self,
+        maps: list[torch.Tensor],
+        masks: Sequence[np.ndarray],
+        regions: Sequence[Regions] | None,
+        device: torch.device,
+    ) -> None:
         self.device = device
         dtype = maps[0].dtype
         for amap in maps[1:]:
@@ -176,6 +188,10 @@ class TorchPixels:
 
     def sweep(self, consumers: Sequence[Consumer], *, chunk_size: int, keep_scores: bool) -> None:
         """Feed ``consumers`` the curve points of all pixels, highest score first."""
+        with device_errors(str(self.device), _STAGE):
+            self._sweep(consumers, chunk_size=chunk_size, keep_scores=keep_scores)
+
+    def _sweep(self, consumers: Sequence[Consumer], *, chunk_size: int, keep_scores: bool) -> None:
         weights = torch.from_numpy(self.pooled.weights).to(self.device)
         self._seen = self._tp_seen = 0
         self._pro_seen = 0.0
@@ -268,6 +284,10 @@ class TorchPixels:
 
     def aupimo(self, fpr_bounds: tuple[float, float]) -> AupimoResult:
         """AUPIMO from device-made histograms (see the module docstring)."""
+        with device_errors(str(self.device), _STAGE):
+            return self._aupimo(fpr_bounds)
+
+    def _aupimo(self, fpr_bounds: tuple[float, float]) -> AupimoResult:
         pooled = self.pooled
         reason = undefined_reason(pooled)
         if reason is not None:

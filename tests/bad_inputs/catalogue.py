@@ -39,6 +39,8 @@ AREAS = {
     "metrics": "Metrics",
     "checkpoint": "Checkpoints",
     "device": "Devices",
+    "export": "Exported artifacts (ONNX, OpenVINO)",
+    "parity": "Export parity (`reference`, `parity`)",
     "interrupt": "Interruptions and crashes",
     "concurrency": "Concurrent runs",
 }
@@ -761,6 +763,358 @@ _CASES = [
         "A session merges, under a lock, the items of a summary written while it ran; a "
         "summary from an earlier, finished run is replaced.",
         "Nothing to do (sequential runs into one dir still get a summary of their own items).",
+    ),
+]
+
+# ---------------------------------------------------------------------------------------------
+# Exported artifacts, export parity, partial maps and device memory: their own block, so that
+# other additions to the list above merge without conflict. Tests: test_exports.py,
+# test_parity.py (and test_outputs.py / test_devices.py for the last two areas).
+_CASES += [
+    # ------------------------------------------------------------------ model output
+    Case(
+        "output.some_maps_missing",
+        "Pixel metrics asked for, and a model that gives an anomaly map for some images but not "
+        "for others",
+        ModelOutputError, (CLI, ITEM),
+        "1 of {n} images have no anomaly map while the others have one; pixel metrics need a "
+        "map for every image (or for none): {image}",
+        "Pixel metrics over the images that have a map would be wrong for the category (a model "
+        "with no map at all gets `null` pixel metrics instead).",
+        "Fix the model so that every image gets its map (or none does), or turn `pixel` off.",
+    ),
+    # ------------------------------------------------------------------ devices
+    Case(
+        "device.out_of_memory",
+        "The device runs out of memory: in a forward pass (the model's or the reference's), "
+        "while aligning maps to mask size, in the pixel metrics on the maps' device, or "
+        "comparing parity maps",
+        DeviceError, (CLI, ITEM),
+        "{device}: out of memory in {stage}...; try ...",
+        "The work did not fit in the device's free memory (other processes count too); nothing "
+        "is reported.",
+        "Do what the message says: a smaller batch (`--batch-size` / `--pyimgano-batch-size`) "
+        "where the stage scales with it, else `--device cpu` (maps and metrics then stay on "
+        "the host), or free memory on the device.",
+    ),
+    # ------------------------------------------------------------------ exported artifacts
+    Case(
+        "export.file_missing",
+        "An `.onnx` / `.xml` checkpoint path that does not exist, or is a directory",
+        CheckpointError, (CLI, API),
+        "{path}: ...ONNX graph (.onnx) file...",
+        "Nothing to load (the message says `file not found` or `is a directory; give the ... "
+        "file itself`).",
+        "Fix the path; point at the `.onnx` / `.xml` file itself.",
+    ),
+    Case(
+        "export.file_empty",
+        "An empty `.onnx` / `.xml` file",
+        CheckpointError, (CLI,),
+        "{path}: ONNX graph (.onnx) file is empty",
+        "A failed copy or export.",
+        "Re-copy or re-export the artifact.",
+    ),
+    Case(
+        "export.wrong_suffix",
+        "A backend class given a file of another format (`OnnxCheckpoint` on a `.xml`)",
+        CheckpointError, (API,),
+        "{path}: expected a .onnx file for ONNX graph (.onnx)",
+        "The registry picks the backend by suffix; only a direct construction can mismatch.",
+        "Use `create_model` (the suffix picks the runtime) or the matching backend class.",
+    ),
+    Case(
+        "export.no_file",
+        "An ONNX / OpenVINO backend constructed without a file",
+        ConfigError, (API,),
+        "an {what} needs its file: pass --checkpoint-path FILE{suffix} (or checkpoint_path in "
+        "the model kwargs)",
+        "The artifact is the model; there is nothing to build without it.",
+        "Pass the artifact's path.",
+    ),
+    Case(
+        "export.unreadable",
+        "A file of the artifact that exists but cannot be read (permissions, I/O error)",
+        CheckpointError, (CLI, API),
+        "{path}: cannot read artifact file: {reason}",
+        "Every file is hashed before loading (its sha256 is recorded and pinnable).",
+        "Fix the file's permissions or re-copy it.",
+    ),
+    Case(
+        "export.onnx_data_missing",
+        "An `.onnx` whose weights file (`model.onnx.data`, named in the graph) is missing",
+        CheckpointError, (CLI, API),
+        "{onnx}: its weights are stored in model.onnx.data beside it, which is missing "
+        "({data} not found); copy both files of the ONNX export",
+        "anomalib's dynamo export writes the weights beside the graph; the graph alone holds "
+        "none of them.",
+        "Copy `model.onnx.data` with `model.onnx` (same folder).",
+    ),
+    Case(
+        "export.onnx_data_truncated",
+        "A `model.onnx.data` shorter than the graph says",
+        CheckpointError, (CLI,),
+        "{onnx}: its weights file model.onnx.data is truncated ({size} bytes; the graph reads "
+        "up to byte {end}); re-copy or re-export both files",
+        "An interrupted copy.",
+        "Re-copy or re-export both files.",
+    ),
+    Case(
+        "export.onnx_external_unreadable",
+        "Without the `onnx` package (which names the weights file), an `.onnx` whose external "
+        "weights onnxruntime cannot read",
+        CheckpointError, (CLI,),
+        "{onnx}: its external weights file cannot be read (expected model.onnx.data beside it "
+        "as Engine.export writes it): ...",
+        "onnxruntime found the graph but not its weights.",
+        "Copy `model.onnx.data` beside the graph (`pip install onnx` makes the message name "
+        "the missing file).",
+    ),
+    Case(
+        "export.onnx_corrupt",
+        "A truncated or corrupt `.onnx` (not parseable)",
+        CheckpointError, (CLI,),
+        "{onnx}: truncated or corrupt ONNX graph (cannot be parsed: ...); re-copy or re-export it",
+        "Found when the graph is read, before any inference.",
+        "Re-copy or re-export the graph.",
+    ),
+    Case(
+        "export.onnx_unloadable",
+        "An `.onnx` that parses but onnxruntime cannot load (an operator it does not know, a "
+        "newer opset)",
+        CheckpointError, (CLI,),
+        "{onnx}: truncated or corrupt ONNX graph, or one onnxruntime {version} cannot load: ...",
+        "The graph is not one this onnxruntime runs.",
+        "Upgrade onnxruntime or re-export with an opset it supports.",
+    ),
+    Case(
+        "export.contract",
+        "A graph outside anomalib's export contract: not one input, an input not "
+        "`[B, 3, H, W]` float, no `pred_score` output, a read output of the wrong rank or dtype, "
+        "an input fixing only one of H, W",
+        CheckpointError, (CLI, API),
+        "{path}: {why} (inputs: ...; outputs: ...); expected anomalib's export contract: one "
+        "input float32 [B, 3, H, W] and outputs pred_score [B, 1] float, optional anomaly_map "
+        "[B, 1, h, w] float and pred_label [B, 1] bool",
+        "pyimgano feeds what anomalib's exported graph expects and reads its own outputs; "
+        "another graph would be scored wrongly.",
+        "Export with anomalib's `Engine.export`, or give the graph those ports.",
+    ),
+    Case(
+        "export.bin_missing",
+        "An OpenVINO `.xml` without its `.bin` beside it",
+        CheckpointError, (CLI, API),
+        "{xml}: its weights file model.bin is missing ({bin} not found); an OpenVINO IR is the "
+        ".xml and the .bin beside it: copy both",
+        "The `.xml` holds the graph, the `.bin` its weights.",
+        "Copy both files into one folder.",
+    ),
+    Case(
+        "export.ir_corrupt",
+        "A truncated or corrupt `.xml`, or a `.bin` too short for it",
+        CheckpointError, (CLI,),
+        "{xml}: truncated or corrupt OpenVINO IR, or one openvino {version} cannot read (with "
+        "model.bin): ...",
+        "OpenVINO could not read the IR.",
+        "Re-copy or re-export both files.",
+    ),
+    Case(
+        "export.ir_compile",
+        "An IR that OpenVINO reads but cannot compile for the CPU",
+        CheckpointError, (API,),
+        "{xml}: OpenVINO cannot compile this IR (is model.bin truncated or from another "
+        "export?): ...",
+        "The weights do not fit the graph, or the CPU plugin cannot run it.",
+        "Re-export both files together.",
+    ),
+    Case(
+        "export.precision_onnx",
+        "`--precision` / `precision:` other than the graph's own for an `.onnx`",
+        ConfigError, (CLI,),
+        "precision={precision}: onnxruntime runs {file} at the precision it was exported in "
+        "(f32; its input is float32) and has no switch to change it; use precision f32, or the "
+        "OpenVINO IR of the same model (INFERENCE_PRECISION_HINT) for bf16/f16",
+        "Precision is never the runtime's silent default: onnxruntime has no switch for it.",
+        "Use `f32` (or `f16` for a float16 graph), or the OpenVINO IR for bf16/f16.",
+    ),
+    Case(
+        "export.precision_openvino",
+        "`bf16` / `f16` for an OpenVINO IR on a CPU that would run another precision",
+        ConfigError, (CLI,),
+        "precision={precision}: OpenVINO's CPU plugin would run {file} at {effective} on this "
+        "CPU (it supports: ...); use precision {effective}",
+        "Asked-for precision that would silently not happen.",
+        "Use the precision the message names, or a CPU that runs the one asked for.",
+    ),
+    Case(
+        "export.precision_unknown",
+        "A precision that is none of `f32`, `bf16`, `f16` (the CLI's `--precision` refuses it "
+        "as a usage error)",
+        ConfigError, (API,),
+        "precision={precision}: expected one of f32, bf16, f16",
+        "Only these three are defined.",
+        "Use `f32`, `bf16` or `f16`.",
+    ),
+    Case(
+        "export.runtime_missing",
+        "An `.onnx` without onnxruntime installed, or an `.xml` without openvino",
+        ConfigError, (CLI,),
+        "an ... checkpoint needs {package}: pip install 'pyimgano[{extra}]'",
+        "The runtimes are optional extras, imported only when such an artifact is loaded.",
+        "Install the extra named.",
+    ),
+    Case(
+        "export.model_kwargs",
+        "`maps_on_device: true` or a negative `decode_workers` for an ONNX / OpenVINO artifact",
+        ConfigError, (CLI,),
+        "{kwarg}=...: ...",
+        "The exported runtimes return maps on the host; workers are a count.",
+        "Leave `maps_on_device` unset; give `decode_workers` >= 0.",
+    ),
+    Case(
+        "export.cuda_onnx",
+        "`cuda` for an `.onnx` with an onnxruntime that has no CUDA provider",
+        DeviceError, (CLI,),
+        "device {device}: this onnxruntime (...) has no CUDAExecutionProvider (available: ...); "
+        "install onnxruntime-gpu, or use cpu",
+        "An explicit CUDA device never falls back to the CPU.",
+        "Install `onnxruntime-gpu` (instead of `onnxruntime`) or use `cpu`.",
+    ),
+    Case(
+        "export.cuda_fallback",
+        "`cuda` for an `.onnx` where onnxruntime has the CUDA provider but cannot start it "
+        "(CUDA/cuDNN libraries missing)",
+        DeviceError, (API,),
+        "device {device}: onnxruntime could not start the CUDAExecutionProvider (session runs "
+        "on ...); check the CUDA/cuDNN libraries, or use cpu",
+        "onnxruntime would silently run on the CPU.",
+        "Install the CUDA/cuDNN libraries onnxruntime-gpu needs, or use `cpu`.",
+    ),
+    Case(
+        "export.cuda_openvino",
+        "`cuda` for an OpenVINO IR",
+        DeviceError, (CLI,),
+        "device {device}: OpenVINO runs on the CPU here (its GPU plugin is for Intel GPUs, not "
+        "CUDA); use cpu or auto, or the ONNX export with onnxruntime on CUDA",
+        "OpenVINO's GPU plugin drives Intel GPUs only.",
+        "Use `cpu`/`auto`, or the ONNX export on CUDA.",
+    ),
+    Case(
+        "export.runtime_failure",
+        "A graph that loads but fails on the images (a reshape that only fits other sizes)",
+        ModelOutputError, (CLI,),
+        "{image}: onnxruntime failed on a batch of {n} image(s) of shape {shape} with {file}: ...",
+        "The graph cannot run on these images; nothing is reported.",
+        "Export the model for the images' size (`input_size`) or fix the graph.",
+    ),
+    # ------------------------------------------------------------------ export parity
+    Case(
+        "parity.bound_exceeded",
+        "An artifact whose scores (maps, decisions) differ from its reference's by more than "
+        "a `parity:` / `--parity` bound",
+        GateFailure, (ITEM, "CLI exit 1"),
+        "parity score_max_abs=... (<= {bound}); 1 of ... checks failed: parity.score_max_abs",
+        "The artifact that ships does not score like the checkpoint that was tested. The item "
+        "(or the CLI, exit 1) shows the bounds and the worst images with their Δ.",
+        "Look at the worst images; re-export (precision, compression) or loosen the bound if "
+        "the difference is accepted.",
+    ),
+    Case(
+        "parity.degenerate",
+        "An artifact whose scores are all equal, or all 0 or 1 (`saturated_fraction` 1)",
+        GateFailure, (ITEM, "CLI exit 1"),
+        "parity: degenerate artifact: every image scores {score}: the artifact outputs a "
+        "constant",
+        "A broken export fails whatever the bounds say (the other form: `every score is "
+        "saturated at 0 or 1`).",
+        "Re-export the model; check the export's post-processing.",
+    ),
+    Case(
+        "parity.null_bound",
+        "A parity bound on a quantity the pair does not give (`map` without maps, `decisions` "
+        "without `pred_label`)",
+        GateFailure, (ITEM, "CLI exit 1"),
+        "parity decision_flips=null (<= {bound}: the artifact or the reference gives no "
+        "pred_label); 1 of ... checks failed: parity.decision_flips",
+        "A bound that cannot be checked fails (never passes); `map` says `yields no anomaly "
+        "map`.",
+        "Drop that bound, or use artifacts that give it.",
+    ),
+    Case(
+        "parity.bad_text",
+        "`--parity` that is not `NAME=VALUE` pairs, or a value that is not a number",
+        ConfigError, (CLI,),
+        "--parity {text}: ...",
+        "The bounds cannot be read (`expected NAME=VALUE pairs`, `... is not a number`).",
+        "Write e.g. `--parity score=1e-3,map=1e-2,decisions=0`.",
+    ),
+    Case(
+        "parity.unknown_bound",
+        "A parity bound other than `score`, `map`, `decisions`",
+        ConfigError, (CLI, COLLECT),
+        "{where}: unknown parity bound {key}; allowed: score, map, decisions",
+        "A misspelt bound would otherwise leave parity ungated. In a suite it is a `SuiteError` "
+        "naming the file and key path.",
+        "Use `score`, `map` or `decisions`.",
+    ),
+    Case(
+        "parity.bad_bound",
+        "A negative, non-finite or non-numeric parity bound",
+        ConfigError, (CLI, COLLECT),
+        "{where}.{key}: expected a number >= 0, got {value}",
+        "A bound is a maximum of absolute differences (or of flips).",
+        "Give a number >= 0.",
+    ),
+    Case(
+        "parity.not_mapping",
+        "Parity bounds given to the API as something other than a mapping",
+        ConfigError, (API,),
+        "{where}: expected a mapping of ['decisions', 'map', 'score'], got {spec}",
+        "Bounds are named.",
+        "Pass `{\"score\": 1e-3, ...}`.",
+    ),
+    Case(
+        "parity.needs_reference",
+        "`--parity` or `--reference-sha256` without `--reference-checkpoint`",
+        ConfigError, (CLI,),
+        "{flag} needs --reference-checkpoint FILE (the reference the artifact is compared with)",
+        "There is nothing to compare the artifact with.",
+        "Give the reference checkpoint (the `.ckpt`/`.pt` of the same training run).",
+    ),
+    Case(
+        "parity.suite_needs_reference",
+        "A suite model entry with `parity:` or `reference_sha256:` but no `reference:`",
+        SuiteError, (COLLECT,),
+        "{suite}: {key}.parity: parity needs a reference: checkpoint in the same model entry",
+        "There is nothing to compare the artifact with.",
+        "Add `reference:` to the entry.",
+    ),
+    Case(
+        "parity.api_needs_reference",
+        "`run_case` with parity bounds and no reference",
+        ConfigError, (API,),
+        "parity bounds given without a reference checkpoint to compare with...",
+        "There is nothing to compare the artifact with.",
+        "Set `Case.reference`.",
+    ),
+    Case(
+        "parity.reference_missing",
+        "A reference checkpoint that does not exist",
+        CheckpointError, (CLI, API),
+        "{ckpt}: checkpoint file not found",
+        "The reference is loaded like any checkpoint (pins and trust apply to it); in a suite "
+        "the item fails before loading (`reference (from '…'): <path> does not exist`).",
+        "Fix the path.",
+    ),
+    Case(
+        "parity.other_map_size",
+        "A reference whose anomaly maps have another size than the artifact's (a fixed-size "
+        "graph, a downsampled map)",
+        None, (ACCEPTED,),
+        "accepted: the artifact's map is aligned to the reference map's size (the one bilinear "
+        "alignment routine) before `map_max_abs` is taken",
+        "Maps are compared at the reference's resolution.",
+        "Nothing to do.",
     ),
 ]
 

@@ -27,6 +27,7 @@ def bad_model():
     name = fakes.register()
     yield name
     unregister_model(name)
+    unregister_model(fakes.PARITY_NAME)
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,8 @@ in the order the runner hands them over), where it does what ``fault`` says:
 ``constant``              every image gets score 0.5 and a constant map (``at`` unused)
 ``interrupt``             ``KeyboardInterrupt`` when image ``at`` is reached
 ``crash``                 ``RuntimeError`` when image ``at`` is reached
+``no_map``                image ``at`` gets a score but no anomaly map
+``oom``                   torch's out-of-memory error when image ``at`` is reached
 ========================  =====================================================================
 
 It is registered as ``bad_fake`` (see :func:`register`), in this process by the catalogue's
@@ -35,7 +37,12 @@ from pyimgano.outputs import to_prediction
 NAME = "bad_fake"
 FAULTS = (
     "none", "nan_score", "inf_map", "map_3d", "skip", "no_score", "constant", "interrupt", "crash",
+    "no_map", "oom",
 )
+
+
+#: The export-parity fake (outputs set by its checkpoint file: ``tests.fakes``).
+PARITY_NAME = "bad_parity_fake"
 
 
 def register() -> str:
@@ -45,6 +52,12 @@ def register() -> str:
         NAME,
         "tests.bad_inputs.fakes:FaultyDetector",
         metadata={"backend": "test", "requires_checkpoint": False},
+        overwrite=True,
+    )
+    register_model(
+        PARITY_NAME,
+        "tests.fakes:CheckpointFakeDetector",
+        metadata={"backend": "test", "requires_checkpoint": True},
         overwrite=True,
     )
     return NAME
@@ -65,6 +78,10 @@ class FaultyDetector(Detector):
             raise KeyboardInterrupt
         if hit and self.fault == "crash":
             raise RuntimeError(f"simulated crash of the model on {path}")
+        if hit and self.fault == "oom":
+            import torch
+
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 8.00 GiB")
         grey = np.asarray(Image.open(path).convert("L"), dtype=np.float32) / 255.0
         deviation = np.abs(grey - np.median(grey))
         score = float(deviation.mean())
@@ -80,6 +97,8 @@ class FaultyDetector(Detector):
             anomaly_map = np.stack([deviation, deviation])
         elif hit and self.fault == "no_score":
             return {"anomaly_map": anomaly_map}
+        elif hit and self.fault == "no_map":
+            return {"pred_score": score}
         return {"pred_score": score, "anomaly_map": anomaly_map}
 
     def predict(self, image_paths: Sequence[Path], *, batch_size: int) -> Iterator[Batch]:

@@ -48,12 +48,19 @@ class CliResult:
 
 
 def run_cli(argv: Sequence[object]) -> CliResult:
-    """``pyimgano-benchmark`` in this process (stdout/stderr captured)."""
+    """``pyimgano-benchmark`` in this process (stdout/stderr captured). Without ``--output``
+    the per-image records go to a temporary ``--jsonl`` (never into the working directory)."""
+    import tempfile
+
     from pyimgano.cli.benchmark import main
 
+    args = [os.fspath(a) if isinstance(a, Path) else str(a) for a in argv]
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([os.fspath(a) if isinstance(a, Path) else str(a) for a in argv])
+    with tempfile.TemporaryDirectory(prefix="pyimgano-cli-") as scratch:
+        if "--output" not in args and "--jsonl" not in args:
+            args += ["--jsonl", os.path.join(scratch, "records.jsonl")]
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(args)
     return CliResult(code, out.getvalue(), err.getvalue())
 
 

@@ -301,3 +301,58 @@ def _model_crash(d: Path, base: Path) -> str:
         f"  - id: crash\n    model: {FAKE}\n    dataset: syn\n    categories: [{CATEGORY}]\n"
         "    model_kwargs: {fault: crash}\n"
     )
+
+
+# ------------------------------------------------------------------------------------------
+# partial maps, device memory, export parity (their own block)
+
+scenario("output.some_maps_missing")(_fault("no_map", "pixel: true"))
+scenario("device.out_of_memory")(_fault("oom"))
+
+
+def parity_suite(d: Path, base: Path, artifact: str, parity: str, *, reference: bool = True,
+                 labels: bool = False) -> str:
+    """A one-entry suite of the export-parity fake: ``artifact`` is its checkpoint's text, the
+    reference's is ``0`` (see :class:`tests.fakes.CheckpointFakeDetector`)."""
+    from tests.bad_inputs.fakes import PARITY_NAME
+
+    (d / "artifact.txt").write_text(artifact, "utf-8")
+    (d / "reference.txt").write_text("0", "utf-8")
+    lines = [f"checkpoint: '{d / 'artifact.txt'}'"]
+    if reference:
+        lines.append(f"reference: '{d / 'reference.txt'}'")
+    if labels:
+        lines.append("model_kwargs: {labels: true}")
+    lines.append(f"parity: {parity}")
+    return fake_suite(base, model="\n".join(lines)).replace(f"model: {FAKE}",
+                                                              f"model: {PARITY_NAME}")
+
+
+@scenario("parity.bound_exceeded")
+def _parity_bound_exceeded(d: Path, base: Path) -> str:
+    return parity_suite(d, base, "0.01", "{score: 1.0e-3}")
+
+
+@scenario("parity.degenerate")
+def _parity_degenerate(d: Path, base: Path) -> str:
+    return parity_suite(d, base, "constant", "{score: 100}")
+
+
+@scenario("parity.null_bound")
+def _parity_null_bound(d: Path, base: Path) -> str:
+    return parity_suite(d, base, "0", "{decisions: 0}")
+
+
+@scenario("parity.unknown_bound")
+def _parity_unknown_bound(d: Path, base: Path) -> str:
+    return parity_suite(d, base, "0", "{scor: 1.0e-3}")
+
+
+@scenario("parity.bad_bound")
+def _parity_bad_bound(d: Path, base: Path) -> str:
+    return parity_suite(d, base, "0", "{score: -1}")
+
+
+@scenario("parity.suite_needs_reference")
+def _parity_needs_reference(d: Path, base: Path) -> str:
+    return parity_suite(d, base, "0", "{score: 1.0e-3}", reference=False)

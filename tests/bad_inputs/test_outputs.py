@@ -111,3 +111,28 @@ def test_only_anomalous_test_images(plugin_batch, tmp_path):
 def test_masks_all_zero(plugin_batch, tmp_path):
     null_metric_case("metrics.masks_all_zero", "pixel_auroc", plugin_batch, tmp_path,
                      n=6 * 32 * 32)
+
+
+# -- partial maps and device memory (their own block) ------------------------------------------
+
+
+@covers("output.some_maps_missing")
+def test_some_images_without_a_map(base_data, plugin_batch):
+    values = {"n": 6, "image": images_dir(base_data) / "good" / "001.png"}
+    argv = cli_args(base_data, "--pixel", "--model-kwargs", json.dumps({"fault": "no_map"}))
+    expect_raise("output.some_maps_missing", lambda: run_argv(argv), **values)
+    expect_cli("output.some_maps_missing", argv, **values)
+    plugin_batch.expect("output.some_maps_missing", "failed", ITEM, **values)
+
+
+@covers("device.out_of_memory")
+def test_device_out_of_memory(base_data, plugin_batch):
+    """torch's out-of-memory error in the (fake) forward pass; the other stages (alignment, the
+    device metrics, parity maps) go through the same translation (tests/core/test_runner.py)."""
+    values = {"device": "cpu", "stage": "the forward pass"}
+    argv = cli_args(base_data, "--batch-size", "4", "--device", "cpu", "--model-kwargs",
+                    json.dumps({"fault": "oom"}))
+    message = expect_cli("device.out_of_memory", argv, **values)
+    assert "at batch size 4 (CUDA out of memory" in message and "--batch-size 2" in message
+    expect_raise("device.out_of_memory", lambda: run_argv(argv), **values)
+    plugin_batch.expect("device.out_of_memory", "failed", ITEM, **values)

@@ -187,44 +187,72 @@ def test_bad_precision_is_a_usage_error(capsys, base_args):
     assert "f32" in capsys.readouterr().err
 
 
-def _with_parity(monkeypatch, artifact_scores):
-    """Make run_case attach a real parity object (artifact vs reference scores) to the report."""
-    import numpy as np
-
-    import pyimgano.runner
-    from pyimgano.parity import parity_result
-
-    real = pyimgano.runner.run_case
-
-    def run_case(case, **kwargs):
-        evaluation = real(case, **kwargs)
-        records = evaluation.report.records
-        reference = np.array([r["score"] for r in records], dtype=np.float64)
-        scores = artifact_scores(reference)
-        evaluation.report.parity = parity_result(
-            scores, reference, [None] * len(records), [None] * len(records),
-            [None] * len(records), bounds={"score": 1e-3}, threshold=None,
-            paths=[r["path"] for r in records],
-        )
-        return evaluation
-
-    monkeypatch.setattr(pyimgano.runner, "run_case", run_case)
+CHECKPOINT_FAKE = "test_checkpoint_fake_detector"
 
 
-def test_failed_parity_exits_1_with_its_table(capsys, base_args, tmp_path, monkeypatch):
-    _with_parity(monkeypatch, lambda reference: reference + 0.01)
+@pytest.fixture
+def parity_args(synthetic_root, tmp_path):
+    """CLI arguments of an artifact/reference pair of :class:`tests.fakes.CheckpointFakeDetector`:
+    ``parity_args(artifact_text, reference_text)`` writes both checkpoint files."""
+    from pyimgano.models import register_model, unregister_model
+
+    register_model(CHECKPOINT_FAKE, "tests.fakes:CheckpointFakeDetector",
+                   metadata={"backend": "test", "requires_checkpoint": True}, overwrite=True)
+
+    def make(artifact: str, reference: str) -> list:
+        (tmp_path / "artifact.txt").write_text(artifact, "utf-8")
+        (tmp_path / "reference.txt").write_text(reference, "utf-8")
+        return ["--dataset", "mvtec", "--root", synthetic_root, "--category", "tiles",
+                "--model", CHECKPOINT_FAKE, "--checkpoint-path", tmp_path / "artifact.txt",
+                "--reference-checkpoint", tmp_path / "reference.txt", "--no-progress",
+                "--no-plots"]
+
+    yield make
+    unregister_model(CHECKPOINT_FAKE)
+
+
+def test_failed_parity_exits_1_with_its_table(capsys, parity_args, tmp_path):
+    """Pairing, the bound and the exit code, end to end: the artifact scores 0.01 above its
+    reference on every image, against a bound of 1e-3."""
     out = tmp_path / "r.json"
-    code, _, stderr = run(capsys, *base_args, "--output", out, "--no-plots")
+    code, _, stderr = run(capsys, *parity_args("0.01", "0"), "--parity", "score=1e-3",
+                          "--output", out)
     assert code == 1, stderr
-    assert json.loads(out.read_text("utf-8"))["parity"]["passed"] is False
-    assert "parity FAILED" in stderr and "score_max_abs" in stderr
+    parity = json.loads(out.read_text("utf-8"))["parity"]
+    assert parity["passed"] is False and parity["degenerate"] is None
+    assert parity["score_max_abs"] == pytest.approx(0.01, abs=1e-6)
+    assert parity["map_max_abs"] == pytest.approx(0.01, abs=1e-6)  # reported, not bounded
+    records = [json.loads(line) for line in records_path(out).read_text().splitlines()]
+    for record in records:
+        assert record["score"] - record["reference_score"] == pytest.approx(0.01, abs=1e-6)
+    lines = stderr.splitlines()
+    check = next(line for line in lines if line.startswith("score_max_abs"))
+    name, value, op, bound, verdict = check.split()
+    assert (name, op, bound, verdict) == ("score_max_abs", "<=", "0.001", "FAIL")
+    assert float(value) == pytest.approx(0.01, abs=1e-6)
+    assert "worst images (by score |Δ|):" in stderr
+    assert "gate failed (parity" in stderr and "→ exit 1" in stderr
 
 
-def test_passed_parity_exits_0(capsys, base_args, tmp_path, monkeypatch):
-    _with_parity(monkeypatch, lambda reference: reference + 1e-6)
-    code, _, stderr = run(capsys, *base_args, "--output", tmp_path / "r.json", "--no-plots")
+def test_passed_parity_exits_0(capsys, parity_args, tmp_path):
+    out = tmp_path / "r.json"
+    code, _, stderr = run(capsys, *parity_args("1e-6", "0"), "--parity", "score=1e-3",
+                          "--output", out)
     assert code == 0, stderr
     assert "parity passed" in stderr
+    parity = json.loads(out.read_text("utf-8"))["parity"]
+    assert parity["passed"] is True
+    assert parity["score_max_abs"] == pytest.approx(1e-6, abs=1e-7)
+
+
+def test_a_degenerate_artifact_fails_whatever_the_bounds(capsys, parity_args, tmp_path):
+    out = tmp_path / "r.json"
+    code, _, stderr = run(capsys, *parity_args("constant", "0"), "--parity", "score=100",
+                          "--output", out)
+    assert code == 1, stderr
+    assert "degenerate artifact: every image scores 0.5: the artifact outputs a constant" in (
+        stderr)
+    assert json.loads(out.read_text("utf-8"))["parity"]["checks"][0]["passed"] is True
 
 
 def test_pred_labels_feed_decision_metrics(capsys, base_args):

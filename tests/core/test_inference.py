@@ -126,3 +126,67 @@ def test_other_model_errors_are_not_disguised(paths):
 
     with pytest.raises(ValueError, match="a bug in the model"):
         run_inference(Broken(batch_independent=True), paths, batch_size=4)
+
+
+# -- the reference gets the same batching policy as the model -----------------------------------
+
+
+def test_the_guard_catches_an_unknown_batch_dependent_reference(paths):
+    """Without the guard the reference's batched scores (m - batch mean) would enter parity."""
+    model = MeanDetector(batch_independent=True)
+    reference = MeanDetector(dependent=True, batch_independent=None)
+    with pytest.warns(BatchDependenceWarning, match="reference MeanDetector: scores at batch "
+                                                     "size 4 differ"):
+        result = run_inference(model, paths, batch_size=4, reference=reference)
+    # per image, the dependent reference scores m - m = 0
+    assert [p.score for p in result.reference] == [0.0] * len(paths)
+    assert reference.batch_sizes == [4, 1, 1, 1, 1, 1, 1, 1]
+    # the model itself is unaffected: batched at 4, its own scores
+    assert model.batch_sizes == [4, 3] and result.batch_size == 4
+    assert [p.score for p in result.predictions] == pytest.approx(_per_image(paths), abs=0)
+    assert result.batch_note.startswith("reference MeanDetector: ")
+
+
+def test_the_guard_keeps_the_batch_of_an_independent_reference(paths):
+    model = MeanDetector(batch_independent=True)
+    reference = MeanDetector(batch_independent=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", BatchDependenceWarning)
+        result = run_inference(model, paths, batch_size=4, reference=reference)
+    assert reference.batch_sizes == [4, 1, 1, 1, 1, 3]  # the guard's singles, once
+    assert result.batch_note is None
+    assert [p.score for p in result.reference] == pytest.approx(_per_image(paths), abs=0)
+
+
+def test_a_known_batch_dependent_reference_runs_one_image_at_a_time(paths):
+    model = MeanDetector(batch_independent=True)
+    reference = MeanDetector(dependent=True, batch_independent=False)
+    result = run_inference(model, paths, batch_size=4, reference=reference)
+    assert set(reference.batch_sizes) == {1} and model.batch_sizes == [4, 3]
+    assert [p.score for p in result.reference] == [0.0] * len(paths)
+    assert "reference MeanDetector is batch-dependent" in result.batch_note
+
+
+# -- device errors: torch's own out-of-memory type ------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["model", "reference"])
+def test_torch_out_of_memory_in_either_forward_pass_is_one_device_error(paths, role):
+    torch = pytest.importorskip("torch")
+
+    class Exhausted(MeanDetector):
+        device = "cuda:0"
+
+        def infer(self, batch):
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    good = MeanDetector(batch_independent=True)
+    bad = Exhausted(batch_independent=True)
+    model, reference = (bad, good) if role == "model" else (good, bad)
+    stage = "the forward pass" if role == "model" else "the reference's forward pass"
+    with pytest.raises(DeviceError) as info:
+        run_inference(model, paths, batch_size=4, reference=reference)
+    message = str(info.value)
+    assert message.startswith(f"cuda:0: out of memory in {stage} at batch size 4 (CUDA out of")
+    assert "--batch-size 2" in message and "--device cpu" in message
+    assert "\n" not in message

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 from sklearn.metrics import roc_auc_score
 
 from pyimgano.datasets import load_dataset
-from pyimgano.errors import DatasetError, ModelOutputError
+from pyimgano.errors import DatasetError, DeviceError, ModelOutputError
 from pyimgano.evaluation import evaluate
 from pyimgano.models.base import Batch
 from pyimgano.outputs import Prediction
@@ -43,12 +44,44 @@ def test_by_defect_metrics_use_that_defect_against_good(tiles):
         assert values["image_auroc"] == pytest.approx(expected, abs=1e-12)
 
 
+def _mask(sample) -> np.ndarray:
+    """The sample's ground truth read with PIL (OR of its mask files; zeros for good images)."""
+    size = Image.open(sample.image_path).size[::-1]
+    mask = np.zeros(size, dtype=bool)
+    for path in sample.mask_paths or ():
+        mask |= np.asarray(Image.open(path).convert("L")) > 0
+    return mask
+
+
 def test_maps_are_aligned_to_mask_size(tiles):
-    pytest.importorskip("torch")
-    full = evaluate(FakeDetector(), tiles, pixel=True).report.metrics
-    coarse = evaluate(FakeDetector(downsample=2), tiles, pixel=True).report.metrics
-    assert coarse["pixel_auroc"] is not None
-    assert coarse["pixel_auroc"] != full["pixel_auroc"]  # resized maps differ, but are scored
+    """Half-resolution maps are scored after the bilinear resize docs/REFERENCE.md §5 names,
+    written here with torch directly: the pixel metrics equal scikit-learn's on those maps."""
+    torch = pytest.importorskip("torch")
+    from sklearn.metrics import average_precision_score
+
+    coarse = FakeDetector(downsample=2)
+    report = evaluate(coarse, tiles, pixel=True).report
+    maps, masks = [], []
+    for sample in tiles:
+        small = coarse._output(sample.image_path)["anomaly_map"][0]
+        mask = _mask(sample)
+        assert small.shape == (mask.shape[0] // 2, mask.shape[1] // 2)
+        resized = torch.nn.functional.interpolate(
+            torch.from_numpy(small.astype(np.float32))[None, None], size=mask.shape,
+            mode="bilinear", align_corners=False, antialias=False,
+        )[0, 0].numpy()
+        maps.append(resized.ravel())
+        masks.append(mask.ravel())
+    truth, values = np.concatenate(masks), np.concatenate(maps)
+    assert report.metrics["pixel_auroc"] == pytest.approx(roc_auc_score(truth, values), abs=1e-9)
+    assert report.metrics["pixel_ap"] == pytest.approx(
+        average_precision_score(truth, values), abs=1e-9
+    )
+    # and the full-resolution maps are scored as they are (no resize): other values
+    full = evaluate(FakeDetector(), tiles, pixel=True).report
+    fine = np.concatenate([FakeDetector()._output(s.image_path)["anomaly_map"][0].ravel()
+                           for s in tiles])
+    assert full.metrics["pixel_auroc"] == pytest.approx(roc_auc_score(truth, fine), abs=1e-9)
 
 
 def test_model_without_maps_gives_null_pixel_metrics_with_reason(tiles):
@@ -56,6 +89,33 @@ def test_model_without_maps_gives_null_pixel_metrics_with_reason(tiles):
     for name in ("pixel_auroc", "pixel_ap", "pixel_f1_max", "aupro"):
         assert report.metrics[name] is None
         assert report.metric_notes[name] == "the model yields no anomaly map"
+
+
+class SomeMapsMissing(FakeDetector):
+    """The fake detector, except that images whose name is in ``drop`` get no map."""
+
+    def __init__(self, drop: set[str], **kwargs):
+        super().__init__(**kwargs)
+        self.drop = drop
+
+    def _output(self, path):
+        output = super()._output(path)
+        if str(path) in self.drop:
+            del output["anomaly_map"]
+        return output
+
+
+def test_images_without_a_map_among_images_with_one_are_named(tiles):
+    dropped = [str(tiles[1].image_path), str(tiles[4].image_path)]
+    with pytest.raises(ModelOutputError) as info:
+        evaluate(SomeMapsMissing(set(dropped)), tiles, pixel=True, batch_size=4)
+    message = str(info.value)
+    assert message.startswith(f"2 of {len(tiles)} images have no anomaly map")
+    assert all(name in message for name in dropped)
+    assert str(tiles[0].image_path) not in message
+    # without pixel metrics the maps are not needed: no error
+    assert evaluate(SomeMapsMissing(set(dropped)), tiles, pixel=False).report.metrics[
+        "image_auroc"] is not None
 
 
 def test_timing_needs_two_batches(tiles):
@@ -122,3 +182,68 @@ def test_a_null_per_defect_metric_carries_the_metrics_own_reason():
             assert notes[f"metrics_by_defect.{defect}.{name}"] == (
                 f"only one class in labels ({count})"
             )
+
+
+# -- a device out of memory outside the forward pass: one DeviceError with what to try --------
+
+
+def _out_of_memory(*args, **kwargs):
+    import torch
+
+    raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 8.00 GiB")
+
+
+def test_out_of_memory_while_aligning_maps(tiles, monkeypatch):
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(torch.nn.functional, "interpolate", _out_of_memory)
+    with pytest.raises(DeviceError) as info:
+        evaluate(FakeDetector(downsample=2), tiles, pixel=True, batch_size=4)
+    message = str(info.value)
+    assert message.startswith("cpu: out of memory in aligning anomaly maps to mask size at "
+                              "batch size ")
+    assert "CUDA out of memory" in message and "--batch-size" in message
+    assert "--device cpu" in message
+
+
+def test_out_of_memory_in_the_device_metrics(tiles, monkeypatch):
+    torch = pytest.importorskip("torch")
+    from tests.core.test_device_maps import TensorMaps
+
+    monkeypatch.setattr(torch, "sort", _out_of_memory)
+    with pytest.raises(DeviceError) as info:
+        evaluate(TensorMaps("cpu"), tiles, pixel=True, batch_size=4)
+    message = str(info.value)
+    assert message.startswith("cpu: out of memory in the pixel metrics on the maps' device")
+    assert "try --device cpu / --pyimgano-device cpu" in message
+
+
+def test_out_of_memory_comparing_parity_maps(tiles, monkeypatch):
+    torch = pytest.importorskip("torch")
+    from tests.core.test_device_maps import TensorMaps
+
+    monkeypatch.setattr(torch.Tensor, "double", _out_of_memory)
+    with pytest.raises(DeviceError) as info:
+        evaluate(TensorMaps("cpu"), tiles, reference=TensorMaps("cpu"), batch_size=4)
+    message = str(info.value)
+    assert message.startswith("cpu: out of memory in comparing the artifact's and the "
+                              "reference's maps (CUDA out of memory")
+    assert "--device cpu" in message
+
+
+def test_out_of_memory_outside_the_forward_pass_exits_2_in_the_cli(
+    synthetic_root, fake_model_name, monkeypatch, tmp_path, capsys
+):
+    torch = pytest.importorskip("torch")
+    from pyimgano.cli.benchmark import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(torch.nn.functional, "interpolate", _out_of_memory)
+    code = main(["--dataset", "mvtec", "--root", str(synthetic_root), "--category", "tiles",
+                 "--model", fake_model_name, "--model-kwargs", '{"downsample": 2}', "--pixel",
+                 "--no-progress", "--no-plots", "--output", str(tmp_path / "r.json")])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err
+    assert lines[0].startswith("pyimgano-benchmark: error: cpu: out of memory in aligning")
+    assert not (tmp_path / "r.json").exists()

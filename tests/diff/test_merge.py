@@ -153,7 +153,7 @@ SHIFTED = "test_shifted_fake_detector"
 def shifted_model():
     from pyimgano.models import register_model, unregister_model
 
-    register_model(SHIFTED, "tests.fakes:ShiftedFakeDetector",
+    register_model(SHIFTED, "tests.fakes:CheckpointFakeDetector",
                    metadata={"backend": "test", "requires_checkpoint": False}, overwrite=True)
     yield SHIFTED
     unregister_model(SHIFTED)

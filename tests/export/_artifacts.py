@@ -12,7 +12,10 @@ with anomalib's own ``Engine().export`` — the call users make — to:
   installed.
 
 :func:`constant_onnx` writes a degenerate graph made here (every image scores the same) that
-still follows anomalib's output contract.
+still follows anomalib's output contract; :func:`ports_onnx` a graph with the ports asked for
+(graphs outside the contract); :func:`with_external_data` re-saves a graph with its weights in
+``<name>.data`` beside it, as anomalib's dynamo export does; :func:`openvino_ir` converts a
+graph to an OpenVINO IR (``.xml`` + ``.bin``).
 """
 
 from __future__ import annotations
@@ -123,4 +126,64 @@ def constant_onnx(path: Path, score: float = 0.5, map_size: int = 8) -> Path:
     model.ir_version = 10
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
+    return path
+
+
+def ports_onnx(path: Path, inputs, outputs) -> Path:
+    """An ONNX graph with the given ports; each output is the first input cast to float and
+    averaged over ``axes`` (``(name, element type, shape, axes)``), then cast to its type.
+    ``inputs`` are ``(name, element type, shape)``."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes, declared, initializers = [], [], []
+    source = inputs[0][0]
+    if inputs[0][1] != TensorProto.FLOAT:
+        nodes.append(helper.make_node("Cast", [source], ["as_float"], to=TensorProto.FLOAT))
+        source = "as_float"
+    for k, (name, elem, shape, axes) in enumerate(outputs):
+        value = source
+        if axes:
+            initializers.append(numpy_helper.from_array(np.array(axes, np.int64), f"axes{k}"))
+            nodes.append(helper.make_node("ReduceMean", [value, f"axes{k}"], [f"mean{k}"],
+                                          keepdims=0))
+            value = f"mean{k}"
+        if elem != TensorProto.FLOAT:
+            nodes.append(helper.make_node("Cast", [value], [name], to=elem))
+        else:
+            nodes.append(helper.make_node("Identity", [value], [name]))
+        declared.append(helper.make_tensor_value_info(name, elem, shape))
+    graph = helper.make_graph(
+        nodes, "odd", [helper.make_tensor_value_info(n, e, s) for n, e, s in inputs], declared,
+        initializer=initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 10
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def with_external_data(source: Path, path: Path, names: tuple[str, ...] = ("score", "zero")
+                       ) -> Path:
+    """``source`` re-saved as ``path`` with the initializers ``names`` in ``<path name>.data``
+    (shape inputs such as ``axes`` stay in the graph: onnxruntime reads those at load time)."""
+    import onnx
+    from onnx.external_data_helper import set_external_data
+
+    model = onnx.load(str(source))
+    location = path.name + ".data"
+    for tensor in model.graph.initializer:
+        if tensor.name in names:
+            set_external_data(tensor, location)
+    onnx.save(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+              location=location, size_threshold=1 << 30)
+    return path
+
+
+def openvino_ir(source: Path, path: Path) -> Path:
+    """``source`` (an ONNX graph) converted to an FP32 OpenVINO IR ``path`` (+ ``.bin``)."""
+    import openvino
+
+    openvino.save_model(openvino.convert_model(str(source)), str(path), compress_to_fp16=False)
     return path

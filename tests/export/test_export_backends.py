@@ -23,7 +23,7 @@ import pytest
 from pyimgano.errors import CheckpointError, ConfigError, DeviceError
 from pyimgano.models import create_model
 from tests.anomalib._helpers import run_predictions
-from tests.export._artifacts import constant_onnx
+from tests.export._artifacts import ports_onnx
 
 pytestmark = pytest.mark.anomalib
 
@@ -140,15 +140,6 @@ def test_fp16_and_int8_weights_move_scores_a_little(exported, test_images, torch
         delta8 = np.abs(_scores(run_predictions(int8, test_images, 8), n) - scores).max()
         assert 0 < delta8 < 5e-2
         assert set(int8.describe().extra["weight_types"]) & {"int8", "uint8"}
-
-
-def test_degenerate_constant_graph_scores_every_image_alike(tmp_path, test_images):
-    """A graph made to output constants loads (it follows the contract) and gives one score for
-    every image, which is what the parity gate's degeneracy check looks for."""
-    path = constant_onnx(tmp_path / "constant.onnx", score=0.5)
-    found = run_predictions(_create(path), test_images, 8)
-    assert {found[i].score for i in found} == {0.5}
-    assert {found[i].anomaly_map.shape for i in found} == {(8, 8)}
 
 
 # -- the description: runtime, precision, provenance ---------------------------------------------
@@ -331,39 +322,6 @@ def test_truncated_or_corrupt_openvino(exported, tmp_path, damage):
         _create(path)
 
 
-def _graph(path: Path, inputs, outputs) -> Path:
-    """An ONNX graph with the given ports; each output is the first input cast to float and
-    averaged over ``axes`` (``(name, element type, shape, axes)``), then cast to its type."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    nodes, declared, initializers = [], [], []
-    source = inputs[0][0]
-    if inputs[0][1] != TensorProto.FLOAT:
-        nodes.append(helper.make_node("Cast", [source], ["as_float"], to=TensorProto.FLOAT))
-        source = "as_float"
-    for k, (name, elem, shape, axes) in enumerate(outputs):
-        value = source
-        if axes:
-            initializers.append(numpy_helper.from_array(np.array(axes, np.int64), f"axes{k}"))
-            nodes.append(helper.make_node("ReduceMean", [value, f"axes{k}"], [f"mean{k}"],
-                                          keepdims=0))
-            value = f"mean{k}"
-        if elem != TensorProto.FLOAT:
-            nodes.append(helper.make_node("Cast", [value], [name], to=elem))
-        else:
-            nodes.append(helper.make_node("Identity", [value], [name]))
-        declared.append(helper.make_tensor_value_info(name, elem, shape))
-    graph = helper.make_graph(
-        nodes, "odd", [helper.make_tensor_value_info(n, e, s) for n, e, s in inputs], declared,
-        initializer=initializers)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    model.ir_version = 10
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
-    return path
-
-
 @pytest.mark.parametrize("case, expected", [
     ("no_score", "the graph has no pred_score output"),
     ("int_input", "input 'input' has dtype int64"),
@@ -389,7 +347,7 @@ def test_graph_outside_anomalibs_contract(tmp_path, case, expected):
         "label_float": ([image], [score, ("pred_label", T.FLOAT, ["B"], [1, 2, 3])]),
         "two_inputs": ([image, ("other", T.FLOAT, ["B", 3, "H", "W"])], [score]),
     }[case]
-    path = _graph(tmp_path / "odd.onnx", *ports)
+    path = ports_onnx(tmp_path / "odd.onnx", *ports)
     with pytest.raises(CheckpointError) as info:
         _create(path)
     message = str(info.value)

@@ -24,6 +24,17 @@ def _detector(path, model, **kwargs):
     return VisionAnomalibCheckpoint(path, anomalib_model=model, device="cpu", **kwargs)
 
 
+def test_the_zoo_table_states_the_facts_the_zoo_test_expects():
+    """The registry's zoo table must say what the full zoo test expects (its own list, not the
+    table): marking a model unverified or batch-independent in the table fails here."""
+    from pyimgano.models.anomalib_zoo import ANOMALIB_ZOO
+    from tests.zoo.test_zoo import EXPECTED
+
+    table = {name: (facts.verified, facts.batch_independent)
+             for name, facts in ANOMALIB_ZOO.items()}
+    assert table == EXPECTED
+
+
 @pytest.fixture(scope="session")
 def cflow(zoo_train):
     return zoo_train("cflow")
@@ -166,6 +177,9 @@ def test_plain_load_from_checkpoint_scores_reverse_distillation_differently(
     # rebuilt at 256 px: its maps come out at 256x256 instead of the trained 64x64
     assert plain[0].anomaly_map.shape == (256, 256)
     assert from_pt[0].anomaly_map.shape == (64, 64)
+    # and its scores are other numbers: far beyond float noise (EXACT), on most images
+    deltas = sorted(abs(plain[i].score - from_pt[i].score) for i in range(len(zoo_images)))
+    assert deltas[len(deltas) // 2] > 100 * EXACT, deltas
 
 
 def test_weights_of_another_input_size_are_named_as_such(fastflow, tmp_path):
