@@ -53,11 +53,12 @@ def test_compare_tolerance_nulls_and_counts():
 
 
 def test_tolerance_warning_only_between_zero_and_the_step():
-    metrics = {"image_auroc": 0.9, "image_auroc_step": 0.01}
-    assert tolerance_warnings(metrics, lambda m: 0.0) == []
-    assert tolerance_warnings(metrics, lambda m: 0.01) == []
-    (message,) = tolerance_warnings(metrics, lambda m: 0.002)
-    assert "0.002 for image_auroc is below its resolution image_auroc_step=0.01" in message
+    resolution = {"image_auroc": 0.01}  # a report's resolution object
+    assert tolerance_warnings(resolution, lambda m: 0.0) == []
+    assert tolerance_warnings(resolution, lambda m: 0.01) == []
+    assert tolerance_warnings({}, lambda m: 0.002) == []  # undefined AUROC: no resolution
+    (message,) = tolerance_warnings(resolution, lambda m: 0.002)
+    assert "0.002 for image_auroc is below its resolution 0.01 (resolution.image_auroc" in message
 
 
 def _write(path: Path, kind: str = "pyimgano-snapshot") -> Path:
