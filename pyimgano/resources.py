@@ -10,9 +10,11 @@
   the start, in MiB, when a torch model ran on a CUDA device; null with a reason otherwise.
 - ``params``: ``sum(p.numel() for p in module.parameters())`` of a torch model (buffers such as
   PatchCore's memory bank or PaDiM's Gaussian statistics are not parameters).
-- ``flops_per_image``: the FLOPs of one forward pass of one test image at its decoded size,
-  counted by torch's own ``torch.utils.flop_counter.FlopCounterMode`` (operators that counter
-  does not know count zero). Counted after the timed inference, never part of ``timing``.
+- ``flops_per_image``: the FLOPs of one forward pass of one image of the first test image's
+  size, counted by torch's own ``torch.utils.flop_counter.FlopCounterMode`` (operators that
+  counter does not know, such as a nearest-neighbour search's sort, count zero). One extra
+  forward pass of a zero image, after the timed inference: never part of ``timing``, and no
+  test image is decoded or inferred twice.
 
 ONNX and OpenVINO graphs have neither count (null with a reason). Every null has its reason in
 ``resources.notes``; so has a value read from ``ru_maxrss``.
@@ -162,15 +164,23 @@ def count_parameters(module: Any) -> int:
 
 
 def count_flops(model: Any, module: Any, image_path: Path) -> int:
-    """FLOPs of one forward pass of ``image_path`` (decoded, ``model.prepare_image`` applied)
-    through ``module`` on ``model.device``, counted by ``FlopCounterMode``."""
+    """FLOPs of one forward pass of one image of ``image_path``'s size through ``module`` on
+    ``model.device``, counted by ``FlopCounterMode``.
+
+    The counter counts by tensor shapes, so the image is not decoded again: a zero image of
+    its size (read from the file's header), with ``model.prepare_image`` applied, is fed.
+    """
+    import numpy as np
     import torch
+    from PIL import Image
     from torch.utils.flop_counter import FlopCounterMode
 
-    from pyimgano.backends.images import decode_image
-
-    image = model.prepare_image(decode_image(image_path))
-    batch = torch.from_numpy(image[None].copy()).to(getattr(model, "device", None) or "cpu")
+    with Image.open(image_path) as header:
+        width, height = header.size
+    image = model.prepare_image(np.zeros((3, height, width), dtype=np.float32))
+    batch = torch.from_numpy(np.ascontiguousarray(image)[None]).to(
+        getattr(model, "device", None) or "cpu"
+    )
     counter = FlopCounterMode(display=False)
     with torch.inference_mode(), counter:
         module(batch)

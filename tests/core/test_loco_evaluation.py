@@ -101,7 +101,7 @@ def test_auspro_overall_and_per_group_by_hand(tmp_path):
     logical = [(0, 0), (0, 1 / 3), (0, 5 / 6), (f, 5 / 6), (1, 1)]
     structural = [(0, 0), (f, 0), (f, 1), (1, 1)]
     assert report.metrics["auspro_0.05"] == pytest.approx(_area(overall, 0.05), abs=1e-12)
-    by_defect = report.metrics_by_defect
+    by_defect = report.metrics_by_defect_type
     assert by_defect["logical_anomalies"]["auspro_0.05"] == pytest.approx(
         _area(logical, 0.05), abs=1e-12
     )
