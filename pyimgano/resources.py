@@ -14,7 +14,8 @@
   size, counted by torch's own ``torch.utils.flop_counter.FlopCounterMode`` (operators that
   counter does not know, such as a nearest-neighbour search's sort, count zero). One extra
   forward pass of a zero image, after the timed inference: never part of ``timing``, and no
-  test image is decoded or inferred twice.
+  test image is decoded or inferred twice. The count is kept per module and input shape, so a
+  module evaluated again is not run again for it.
 
 ONNX and OpenVINO graphs have neither count (null with a reason). Every null has its reason in
 ``resources.notes``; so has a value read from ``ru_maxrss``.
@@ -23,6 +24,7 @@ ONNX and OpenVINO graphs have neither count (null with a reason). Every null has
 from __future__ import annotations
 
 import sys
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,13 +180,22 @@ def count_flops(model: Any, module: Any, image_path: Path) -> int:
     with Image.open(image_path) as header:
         width, height = header.size
     image = model.prepare_image(np.zeros((3, height, width), dtype=np.float32))
-    batch = torch.from_numpy(np.ascontiguousarray(image)[None]).to(
-        getattr(model, "device", None) or "cpu"
-    )
-    counter = FlopCounterMode(display=False)
-    with torch.inference_mode(), counter:
-        module(batch)
-    return int(counter.get_total_flops())
+    device = str(getattr(model, "device", None) or "cpu")
+    known = _FLOPS.setdefault(module, {})
+    key = (tuple(image.shape), device)
+    if key not in known:
+        batch = torch.from_numpy(np.ascontiguousarray(image)[None]).to(device)
+        counter = FlopCounterMode(display=False)
+        with torch.inference_mode(), counter:
+            module(batch)
+        known[key] = int(counter.get_total_flops())
+    return known[key]
+
+
+#: module -> {(input shape, device): FLOPs}: the count depends on the module's structure and the
+#: input shape only, so a module evaluated again (benchmark rounds) is not run a second time.
+#: Weak keys: an entry goes with its module.
+_FLOPS: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], int]] = weakref.WeakKeyDictionary()
 
 
 def model_counts(

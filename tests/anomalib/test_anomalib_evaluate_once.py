@@ -48,6 +48,12 @@ def counted(padim_detector, monkeypatch):
     )
     wrap(pixel_inputs, "align_map", "align", lambda c, amap, shape, image="": c.update([image]))
     wrap(metrics_pixel, "evaluate_pixels", "metrics", lambda c, *a, **k: c.update(["call"]))
+    import weakref
+
+    import pyimgano.resources as resources
+
+    monkeypatch.setattr(resources, "_FLOPS", weakref.WeakKeyDictionary())  # count afresh
+
     def forward(module, args):
         if not bool(args[0].any()):  # resources.flops_per_image: one zero image, not a test image
             calls["rows"].update({"flop_count_rows": args[0].shape[0], "flop_counts": 1})

@@ -308,3 +308,72 @@ def test_summary_shows_peak_memory_per_item(tmp_path):
     plain = terminal_lines([records[1]])
     assert "peak MB" not in plain[0]
 
+
+
+class TinyTorch(Scripted):
+    """A scripted detector holding a real torch module (one 3→4 3×3 convolution) on ``device``;
+    while predicting it keeps ``hold_mb`` MiB on that device."""
+
+    def __init__(self, scores, device: str, hold_mb: int = 0) -> None:
+        import torch
+
+        super().__init__(scores, normalized=True, labels=True)
+        self.device = device
+        self.module = torch.nn.Conv2d(3, 4, kernel_size=3).to(device).eval()
+        self.hold_device_mb = hold_mb
+
+    def predict(self, image_paths, *, batch_size):
+        import torch
+
+        held = torch.ones(self.hold_device_mb * 1024 * 1024 // 4, device=self.device)
+        yield from super().predict(image_paths, batch_size=batch_size)
+        del held
+
+    def describe(self) -> ModelDescription:
+        return ModelDescription(checkpoint="tiny", outputs_normalized=True, device=self.device,
+                                runtime="torch")
+
+
+def _devices() -> list:
+    torch = pytest.importorskip("torch")
+    return ["cpu", pytest.param("cuda:0", marks=pytest.mark.skipif(
+        not torch.cuda.is_available(), reason="no CUDA device"))]
+
+
+@pytest.mark.parametrize("device", _devices())
+def test_resources_of_a_tiny_torch_model(dataset, device):
+    from PIL import Image
+
+    report = evaluate(TinyTorch(_scores(dataset), device, hold_mb=64), dataset).report
+    resources = report.resources
+    validate_report(report.to_dict())
+    assert resources["params"] == 4 * 3 * 3 * 3 + 4  # weights + biases
+    width, height = Image.open(dataset[0].image_path).size
+    # a convolution's FLOPs: 2 (multiply, add) per weight per output pixel, as torch counts
+    out_pixels = 4 * (height - 2) * (width - 2)
+    assert resources["flops_per_image"] == 2 * out_pixels * 3 * 3 * 3
+    if device == "cpu":
+        assert resources["peak_device_mb"] is None
+        assert resources["notes"]["peak_device_mb"] == "the model ran on cpu: no device memory"
+    else:
+        assert resources["peak_device_mb"] >= 64
+        assert "peak_device_mb" not in resources["notes"]
+
+
+def test_device_memory_outside_torch_is_not_guessed():
+    memory = PeakMemory(host_source=None, host_note="none here")
+    assert memory.host_mb() == (None, "none here")
+    value, reason = memory.device_mb("cuda:0", "onnxruntime")
+    assert value is None and "onnxruntime allocates device memory outside torch" in reason
+    value, reason = memory.device_mb(None, "torch")
+    assert value is None and "does not say which device" in reason
+
+
+def test_flops_are_counted_once_per_module_and_input_size(dataset):
+    detector = TinyTorch(_scores(dataset), "cpu")
+    forwards = []
+    detector.module.register_forward_pre_hook(lambda m, args: forwards.append(args[0].shape))
+    first = evaluate(detector, dataset).report.resources["flops_per_image"]
+    second = evaluate(detector, dataset).report.resources["flops_per_image"]
+    assert first == second > 0
+    assert len(forwards) == 1  # Scripted never calls the module: this is the counting pass
