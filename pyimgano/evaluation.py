@@ -28,6 +28,7 @@ from pyimgano.outputs import Prediction
 from pyimgano.parity import BORDERLINE, ParityAccumulator
 from pyimgano.pixel_inputs import PixelInputs
 from pyimgano.report import Report
+from pyimgano.resources import PeakMemory, measure
 
 
 @dataclass
@@ -173,7 +174,7 @@ def _pixel_level(
         for group, values in result.spro.by_group.items():
             by_group[group] = dict(values)
             for name, reason in values.notes.items():
-                notes[f"metrics_by_defect.{group}.{name}"] = reason
+                notes[f"metrics_by_defect_type.{group}.{name}"] = reason
     data = PixelData(maps=inputs.maps, masks=inputs.masks, roc=result.roc, pro=result.pro)
     return _PixelOutcome(metrics, notes, per_image, by_group, data, result.metrics_device)
 
@@ -226,10 +227,31 @@ def _threshold(description: ModelDescription) -> float | None:
     return 0.5 if description.outputs_normalized else None
 
 
-def _borderline(scores: np.ndarray, threshold: float | None) -> tuple[float | None, str | None]:
-    if threshold is None:
-        return None, "the checkpoint's decision threshold is not known"
-    return float(np.count_nonzero(np.abs(scores - threshold) <= BORDERLINE)), None
+def decision_section(
+    scores: np.ndarray, threshold: float | None, pred_labels: Sequence[int | None]
+) -> dict[str, Any]:
+    """The report's ``decision`` object: where the decision threshold came from and the
+    borderline images (score within :data:`~pyimgano.parity.BORDERLINE` of it).
+
+    ``threshold_source`` is ``"checkpoint"`` when the threshold is known (0.5 on
+    anomalib-normalised scores), ``"pred_label"`` when the model gives per-image decisions but
+    not the threshold behind them, and ``None`` when it gives neither. ``borderline`` is a
+    count, ``None`` (reason in ``notes``) without a known threshold.
+    """
+    labelled = bool(len(pred_labels)) and all(p is not None for p in pred_labels)
+    if threshold is not None:
+        borderline = int(np.count_nonzero(np.abs(scores - threshold) <= BORDERLINE))
+        return {"borderline": borderline, "threshold": threshold,
+                "threshold_source": "checkpoint", "notes": {}}
+    reason = (
+        "the model gives pred_label but not the threshold behind it (its scores are not "
+        "anomalib-normalised)"
+        if labelled
+        else "the model gives no decision threshold (no pred_label, scores not normalised)"
+    )
+    return {"borderline": None, "threshold": None,
+            "threshold_source": "pred_label" if labelled else None,
+            "notes": {"borderline": reason}}
 
 
 def evaluate(
@@ -247,6 +269,7 @@ def evaluate(
     model_name: str = "",
     model_kwargs: Mapping[str, Any] | None = None,
     progress: bool = False,
+    memory: PeakMemory | None = None,
 ) -> Evaluation:
     """Evaluate ``model`` on every test sample of ``dataset``.
 
@@ -273,6 +296,9 @@ def evaluate(
         Recorded in the report's ``model`` section.
     progress : bool
         Show a tqdm bar on stderr.
+    memory : PeakMemory, optional
+        Peak memory counting started before the model was loaded (:func:`run_case` starts it
+        there); default: started here, so the peaks cover inference and metrics only.
 
     Notes
     -----
@@ -302,6 +328,7 @@ def evaluate(
             from pyimgano.datasets.loco import defects_config
 
             defects_config(dataset)  # a missing defects_config.json fails before inference
+    memory = memory if memory is not None else PeakMemory.start()
     started = time.perf_counter()
     # One background thread, busy while the model infers: the environment facts (package
     # versions: a few ms of metadata reads), and with pixel metrics the masks, their regions
@@ -339,17 +366,19 @@ def evaluate(
         )
         description = model.describe()
         threshold = _threshold(description)
-        metrics["image_borderline"], why = _borderline(scores, threshold)
-        if why:
-            notes["image_borderline"] = why
+        decision = decision_section(scores, threshold, pred_labels)
+        # A resolution is not a metric (docs/REFERENCE.md §5): it moves beside them.
+        step = metrics.pop("image_auroc_step", None)
+        notes.pop("image_auroc_step", None)
+        resolution = {} if step is None else {"image_auroc": step}
         outcome = None
+        by_type: dict[str, dict[str, float | None]] = {}
         if prepared is not None:
             _check_maps(predictions, paths)
             outcome = _pixel_level(prepared, options, dataset)
             metrics.update(outcome.metrics)
             notes.update(outcome.notes)
-            for group, values in outcome.by_group.items():
-                by_defect.setdefault(group, {}).update(values)
+            by_type = {group: dict(values) for group, values in outcome.by_group.items()}
         parity_report = None
         if inference.reference is not None:
             accumulator = ParityAccumulator(
@@ -367,6 +396,13 @@ def evaluate(
             prepared.close()
         background.shutdown(wait=True)
 
+    resources = measure(
+        memory,
+        model,
+        device=description.device,
+        runtime=description.runtime,
+        image_paths=paths[:1],
+    )
     after_first = inference.batch_ms[1:]
     timing = {
         "load_s": float(model.load_seconds),
@@ -433,6 +469,10 @@ def evaluate(
         metrics=metrics,
         metric_notes=notes,
         metrics_by_defect=by_defect,
+        metrics_by_defect_type=by_type,
+        resolution=resolution,
+        decision=decision,
+        resources=resources,
         model=model_section,
         dataset={
             "format": dataset.format,

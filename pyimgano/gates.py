@@ -17,13 +17,23 @@ from pyimgano.report import Report
 
 #: Metrics read from ``report.timing`` instead of ``report.metrics``.
 TIMING_METRICS = ("ms_per_image", "images_per_s")
+#: Gates read from ``report.resources`` (docs/REFERENCE.md §6); lower is better. Like the speed
+#: metrics they are reported and gated, never snapshotted.
+RESOURCE_METRICS = ("peak_rss_mb", "peak_device_mb", "params")
+#: Gate names a snapshot tolerance may not name: reported and gated, never snapshotted.
+NOT_SNAPSHOTTED = (*TIMING_METRICS, *RESOURCE_METRICS)
+#: Gate names that are not metrics any more (schema 1.2) → ``(report section, key)``.
+SIDE_VALUES = {
+    "image_borderline": ("decision", "borderline"),
+    "image_auroc_step": ("resolution", "image_auroc"),
+}
 
 
 def metric_directions() -> dict[str, bool]:
     """Metric name → higher_is_better, for every metric a bound may name."""
     from pyimgano.metrics import METRIC_DIRECTIONS
 
-    return dict(METRIC_DIRECTIONS)
+    return {**METRIC_DIRECTIONS, **dict.fromkeys(RESOURCE_METRICS, False)}
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,8 @@ def parse_bounds(spec: Any, *, where: str) -> dict[str, Bound]:
     for metric, value in spec.items():
         here = f"{where}.{metric}"
         higher = metric_direction(metric) if isinstance(metric, str) else None
+        if metric in RESOURCE_METRICS:
+            higher = False
         if higher is None:
             allowed = [*sorted(directions), "aupro_<limit>", "auspro_<limit>"]
             raise SuiteError(
@@ -105,6 +117,16 @@ def metric_value(report: Report, metric: str) -> tuple[float | None, str | None]
         value = report.timing.get(metric)
         reason = None if value is not None else "fewer than two inference batches timed"
         return value, reason
+    if metric in RESOURCE_METRICS or metric in SIDE_VALUES:
+        section, key = SIDE_VALUES.get(metric, ("resources", metric))
+        values = getattr(report, section, None) or {}
+        value = values.get(key)
+        if value is not None:
+            return value, None
+        notes = values.get("notes") or {}
+        return None, notes.get(key) or report.metric_notes.get(metric.removesuffix("_step")) or (
+            f"{section}.{key} was not recorded"
+        )
     value = report.metrics.get(metric)
     if value is None:
         reason = report.metric_notes.get(metric) or (

@@ -31,7 +31,14 @@ from pyimgano.diff.inputs import (
 )
 from pyimgano.errors import ReportError
 from pyimgano.report import dumps, read_report, records_path, staged_file, write_text_atomic
-from pyimgano.summary import SUMMARY_KIND, SUMMARY_MD, ItemRecord, markdown, summary_object
+from pyimgano.summary import (
+    SUMMARY_KIND,
+    SUMMARY_MD,
+    ItemRecord,
+    compact_resources,
+    markdown,
+    summary_object,
+)
 
 SUMMARY_KEYS = (
     "nodeid",
@@ -99,6 +106,7 @@ def summary_item_from_report(report: Mapping[str, Any], relative: str) -> dict[s
         "metrics": dict(report.get("metrics") or {}),
         "thresholds": dict(report.get("thresholds") or {}),
         "message": None,
+        "resources": compact_resources(report.get("resources")),
     }
     return with_recorded_failures(entry, report)
 

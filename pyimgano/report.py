@@ -22,7 +22,20 @@ from typing import Any
 
 from pyimgano.errors import ReportError
 
-SCHEMA_VERSION = "1.1"
+#: 1.2: ``metrics`` holds metrics only; ``resolution``, ``decision`` and ``resources`` beside
+#: it; MVTec LOCO's per-type AU-sPRO in ``metrics_by_defect_type`` (see :func:`upgrade_report`).
+SCHEMA_VERSION = "1.2"
+
+
+def _no_decision() -> dict[str, Any]:
+    return {"borderline": None, "threshold": None, "threshold_source": None,
+            "notes": {"borderline": "no decision information was recorded"}}
+
+
+def _no_resources() -> dict[str, Any]:
+    from pyimgano.resources import unmeasured
+
+    return unmeasured("not measured")
 
 
 @dataclass
@@ -30,7 +43,10 @@ class Report:
     """One evaluated (model, category); :meth:`to_dict` gives the docs/REFERENCE.md §6 JSON object.
 
     ``records`` (per-image path, label, defect, score, pred_label) go to the JSONL file beside
-    the report, not into the JSON object.
+    the report, not into the JSON object. ``metrics`` holds metrics only: the resolutions
+    (``resolution``), the decision threshold's facts and borderline count (``decision``) and
+    the costs (``resources``) live beside it. ``metrics_by_defect_type`` (MVTec LOCO's
+    per-type AU-sPRO) is written only when it has entries.
     """
 
     metrics: dict[str, float | None]
@@ -46,11 +62,19 @@ class Report:
     parity: dict[str, Any] | None = None
     records: list[dict[str, Any]] = field(default_factory=list, repr=False)
     schema_version: str = SCHEMA_VERSION
+    resolution: dict[str, float] = field(default_factory=dict)
+    decision: dict[str, Any] = field(default_factory=_no_decision)
+    resources: dict[str, Any] = field(default_factory=_no_resources)
+    metrics_by_defect_type: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = self._required()
         if self.parity is not None:
             data["parity"] = dict(self.parity)
+        if self.metrics_by_defect_type:
+            data["metrics_by_defect_type"] = {
+                k: dict(v) for k, v in self.metrics_by_defect_type.items()
+            }
         return data
 
     def _required(self) -> dict[str, Any]:
@@ -60,6 +84,9 @@ class Report:
             "metrics": dict(self.metrics),
             "metric_notes": dict(self.metric_notes),
             "metrics_by_defect": {k: dict(v) for k, v in self.metrics_by_defect.items()},
+            "resolution": dict(self.resolution),
+            "decision": _deep(self.decision),
+            "resources": _deep(self.resources),
             "model": dict(self.model),
             "dataset": dict(self.dataset),
             "thresholds": {k: dict(v) for k, v in self.thresholds.items()},
@@ -67,6 +94,10 @@ class Report:
             "environment": dict(self.environment),
             "settings": dict(self.settings),
         }
+
+
+def _deep(value: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _deep(v) if isinstance(v, Mapping) else v for k, v in value.items()}
 
 
 def _check_finite(value: Any, where: str) -> None:
@@ -280,3 +311,60 @@ def read_report(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ReportError(f"{path}: expected a JSON object, got {type(data).__name__}")
     return data
+
+
+#: Values that reports before 1.2 kept inside ``metrics`` → where 1.2 keeps them.
+MOVED_OUT_OF_METRICS = {
+    "image_borderline": ("decision", "borderline"),
+    "image_auroc_step": ("resolution", "image_auroc"),
+}
+#: Per-defect keys that reports before 1.2 kept in ``metrics_by_defect`` (MVTec LOCO's per-type
+#: AU-sPRO) and 1.2 keeps in ``metrics_by_defect_type``.
+_BY_TYPE_PREFIX = "auspro_"
+
+
+def upgrade_report(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A report (or a summary item's ``{"metrics": ...}``) in the current layout; a copy.
+
+    Reports before schema 1.2 kept counts and resolutions among the metrics, and MVTec LOCO's
+    per-type AU-sPRO among the per-defect metrics. Here ``metrics.image_borderline`` moves to
+    ``decision.borderline`` (an integer count), ``metrics.image_auroc_step`` to
+    ``resolution.image_auroc``, ``metrics_by_defect.<type>.auspro_<limit>`` to
+    ``metrics_by_defect_type.<type>.auspro_<limit>``, and their ``metric_notes`` with them.
+    ``schema_version`` is kept as written. A current report comes back equal to the input.
+    """
+    out = {k: _deep(v) if isinstance(v, Mapping) else v for k, v in data.items()}
+    metrics = out.get("metrics")
+    notes = out.get("metric_notes") if isinstance(out.get("metric_notes"), dict) else {}
+    if isinstance(metrics, dict):
+        for name, (section, key) in MOVED_OUT_OF_METRICS.items():
+            if name not in metrics:
+                continue
+            value = metrics.pop(name)
+            note = notes.pop(name, None)
+            target = out.setdefault(section, {})
+            if not isinstance(target, dict):
+                continue
+            if section == "decision":
+                target.setdefault(key, None if value is None else int(value))
+                if note:
+                    target.setdefault("notes", {}).setdefault(key, note)
+            elif value is not None:
+                target.setdefault(key, value)
+    by_defect = out.get("metrics_by_defect")
+    if isinstance(by_defect, dict):
+        for group in list(by_defect):
+            values = by_defect[group]
+            if not isinstance(values, dict):
+                continue
+            moved = {k: values.pop(k) for k in list(values) if k.startswith(_BY_TYPE_PREFIX)}
+            if not moved:
+                continue
+            out.setdefault("metrics_by_defect_type", {}).setdefault(group, {}).update(moved)
+            for name in moved:
+                note = notes.pop(f"metrics_by_defect.{group}.{name}", None)
+                if note:
+                    notes[f"metrics_by_defect_type.{group}.{name}"] = note
+            if not values:
+                del by_defect[group]
+    return out

@@ -23,6 +23,7 @@ from typing import Any
 
 from pyimgano.errors import ConfigError, DatasetError
 from pyimgano.evaluation import Evaluation, evaluate
+from pyimgano.resources import PeakMemory
 
 #: kwargs that only the command line (or the suite's ``sha256`` key) may set.
 RESERVED_KWARGS = ("trust_checkpoint", "checkpoint_sha256")
@@ -231,6 +232,7 @@ def run_case(case: Case, *, progress: bool = False) -> Evaluation:
 
     kwargs, reference_kwargs = check_case(case)
     dataset = load_case_dataset(case)
+    memory = PeakMemory.start()  # the item's peaks include loading the model
     started = time.perf_counter()
     model = create_model(case.model, **kwargs)
     if not getattr(model, "load_seconds", 0.0):
@@ -253,4 +255,5 @@ def run_case(case: Case, *, progress: bool = False) -> Evaluation:
         model_name=case.model,
         model_kwargs=recorded,
         progress=progress,
+        memory=memory,
     )

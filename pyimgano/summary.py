@@ -30,6 +30,10 @@ HEADLINE_METRICS = ("image_auroc", "image_ap", "pixel_auroc", "aupro")
 PARITY_KEYS = ("score_max_abs", "map_max_abs", "decision_flips", "passed")
 #: Parity columns of the terminal table and summary.md (when at least one item has parity).
 PARITY_COLUMNS = (("parity Δscore", "score_max_abs"), ("flips", "decision_flips"))
+#: What an item's summary keeps of its report's ``resources`` object (docs/REFERENCE.md §6).
+RESOURCE_KEYS = ("peak_rss_mb", "peak_device_mb")
+#: Memory columns (MiB) of the terminal table and summary.md (when at least one item has one).
+RESOURCE_COLUMNS = (("peak MB", "peak_rss_mb"), ("device MB", "peak_device_mb"))
 
 
 @dataclass
@@ -49,6 +53,7 @@ class ItemRecord:
     snapshot: str | None = None
     failure_cause: str | None = None
     parity: dict[str, Any] | None = None  # PARITY_KEYS of the report's parity; None: no parity
+    resources: dict[str, Any] | None = None  # RESOURCE_KEYS of the report's resources
 
     def to_dict(self, report_dir: Path) -> dict[str, Any]:
         """The ``summary.json`` item; the ``parity`` key only where the item has parity."""
@@ -67,6 +72,8 @@ class ItemRecord:
         }
         if self.parity is not None:
             item["parity"] = dict(self.parity)
+        if self.resources is not None:
+            item["resources"] = dict(self.resources)
         return item
 
     @classmethod
@@ -85,6 +92,7 @@ class ItemRecord:
             snapshot=item.get("snapshot"),
             failure_cause=item.get("failure_cause"),
             parity=compact_parity(item.get("parity")),
+            resources=compact_resources(item.get("resources")),
         )
 
 
@@ -93,6 +101,13 @@ def compact_parity(parity: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if not isinstance(parity, Mapping):
         return None
     return {key: parity.get(key) for key in PARITY_KEYS}
+
+
+def compact_resources(resources: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The :data:`RESOURCE_KEYS` of a report's ``resources`` object (None stays None)."""
+    if not isinstance(resources, Mapping):
+        return None
+    return {key: resources.get(key) for key in RESOURCE_KEYS}
 
 
 def relative_report(path: str | None, report_dir: Path) -> str | None:
@@ -147,18 +162,36 @@ def _parity_cell(record: ItemRecord, key: str) -> str:
     return str(value)
 
 
+def _resource_columns(records: Sequence[ItemRecord]) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (title, key)
+        for title, key in RESOURCE_COLUMNS
+        if any(r.resources is not None and r.resources.get(key) is not None for r in records)
+    )
+
+
+def _resource_cell(record: ItemRecord, key: str) -> str:
+    value = None if record.resources is None else record.resources.get(key)
+    return "-" if value is None else f"{value:.0f}"
+
+
 def terminal_lines(records: Sequence[ItemRecord]) -> list[str]:
-    """The terminal table: item, each headline metric, parity (if any item has it), result.
+    """The terminal table: item, each headline metric, parity (if any item has it), peak
+    memory (if any item has it), result.
 
     The parity columns are the largest score |Δ| against the reference and the decision flips
-    (docs/REFERENCE.md §11); ``-`` for items without a reference.
+    (docs/REFERENCE.md §11); ``-`` for items without a reference. ``peak MB`` is the item's
+    peak host memory and ``device MB`` its peak device memory, in MiB (docs/REFERENCE.md §6).
     """
     columns = headline_columns(records)
     parity = _parity_columns(records)
-    header = ["item", *columns, *(title for title, _ in parity), "result"]
+    memory = _resource_columns(records)
+    header = ["item", *columns, *(title for title, _ in parity),
+              *(title for title, _ in memory), "result"]
     rows = [
         [r.nodeid, *(_fmt(r.metrics.get(m)) for m in columns),
-         *(_parity_cell(r, key) for _, key in parity), _result_word(r.outcome).upper()]
+         *(_parity_cell(r, key) for _, key in parity),
+         *(_resource_cell(r, key) for _, key in memory), _result_word(r.outcome).upper()]
         for r in records
     ]
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
@@ -222,7 +255,8 @@ def markdown(records: Sequence[ItemRecord], report_dir: Path) -> str:
     """``summary.md``: a Markdown table for CI job pages."""
     columns = headline_columns(records)
     parity = _parity_columns(records)
-    titles = [*columns, *(_md(title) for title, _ in parity)]
+    memory = _resource_columns(records)
+    titles = [*columns, *(_md(title) for title, _ in parity), *(title for title, _ in memory)]
     lines = [
         "# pyimgano summary",
         "",
@@ -240,7 +274,8 @@ def markdown(records: Sequence[ItemRecord], report_dir: Path) -> str:
         if failed and not note:
             note = "gates failed: " + ", ".join(failed)
         cells = [f"`{_md(r.nodeid)}`", *(_fmt(r.metrics.get(m)) for m in columns),
-                 *(_parity_cell(r, key) for _, key in parity), result,
+                 *(_parity_cell(r, key) for _, key in parity),
+                 *(_resource_cell(r, key) for _, key in memory), result,
                  r.snapshot or "-", r.failure_cause or "-", _md(note)]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", f"Reports: `{report_dir}`", ""]

@@ -200,7 +200,7 @@ def run_item(
         "category": spec.category,
     }
     snapshots.warn_tolerances(
-        report.metrics, spec.tolerance.for_metric, suite_path=spec.suite.path,
+        report.resolution, spec.tolerance.for_metric, suite_path=spec.suite.path,
         line=spec.suite.line_of(f"{spec.keypath}.snapshot", "defaults.snapshot", spec.keypath),
     )
     gate_rows = check_bounds(report, spec.bounds)
@@ -256,6 +256,9 @@ def user_properties(result: ItemResult) -> list[tuple[str, Any]]:
         properties.append(("pyimgano_failure_cause", result.failure_cause))
     if result.parity is not None:
         properties.append(("pyimgano_parity", json.dumps(result.parity, sort_keys=True)))
+    resources = getattr(report, "resources", None)
+    if isinstance(resources, Mapping):
+        properties.append(("pyimgano_resources", json.dumps(resources, sort_keys=True)))
     properties.extend((name, value) for name, value in sorted(report.metrics.items()))
     return properties
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pyimgano.errors import ConfigError, DeviceError, SuiteError, UnknownModelError
-from pyimgano.gates import TIMING_METRICS, Bound, parse_bounds
+from pyimgano.gates import NOT_SNAPSHOTTED, TIMING_METRICS, Bound, parse_bounds
 from pytest_pyimgano.spec import (
     ALL,
     PER_CATEGORY,
@@ -369,12 +369,14 @@ def _tolerance(value: Any, source: str, keypath: str) -> Tolerance:
         if number < 0:
             raise SuiteError(f"{source}: {here}: a tolerance cannot be negative, got {spec!r}")
         return Tolerance(base=number)
-    allowed = [m for m in sorted(_directions()) if m not in TIMING_METRICS]
+    allowed = [m for m in sorted(_directions()) if m not in NOT_SNAPSHOTTED]
     per_metric = {}
     for metric, tol in _mapping(spec, source, here).items():
-        if metric in TIMING_METRICS:
+        if metric in NOT_SNAPSHOTTED:
             raise SuiteError(
-                f"{source}: {here}.{metric}: speed metrics are never snapshotted; "
+                f"{source}: {here}.{metric}: "
+                f"{'speed metrics' if metric in TIMING_METRICS else 'resource values'} are never "
+                "snapshotted; "
                 f"allowed keys: {', '.join(allowed)}"
             )
         if metric not in allowed:

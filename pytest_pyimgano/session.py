@@ -26,6 +26,7 @@ from pyimgano.summary import (
     SUMMARY_MD,
     ItemRecord,
     compact_parity,
+    compact_resources,
     footer_line,
     markdown,
     skip_lines,
@@ -40,7 +41,8 @@ NOT_STARTED = "not run: the session stopped before this item (-x, --maxfail or a
 _CLOCK_SLACK_NS = 50_000_000
 
 _OWN = ("pyimgano_item", "pyimgano_report", "pyimgano_device", "pyimgano_snapshot",
-        "pyimgano_thresholds", "pyimgano_failure_cause", "pyimgano_parity")
+        "pyimgano_thresholds", "pyimgano_failure_cause", "pyimgano_parity",
+        "pyimgano_resources")
 _NODE_NAME = re.compile(r"^(?P<id>[^\[\]:]+)\[(?P<category>[^\[\]]+)\]$")
 
 
@@ -162,6 +164,9 @@ class PyImganoSession:
             elif name == "pyimgano_parity":
                 record.parity = compact_parity(json.loads(value) if isinstance(value, str)
                                                else value)
+            elif name == "pyimgano_resources":
+                record.resources = compact_resources(json.loads(value) if isinstance(value, str)
+                                                     else value)
             elif name not in _OWN:
                 record.metrics[name] = value
         outcome = _outcome(report)

@@ -6,7 +6,10 @@
   old place, ``<suite dir>/__snapshots__/<suite stem>/…``, are read (:func:`find_snapshot`) and
   moved by :func:`migrate_suite_snapshots` under ``--snapshot-update``.
 - serializer: :func:`serialize` / :func:`read_snapshot` / :func:`write_snapshot` — the metrics
-  (never the speed metrics), ``n_test``, ``n_anomalous`` and, not compared, ``environment``.
+  (never the speed metrics, nor the report's ``resources``), ``n_test``, ``n_anomalous`` and,
+  not compared, ``environment``. Snapshots written before report schema 1.2 also hold
+  ``image_borderline`` and ``image_auroc_step`` among their metrics; they are not metrics (a
+  count and a resolution) and are ignored when such a file is read, which stays as it is.
 - comparison: :func:`compare` — every ``|Δ| ≤ tolerance``; null on one side only is a change.
 """
 
@@ -24,7 +27,7 @@ from typing import Any
 
 from pyimgano.errors import PyImganoError
 from pyimgano.gates import TIMING_METRICS
-from pyimgano.report import Report, dumps, write_text_atomic
+from pyimgano.report import MOVED_OUT_OF_METRICS, Report, dumps, write_text_atomic
 from pytest_pyimgano.warnings import SnapshotToleranceWarning
 
 SNAPSHOT_DIRNAME = "__pyimgano_snapshots__"
@@ -33,8 +36,6 @@ LEGACY_SNAPSHOT_DIRNAME = "__snapshots__"
 SNAPSHOT_KIND = "pyimgano-snapshot"
 SNAPSHOT_VERSION = "1.0"
 COUNTS = ("n_test", "n_anomalous")
-#: metric → the report metric giving its resolution (a tolerance below it is meaningless).
-RESOLUTIONS = {"image_auroc": "image_auroc_step"}
 
 
 class SnapshotError(PyImganoError):
@@ -131,7 +132,11 @@ def migrate_suite_snapshots(suite_path: Path) -> list[Path]:
 
 def serialize(report: Report) -> dict[str, Any]:
     """The snapshot object of a report: metrics (no speed), counts, environment."""
-    metrics = {k: v for k, v in report.metrics.items() if k not in TIMING_METRICS}
+    metrics = {
+        k: v
+        for k, v in report.metrics.items()
+        if k not in TIMING_METRICS and k not in MOVED_OUT_OF_METRICS
+    }
     return {
         "schema_version": SNAPSHOT_VERSION,
         "kind": SNAPSHOT_KIND,
@@ -156,6 +161,8 @@ def read_snapshot(path: Path) -> dict[str, Any] | None:
         raise SnapshotError(f"snapshot {path}: not valid JSON ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict):
         raise SnapshotError(f"snapshot {path}: not a pyimgano snapshot (no 'metrics' object)")
+    for name in MOVED_OUT_OF_METRICS:  # written before report schema 1.2: not metrics
+        data["metrics"].pop(name, None)
     return data
 
 
@@ -226,23 +233,26 @@ def compare(
 
 
 def tolerance_warnings(
-    metrics: Mapping[str, Any], tolerance: Callable[[str], float]
+    resolution: Mapping[str, Any], tolerance: Callable[[str], float]
 ) -> list[str]:
-    """Messages for tolerances that are non-zero but below the metric's resolution."""
+    """Messages for tolerances that are non-zero but below the metric's resolution.
+
+    ``resolution`` is a report's ``resolution`` object (metric → smallest possible change).
+    """
     messages = []
-    for metric, resolution_key in RESOLUTIONS.items():
-        step = metrics.get(resolution_key)
+    for metric, step in sorted(resolution.items()):
         tol = tolerance(metric)
-        if isinstance(step, (int, float)) and 0 < tol < step and metric in metrics:
+        if isinstance(step, (int, float)) and 0 < tol < step:
             messages.append(
-                f"snapshot tolerance {tol:g} for {metric} is below its resolution "
-                f"{resolution_key}={step:.6g}: any change fails; use 0 or at least {step:.6g}"
+                f"snapshot tolerance {tol:g} for {metric} is below its resolution {step:.6g} "
+                f"(resolution.{metric} in the report): any change fails; use 0 or at least "
+                f"{step:.6g}"
             )
     return messages
 
 
 def warn_tolerances(
-    metrics: Mapping[str, Any],
+    resolution: Mapping[str, Any],
     tolerance: Callable[[str], float],
     *,
     suite_path: Path,
@@ -253,7 +263,7 @@ def warn_tolerances(
     The warning points at the suite file and ``line`` (1-based; where the tolerance is
     written), not at this code.
     """
-    for message in tolerance_warnings(metrics, tolerance):
+    for message in tolerance_warnings(resolution, tolerance):
         warnings.warn_explicit(
             SnapshotToleranceWarning(message), SnapshotToleranceWarning, str(suite_path), line
         )

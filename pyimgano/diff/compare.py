@@ -157,11 +157,17 @@ class MetricRow:
 
 
 def metric_values(report: Mapping[str, Any]) -> dict[str, float | None]:
-    """Every comparable number of a report: metrics, ``<defect>/<metric>`` and timing."""
+    """Every comparable number of a report: metrics, ``<defect>/<metric>`` (per defect, and
+    per defect type for MVTec LOCO's AU-sPRO) and timing.
+
+    ``decision`` (borderline count), ``resolution`` and ``resources`` are not metrics and are
+    not compared; a changed borderline count is a note (:func:`_context_notes`).
+    """
     values: dict[str, float | None] = dict(report.get("metrics") or {})
-    for defect, metrics in (report.get("metrics_by_defect") or {}).items():
-        for name, value in metrics.items():
-            values[f"{defect}/{name}"] = value
+    for grouped in ("metrics_by_defect", "metrics_by_defect_type"):
+        for group, metrics in (report.get(grouped) or {}).items():
+            for name, value in metrics.items():
+                values[f"{group}/{name}"] = value
     timing = report.get("timing") or {}
     for name in TIMING_METRICS:
         if name in timing:
@@ -530,6 +536,8 @@ def _context_notes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
         ("dataset", "n_test"),
         ("dataset", "n_anomalous"),
         ("model", "outputs_normalized"),
+        ("decision", "threshold_source"),
+        ("decision", "borderline"),
     ):
         before, after = _section(old, section).get(key), _section(new, section).get(key)
         if key in _section(old, section) and key in _section(new, section) and before != after:

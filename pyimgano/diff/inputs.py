@@ -17,7 +17,7 @@ from typing import Any
 
 from pyimgano.diff.compare import ItemInput, Side
 from pyimgano.errors import ReportError
-from pyimgano.report import SCHEMA_VERSION, read_report, records_path
+from pyimgano.report import SCHEMA_VERSION, read_report, records_path, upgrade_report
 from pyimgano.summary import SUMMARY_JSON, SUMMARY_KIND
 
 SUMMARY_NAME = SUMMARY_JSON
@@ -53,7 +53,8 @@ def _check_numbers(mapping: Any, where: str, path: Path) -> None:
 
 
 def check_report(data: Mapping[str, Any], path: Path) -> None:
-    """The parts of a report that a diff reads: version, metrics, per-defect metrics, timing.
+    """The parts of a report that a diff reads: version, metrics, per-defect and per-type
+    metrics, resolution, timing.
 
     Deliberately lighter than the full schema, so a report of a newer MINOR version (which
     may add keys) still diffs.
@@ -62,13 +63,15 @@ def check_report(data: Mapping[str, Any], path: Path) -> None:
     if "metrics" not in data:
         raise ReportError(f"{path}: not a pyimgano report (no 'metrics' key)")
     _check_numbers(data["metrics"], "metrics", path)
-    by_defect = data.get("metrics_by_defect", {})
-    if not isinstance(by_defect, Mapping):
-        raise ReportError(f"{path}: metrics_by_defect must be an object")
-    for defect, metrics in by_defect.items():
-        _check_numbers(metrics, f"metrics_by_defect.{defect}", path)
+    for grouped in ("metrics_by_defect", "metrics_by_defect_type"):
+        groups = data.get(grouped, {})
+        if not isinstance(groups, Mapping):
+            raise ReportError(f"{path}: {grouped} must be an object")
+        for group, metrics in groups.items():
+            _check_numbers(metrics, f"{grouped}.{group}", path)
     _check_numbers(data.get("timing", {}), "timing", path)
-    for section in ("dataset", "model", "environment", "item"):
+    _check_numbers(data.get("resolution", {}), "resolution", path)
+    for section in ("dataset", "model", "environment", "item", "decision", "resources"):
         value = data.get(section)
         if value is not None and not isinstance(value, Mapping):
             raise ReportError(f"{path}: {section} must be an object")
@@ -111,7 +114,12 @@ def _nodeid(report: Mapping[str, Any]) -> str | None:
 
 
 def load_report_item(path: Path, key: str) -> ItemInput:
-    """One report file (and the JSONL beside it) as an :class:`ItemInput`."""
+    """One report file (and the JSONL beside it) as an :class:`ItemInput`.
+
+    A report of an older MINOR version is read in the current layout
+    (:func:`pyimgano.report.upgrade_report`): e.g. a 1.1 report's ``image_borderline`` is its
+    ``decision.borderline``, never a metric.
+    """
     data = read_report(path)
     if data.get("kind") == SUMMARY_KIND:
         raise ReportError(f"{path}: is a summary, not a report")
@@ -119,7 +127,7 @@ def load_report_item(path: Path, key: str) -> ItemInput:
     return ItemInput(
         key=key,
         path=str(path),
-        report=data,
+        report=upgrade_report(data),
         records=read_records(records_path(path)),
         nodeid=_nodeid(data),
     )
@@ -239,7 +247,7 @@ def load_summary(path: Path, data: Mapping[str, Any]) -> Side:
         items[nodeid] = ItemInput(
             key=nodeid,
             path=str(path),
-            report={"metrics": dict(entry.get("metrics") or {})},
+            report=upgrade_report({"metrics": dict(entry.get("metrics") or {})}),
             nodeid=nodeid,
             outcome=outcome,
             notes=(f"{path.name}: {why}; compared on the summary's metrics",),

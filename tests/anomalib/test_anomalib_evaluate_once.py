@@ -1,7 +1,8 @@
 """``evaluate(pixel=True)`` on a real checkpoint computes nothing twice (docs/REFERENCE.md §3, §10).
 
 Each test image is decoded once (``pyimgano.backends.images.decode_image``, which equals
-anomalib's ``read_image``) and inferred once (one row of one forward), each mask file is read
+anomalib's ``read_image``) and inferred once (one row of one forward; besides, one zero image is
+counted for ``resources.flops_per_image``), each mask file is read
 once, each map is aligned once, the pixel metrics run once, and the result equals the
 straightforward computation (every mask first, then ``align_map`` per map, then
 ``pixel_metrics``), bit for bit. The PaDiM here works at 64 px on
@@ -47,9 +48,19 @@ def counted(padim_detector, monkeypatch):
     )
     wrap(pixel_inputs, "align_map", "align", lambda c, amap, shape, image="": c.update([image]))
     wrap(metrics_pixel, "evaluate_pixels", "metrics", lambda c, *a, **k: c.update(["call"]))
-    handle = padim_detector.module.register_forward_pre_hook(
-        lambda module, args: calls["rows"].update({"rows": args[0].shape[0], "forwards": 1})
-    )
+    import weakref
+
+    import pyimgano.resources as resources
+
+    monkeypatch.setattr(resources, "_FLOPS", weakref.WeakKeyDictionary())  # count afresh
+
+    def forward(module, args):
+        if not bool(args[0].any()):  # resources.flops_per_image: one zero image, not a test image
+            calls["rows"].update({"flop_count_rows": args[0].shape[0], "flop_counts": 1})
+        else:
+            calls["rows"].update({"rows": args[0].shape[0], "forwards": 1})
+
+    handle = padim_detector.module.register_forward_pre_hook(forward)
     yield padim_detector, calls
     handle.remove()
 
@@ -69,6 +80,7 @@ def test_each_image_decoded_inferred_masked_and_aligned_once(counted, anomalib_d
     assert calls["decode"] == Counter(images)
     assert calls["rows"]["rows"] == len(images)
     assert calls["rows"]["forwards"] == -(-len(images) // batch_size)
+    assert (calls["rows"]["flop_counts"], calls["rows"]["flop_count_rows"]) == (1, 1)
     assert calls["mask"] == Counter(mask_files)
     assert calls["align"] == Counter(images)
     assert calls["metrics"] == Counter(["call"])

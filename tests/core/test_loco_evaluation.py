@@ -110,7 +110,7 @@ def test_auspro_overall_and_per_group_by_hand(tmp_path):
     structural = [(0, 0), (1 / 90, 0), (2 / 90, 0), (2 / 90, 1), (1, 1)]
     expected_logical = _area(logical, 0.05)
     expected_structural = _area(structural, 0.05)
-    by_defect = report.metrics_by_defect
+    by_defect = report.metrics_by_defect_type
     assert by_defect["logical_anomalies"]["auspro_0.05"] == pytest.approx(
         expected_logical, abs=1e-12
     )
@@ -154,7 +154,7 @@ def test_one_type_only_has_no_overall_auspro(tmp_path):
     assert report.metrics["auspro_0.05"] is None
     assert "mean of the defect groups" in report.metric_notes["auspro_0.05"]
     logical = [(0, 0), (0, 1 / 3), (1 / 84, 1 / 3), (1 / 84, 5 / 6), (2 / 84, 5 / 6), (1, 1)]
-    assert report.metrics_by_defect["logical_anomalies"]["auspro_0.05"] == pytest.approx(
+    assert report.metrics_by_defect_type["logical_anomalies"]["auspro_0.05"] == pytest.approx(
         _area(logical, 0.05), abs=1e-12
     )
 

@@ -16,7 +16,6 @@ BASE_METRICS: dict[str, float | None] = {
     "image_auroc": 0.95,
     "image_ap": 0.9,
     "image_f1_max": 0.85,
-    "image_auroc_step": 0.01,
     "image_miss_rate": None,
     "image_false_reject_rate": None,
     "pixel_auroc": 0.97,
@@ -90,6 +89,7 @@ def make_report(
         thresholds=dict(thresholds or {}),
         item=item,
         records=[dict(r) for r in records],
+        resolution={"image_auroc": 0.01},
     )
 
 

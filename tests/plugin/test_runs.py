@@ -219,7 +219,7 @@ def test_reports_summary_and_junit(suite_dir):
     items = {item["category"]: item for item in summary["items"]}
     assert set(items["disk"]) == {"nodeid", "suite", "id", "category", "outcome", "report",
                                   "metrics", "thresholds", "message", "snapshot",
-                                  "failure_cause"}
+                                  "failure_cause", "resources"}
     assert (items["disk"]["failure_cause"], items["tiles"]["failure_cause"]) == ("threshold", None)
     assert items["disk"]["snapshot"] == items["tiles"]["snapshot"] == "created"
     assert items["disk"]["outcome"] == "failed" and items["tiles"]["outcome"] == "passed"
@@ -232,10 +232,14 @@ def test_reports_summary_and_junit(suite_dir):
     tiles = read_report(out_dir / "suites/release/fake/tiles.json")
     assert items["tiles"]["metrics"] == tiles["metrics"]
     assert items["tiles"]["thresholds"] == tiles["thresholds"]
+    assert items["tiles"]["resources"] == {
+        key: tiles["resources"][key] for key in ("peak_rss_mb", "peak_device_mb")
+    }
+    assert items["tiles"]["resources"]["peak_rss_mb"] > 0
 
     markdown = (out_dir / "summary.md").read_text("utf-8")
-    assert ("| item | image_auroc | image_ap | pixel_auroc | aupro | result | snapshot | cause "
-            "| note |") in markdown
+    assert ("| item | image_auroc | image_ap | pixel_auroc | aupro | peak MB | result | snapshot "
+            "| cause | note |") in markdown
     assert "| **failed** | created | threshold |" in markdown
     assert "| `suites/release.yaml::fake[disk]` |" in markdown and "**failed**" in markdown
 
@@ -338,9 +342,9 @@ def test_summary_shows_parity_against_the_reference(suite_dir):
     result = suite_dir.runpytest(*BASE)
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines([
-        "item * parity Δscore  flips  result",
-        "suites/release.yaml::art[[]tiles[]] * 0.0e+00      -  PASSED",
-        "suites/release.yaml::fake[[]tiles[]] *       -      -  PASSED",
+        "item * parity Δscore  flips  peak MB  result",
+        "suites/release.yaml::art[[]tiles[]] * 0.0e+00      - * PASSED",
+        "suites/release.yaml::fake[[]tiles[]] *       -      - * PASSED",
     ])
     summary = json.loads((reports(suite_dir) / "summary.json").read_text("utf-8"))
     items = {item["id"]: item for item in summary["items"]}

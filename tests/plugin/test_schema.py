@@ -61,12 +61,14 @@ def test_schema_and_parser_reject_the_same_suites(edit):
 
 
 def test_schema_metric_names_are_the_gates_metrics():
-    from pyimgano.gates import TIMING_METRICS, metric_directions
+    from pyimgano.gates import NOT_SNAPSHOTTED, TIMING_METRICS, metric_directions
 
     defs = load_schema("suite")["$defs"]
     assert set(defs["metric"]["anyOf"][0]["enum"]) == set(metric_directions())
+    assert {"peak_rss_mb", "peak_device_mb", "params"} <= set(metric_directions())
+    assert set(NOT_SNAPSHOTTED) == {*TIMING_METRICS, "peak_rss_mb", "peak_device_mb", "params"}
     assert set(defs["snapshot_metric"]["anyOf"][0]["enum"]) == set(metric_directions()) - set(
-        TIMING_METRICS
+        NOT_SNAPSHOTTED
     )
 
 

@@ -109,7 +109,7 @@ def test_tolerance_below_resolution_warns(suite_dir):
     result.assert_outcomes(passed=1, warnings=1)
     result.stdout.fnmatch_lines([
         "*SnapshotToleranceWarning: snapshot tolerance 1e-06 for image_auroc is below its "
-        "resolution image_auroc_step=*",
+        "resolution *(resolution.image_auroc in the report)*",
     ])
 
 

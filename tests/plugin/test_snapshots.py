@@ -53,11 +53,12 @@ def test_compare_tolerance_nulls_and_counts():
 
 
 def test_tolerance_warning_only_between_zero_and_the_step():
-    metrics = {"image_auroc": 0.9, "image_auroc_step": 0.01}
-    assert tolerance_warnings(metrics, lambda m: 0.0) == []
-    assert tolerance_warnings(metrics, lambda m: 0.01) == []
-    (message,) = tolerance_warnings(metrics, lambda m: 0.002)
-    assert "0.002 for image_auroc is below its resolution image_auroc_step=0.01" in message
+    resolution = {"image_auroc": 0.01}  # a report's resolution object
+    assert tolerance_warnings(resolution, lambda m: 0.0) == []
+    assert tolerance_warnings(resolution, lambda m: 0.01) == []
+    assert tolerance_warnings({}, lambda m: 0.002) == []  # undefined AUROC: no resolution
+    (message,) = tolerance_warnings(resolution, lambda m: 0.002)
+    assert "0.002 for image_auroc is below its resolution 0.01 (resolution.image_auroc" in message
 
 
 def _write(path: Path, kind: str = "pyimgano-snapshot") -> Path:
@@ -94,3 +95,38 @@ def test_new_place_wins_over_the_old(tmp_path):
     migrate_suite_snapshots(suite)
     assert not old.exists() and json.loads(new.read_text("utf-8"))["metrics"] == {"a": 1}
     assert not (tmp_path / "__snapshots__").exists()  # emptied old folders are removed
+
+
+DEMO_SNAPSHOTS = Path(__file__).resolve().parents[2] / "suites" / "__pyimgano_snapshots__" / "demo"
+
+
+def test_snapshots_written_before_report_1_2_still_match(tmp_path):
+    """Committed snapshots hold ``image_borderline`` and ``image_auroc_step`` among their
+    metrics (a count and a resolution, not metrics since report schema 1.2): reading ignores
+    them, so a report with the same metrics matches, and the file is not rewritten."""
+    from pytest_pyimgano.snapshots import read_snapshot
+
+    files = sorted(DEMO_SNAPSHOTS.glob("*/*.json"))
+    assert files, DEMO_SNAPSHOTS
+    for path in files:
+        raw = json.loads(path.read_text("utf-8"))
+        assert {"image_borderline", "image_auroc_step"} <= set(raw["metrics"]), path
+        stored = read_snapshot(path)
+        expected = {k: v for k, v in raw["metrics"].items()
+                    if k not in ("image_borderline", "image_auroc_step")}
+        assert stored["metrics"] == expected
+        report = make_report(metrics=dict(expected))
+        report.dataset.update(n_test=raw["n_test"], n_anomalous=raw["n_anomalous"])
+        current = serialize(report)
+        assert "image_borderline" not in current["metrics"]
+        rows = compare(stored, current, lambda m: 0.0)
+        assert all(row.passed for row in rows), [r for r in rows if not r.passed]
+        assert json.loads(path.read_text("utf-8")) == raw  # reading never rewrites
+
+
+def test_serialize_never_snapshots_resources_or_side_values():
+    report = make_report()
+    report.metrics["image_borderline"] = 0.0  # as a report before 1.2 would have had it
+    data = serialize(report)
+    assert "image_borderline" not in data["metrics"]
+    assert "resources" not in data and "decision" not in data
