@@ -854,8 +854,10 @@ def pixel_statistics(
     masks : sequence of 2-D arrays
         Ground truth, non-zero = defect, same shapes as ``maps``.
     n_bins : int, default 4096
-        Number of bins; the edges are quantiles of (a seeded sample of at most ``sample``)
-        pooled pixel scores, so each bin holds about the same number of pixels.
+        Number of bins at most. With fewer distinct scores than that (in the pixels, or in a
+        seeded sample of at most ``sample`` of them) each distinct score is its own bin, so
+        the statistics are exact; otherwise the edges are quantiles of the (sampled) pooled
+        scores and each bin holds about the same number of pixels.
     sample, seed : int
         Size and seed of the sample the edges come from.
 
@@ -882,14 +884,20 @@ def pixel_statistics(
     maps_, masks_ = check_maps_masks(maps, masks)
     if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 2:
         raise MetricInputError(f"n_bins is {n_bins!r}; expected an integer >= 2")
-    rng = np.random.default_rng(seed)
     total = sum(m.size for m in maps_)
-    take = min(sample, total)
-    per_image = [
-        m.ravel()[rng.integers(0, m.size, size=max(1, take * m.size // total))] for m in maps_
-    ]
-    pooled = np.concatenate(per_image).astype(np.float64)
-    edges = np.unique(np.quantile(pooled, np.linspace(0.0, 1.0, n_bins + 1)[1:-1]))
+    if total <= sample:
+        pooled = np.concatenate([m.ravel() for m in maps_]).astype(np.float64)
+    else:
+        rng = np.random.default_rng(seed)
+        pooled = np.concatenate(
+            [
+                m.ravel()[rng.integers(0, m.size, size=max(1, sample * m.size // total))]
+                for m in maps_
+            ]
+        ).astype(np.float64)
+    edges = np.unique(pooled)[1:]  # every distinct score its own bin, when they are few
+    if edges.size >= n_bins:
+        edges = np.unique(np.quantile(pooled, np.linspace(0.0, 1.0, n_bins + 1)[1:-1]))
     width = edges.size + 1
     normal = np.zeros((len(maps_), width), dtype=np.int64)
     defect = np.zeros((len(maps_), width), dtype=np.int64)
