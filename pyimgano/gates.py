@@ -67,7 +67,8 @@ def parse_bounds(spec: Any, *, where: str) -> dict[str, Bound]:
         here = f"{where}.{metric}"
         higher = metric_direction(metric) if isinstance(metric, str) else None
         if higher is None:
-            allowed = [*sorted(directions), "aupro_<limit>", "auspro_<limit>"]
+            parametrised = ["aupro_<limit>", "auspro_<limit>", "image_tpr_at_fpr_<x>"]
+            allowed = [*sorted(directions), *parametrised]
             raise SuiteError(
                 f"{here}: unknown metric {metric!r}; allowed: {', '.join(allowed)}"
             )

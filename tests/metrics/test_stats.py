@@ -15,9 +15,9 @@ from scipy import stats as st
 
 from pyimgano.errors import MetricInputError
 from pyimgano.metrics import (
-    auroc,
     aupro,
     aupro_metric,
+    auroc,
     bootstrap_ci,
     delong_ci,
     delong_test,
