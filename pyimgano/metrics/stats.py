@@ -942,19 +942,31 @@ def _binned_aupro_rows(stats: PixelStatistics, counts: np.ndarray, limit: float)
     fp = np.cumsum((weights @ stats.normal)[:, ::-1], axis=1)
     pro = np.cumsum((weights @ stats.overlap)[:, ::-1], axis=1)
     n_neg, n_regions = fp[:, -1], weights @ stats.n_regions
-    out = np.full(weights.shape[0], np.nan)
-    for row in range(weights.shape[0]):
-        if n_neg[row] == 0 or n_regions[row] == 0:
-            continue
-        x = np.r_[0.0, fp[row] / n_neg[row], 1.0]
-        y = np.r_[0.0, np.minimum(pro[row] / n_regions[row], 1.0), 1.0]
-        inside = int(np.searchsorted(x, limit, side="right"))
-        xs, ys = x[:inside], y[:inside]
-        if xs[-1] < limit:
-            xs = np.r_[xs, limit]
-            ys = np.r_[ys, np.interp(limit, x[inside - 1 : inside + 1], y[inside - 1 : inside + 1])]
-        out[row] = float(np.sum(0.5 * (ys[1:] + ys[:-1]) * np.diff(xs))) / limit
-    return out
+    valid = (n_neg > 0) & (n_regions > 0)
+    safe_neg, safe_regions = np.where(valid, n_neg, 1.0), np.where(valid, n_regions, 1.0)
+    rows = weights.shape[0]
+    x = np.concatenate([np.zeros((rows, 1)), fp / safe_neg[:, None], np.ones((rows, 1))], axis=1)
+    y = np.concatenate(
+        [
+            np.zeros((rows, 1)),
+            np.minimum(pro / safe_regions[:, None], 1.0),
+            np.ones((rows, 1)),
+        ],
+        axis=1,
+    )
+    # MVTec's trapezoid: segments ending at x <= limit in full, the crossing one up to limit
+    segments = 0.5 * (y[:, 1:] + y[:, :-1]) * np.diff(x, axis=1)
+    area = np.sum(np.where(x[:, 1:] <= limit, segments, 0.0), axis=1)
+    last = np.count_nonzero(x <= limit, axis=1) - 1  # x is non-decreasing
+    crossing = last + 1 < x.shape[1]
+    nxt = np.minimum(last + 1, x.shape[1] - 1)
+    picked = np.arange(rows)
+    x0, y0, x1, y1 = x[picked, last], y[picked, last], x[picked, nxt], y[picked, nxt]
+    partial = crossing & (x0 < limit)
+    width = np.where(partial, x1 - x0, 1.0)
+    y_limit = y0 + (y1 - y0) * (limit - x0) / width
+    area += np.where(partial, 0.5 * (y_limit + y0) * (limit - x0), 0.0)
+    return np.where(valid, area / limit, np.nan)
 
 
 def aupro_metric(limit: float = 0.3) -> BootstrapMetric:
