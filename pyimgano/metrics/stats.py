@@ -523,7 +523,8 @@ def _counts(indices: np.ndarray, n_images: int) -> np.ndarray:
     """Multiplicity of each image in each resample: shape (chunk, n_images)."""
     rows = indices.shape[0]
     flat = indices + (np.arange(rows) * n_images)[:, None]
-    return np.bincount(flat.ravel(), minlength=rows * n_images).reshape(rows, n_images)
+    counts = np.bincount(flat.ravel(), minlength=rows * n_images)
+    return counts.reshape(rows, n_images).astype(np.float64)
 
 
 def _grouped_auroc(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
@@ -544,7 +545,7 @@ def resampled_auroc(labels: np.ndarray, scores: np.ndarray, counts: np.ndarray) 
     ----------
     labels : ndarray of bool, shape (n_images,)
     scores : ndarray, shape (n_images,)
-    counts : ndarray of int, shape (n_resamples, n_images)
+    counts : ndarray of int or float, shape (n_resamples, n_images)
         How often each image is drawn in each resample.
 
     Returns
@@ -556,11 +557,12 @@ def resampled_auroc(labels: np.ndarray, scores: np.ndarray, counts: np.ndarray) 
     order = np.argsort(scores, kind="stable")
     sorted_scores = scores[order]
     starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
-    weights = counts[:, order].astype(np.float64)
-    anomalous = labels[order]
-    pos = np.add.reduceat(weights * anomalous, starts, axis=1)
-    neg = np.add.reduceat(weights * ~anomalous, starts, axis=1)
-    return _grouped_auroc(pos, neg)
+    weights = np.asarray(counts, dtype=np.float64)[:, order]
+    pos = weights * labels[order]
+    if starts.size < scores.size:  # ties: one group per distinct score
+        weights = np.add.reduceat(weights, starts, axis=1)
+        pos = np.add.reduceat(pos, starts, axis=1)
+    return _grouped_auroc(pos, weights - pos)
 
 
 @dataclass(frozen=True)
@@ -615,15 +617,20 @@ def _as_data(data: Any, n_images: int, name: str) -> Any:
 
 
 def _resampled_values(
-    metric: BootstrapMetric, y: np.ndarray, data: Any, indices: np.ndarray
-) -> np.ndarray:
+    metric: BootstrapMetric, y: np.ndarray, datas: list[Any], indices: np.ndarray
+) -> list[np.ndarray]:
+    """The metric of each resample in ``indices``, for each data set (the same resamples)."""
     if metric.resampled is not None:
-        return np.asarray(metric.resampled(y, data, _counts(indices, y.size)), dtype=np.float64)
-    out = np.empty(indices.shape[0])
-    for row, idx in enumerate(indices):
-        value = metric.value(y[idx], data[idx])
-        out[row] = np.nan if value is None else value
-    return out
+        counts = _counts(indices, y.size)
+        return [np.asarray(metric.resampled(y, d, counts), dtype=np.float64) for d in datas]
+    outs = []
+    for data in datas:
+        out = np.empty(indices.shape[0])
+        for row, idx in enumerate(indices):
+            value = metric.value(y[idx], data[idx])
+            out[row] = np.nan if value is None else value
+        outs.append(out)
+    return outs
 
 
 def _point(metric: BootstrapMetric, y: np.ndarray, data: Any, name: str) -> float:
@@ -723,7 +730,7 @@ def paired_bootstrap(
     value_a, value_b = exact if exact is not None else (approx_a, approx_b)
     deltas = np.concatenate(
         [
-            _resampled_values(fn, y, b, idx) - _resampled_values(fn, y, a, idx)
+            np.subtract(*_resampled_values(fn, y, [b, a], idx))
             for idx in _index_chunks(y, n_resamples, seed)
         ]
     )
@@ -794,7 +801,7 @@ def bootstrap_ci(
     approximate = _point(fn, y, d, "data")
     estimate = approximate if exact is None else float(exact)
     values = np.concatenate(
-        [_resampled_values(fn, y, d, idx) for idx in _index_chunks(y, n_resamples, seed)]
+        [_resampled_values(fn, y, [d], idx)[0] for idx in _index_chunks(y, n_resamples, seed)]
     )
     low, high = _percentile_interval(values, estimate, approximate, (1.0 - confidence) / 2.0)
     return Interval(estimate, low, high, confidence, "bootstrap")
@@ -917,7 +924,7 @@ def pixel_statistics(
 
 
 def _binned_pixel_auroc_rows(stats: PixelStatistics, counts: np.ndarray) -> np.ndarray:
-    weights = counts.astype(np.float64)
+    weights = np.asarray(counts, dtype=np.float64)
     return _grouped_auroc(weights @ stats.defect, weights @ stats.normal)
 
 
@@ -937,7 +944,7 @@ def pixel_auroc_metric() -> BootstrapMetric:
 
 
 def _binned_aupro_rows(stats: PixelStatistics, counts: np.ndarray, limit: float) -> np.ndarray:
-    weights = counts.astype(np.float64)
+    weights = np.asarray(counts, dtype=np.float64)
     # highest bin first: thresholds decrease, rates grow
     fp = np.cumsum((weights @ stats.normal)[:, ::-1], axis=1)
     pro = np.cumsum((weights @ stats.overlap)[:, ::-1], axis=1)
