@@ -816,8 +816,9 @@ class PixelStatistics:
 
     Attributes
     ----------
-    edges : ndarray of float64, shape (n_bins - 1,)
-        Inner bin edges, increasing; bin k holds scores in ``[edges[k-1], edges[k])``.
+    edges : ndarray, shape (n_bins - 1,)
+        Inner bin edges, increasing (float64, or the maps' float dtype); bin k holds scores
+        in ``[edges[k-1], edges[k])``.
     normal : ndarray of int64, shape (n_images, n_bins)
         Normal pixels per image and bin.
     defect : ndarray of int64, shape (n_images, n_bins)
@@ -905,21 +906,29 @@ def pixel_statistics(
     edges = np.unique(pooled)[1:]  # every distinct score its own bin, when they are few
     if edges.size >= n_bins:
         edges = np.unique(np.quantile(pooled, np.linspace(0.0, 1.0, n_bins + 1)[1:-1]))
+    dtypes = {m.dtype for m in maps_}
+    if len(dtypes) == 1 and np.issubdtype(next(iter(dtypes)), np.floating):
+        # compare in the maps' own precision: no float64 copy of every map (a cast edge
+        # still separates the same float32 values it separated before)
+        edges = np.unique(edges.astype(next(iter(dtypes))))
     width = edges.size + 1
     normal = np.zeros((len(maps_), width), dtype=np.int64)
     defect = np.zeros((len(maps_), width), dtype=np.int64)
     overlap = np.zeros((len(maps_), width), dtype=np.float64)
     n_regions = np.zeros(len(maps_), dtype=np.int64)
     for i, (amap, mask) in enumerate(zip(maps_, masks_, strict=True)):
-        bins = np.searchsorted(edges, amap.ravel().astype(np.float64), side="right")
+        bins = np.searchsorted(edges, amap.ravel(), side="right")
         regions, counts = label_regions(mask)
-        region = regions.ravel()
-        normal[i] = np.bincount(bins[region == 0], minlength=width)
-        defect[i] = np.bincount(bins[region != 0], minlength=width)
         n_regions[i] = counts.size - 1
-        if counts.size > 1:
-            share = np.where(region != 0, 1.0 / counts[region], 0.0)
-            overlap[i] = np.bincount(bins, weights=share, minlength=width)
+        if counts.size == 1:  # a good image: every pixel normal
+            normal[i] = np.bincount(bins, minlength=width)
+            continue
+        region = regions.ravel()
+        inside = region != 0
+        both = np.bincount(bins * 2 + inside, minlength=2 * width)
+        normal[i], defect[i] = both[0::2], both[1::2]
+        share = 1.0 / counts[region[inside]]
+        overlap[i] = np.bincount(bins[inside], weights=share, minlength=width)
     return PixelStatistics(edges, normal, defect, overlap, n_regions)
 
 
