@@ -1,4 +1,4 @@
-"""Paired statistics for a candidate against a baseline on the same images (docs/REFERENCE.md §12).
+"""Paired statistics: a candidate against a baseline on the same images (docs/REFERENCE.md §5).
 
 Pure functions, NumPy and SciPy only. Every test is paired (both models scored the same
 images) and one-sided against a margin ``max_drop`` (δ) on ``Δ = candidate − baseline``:
@@ -57,7 +57,7 @@ __all__ = [
 Mode = Literal["regression", "non_inferior"]
 MODES = ("regression", "non_inferior")
 
-#: Defaults of docs/REFERENCE.md §12.
+#: Defaults of the release comparisons (docs/REFERENCE.md §5, Statistics).
 N_RESAMPLES = 2000
 SEED = 0
 #: The AUPIMO authors' tolerance: per-image differences within it are ties (zero).
@@ -607,7 +607,10 @@ def _as_data(data: Any, n_images: int, name: str) -> Any:
                 f"{name} holds statistics of {data.n_images} images; labels have {n_images}"
             )
         return data
-    array = np.asarray(data)
+    try:
+        array = np.asarray(data)
+    except ValueError:  # ragged
+        array = np.empty(())
     if array.ndim == 0 or array.shape[0] != n_images:
         raise MetricInputError(
             f"{name} has shape {array.shape}; expected one entry per image ({n_images}) on its "

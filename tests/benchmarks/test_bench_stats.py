@@ -1,4 +1,4 @@
-"""Cost of every comparison of one item against its metrics step (docs/REFERENCE.md §12).
+"""Cost of every comparison of one item against its metrics step (docs/REFERENCE.md §5).
 
 Heavy: skipped in a plain ``pytest tests/`` run; run with ``PYIMGANO_BENCH=1`` (or
 ``--benchmark-only``). Scale as :mod:`tests.benchmarks.test_bench_metrics` (default 80 maps of

@@ -122,3 +122,21 @@ def test_a_null_per_defect_metric_carries_the_metrics_own_reason():
             assert notes[f"metrics_by_defect.{defect}.{name}"] == (
                 f"only one class in labels ({count})"
             )
+
+
+def test_fpr_limits_add_operating_points_to_the_report(synthetic_root, fake_model_name):
+    from pyimgano.report import validate_report
+
+    case = Case(model=fake_model_name, dataset_format="mvtec", root=synthetic_root,
+                category="tiles", fpr_limits=(0.25, 0.5))
+    report = run_case(case).report
+    labels = np.array([r["label"] for r in report.records], dtype=bool)
+    scores = np.array([r["score"] for r in report.records])
+    for limit in (0.25, 0.5):
+        best = 0.0  # from the definition: every score as threshold, FPR <= limit
+        for t in scores:
+            if np.mean(scores[~labels] >= t) <= limit:
+                best = max(best, float(np.mean(scores[labels] >= t)))
+        assert report.metrics[f"image_tpr_at_fpr_{limit}"] == best
+    assert report.settings["fpr_limits"] == [0.25, 0.5]
+    validate_report(report.to_dict())

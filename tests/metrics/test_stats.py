@@ -367,3 +367,25 @@ def test_bootstrap_coverage_and_type_one_error_on_binormal_simulations() -> None
     assert 0.93 <= cover_single / N_SIM <= 0.97
     assert 0.93 <= cover_delta / N_SIM <= 0.97
     assert false_alarms / N_SIM <= 0.05 + 0.01
+
+
+@pytest.mark.slow
+def test_wilcoxon_type_one_error_and_interval_coverage_on_simulations() -> None:
+    """Per-image AUPIMO differences symmetric about −δ: the regression test at the margin
+    rejects at most alpha + 0.01; the mean difference's 95% interval covers −δ."""
+    rng = np.random.default_rng(23)
+    max_drop, n_images = 0.02, 40
+    false_alarms = covered = 0
+    for sim in range(N_SIM):
+        base = rng.uniform(0.2, 0.9, size=n_images)
+        cand = base - max_drop + rng.normal(0.0, 0.03, size=n_images)
+        # alpha 0.025: the 95% interval; the p-value does not depend on alpha
+        result = wilcoxon_aupimo(base, cand, max_drop=max_drop, alpha=0.025, seed=sim)
+        false_alarms += result.p_value < 0.05  # the regression test at alpha 0.05
+        covered += result.ci_low <= -max_drop <= result.ci_high
+    print(
+        f"\nWilcoxon ({N_SIM} sims, {n_images} images): type-I {false_alarms / N_SIM:.3f},"
+        f" mean-difference CI coverage {covered / N_SIM:.3f}"
+    )
+    assert false_alarms / N_SIM <= 0.05 + 0.01
+    assert 0.93 <= covered / N_SIM <= 0.97
