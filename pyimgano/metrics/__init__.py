@@ -18,7 +18,7 @@ Public API
   fpr_limits=...)``)
 - paired statistics (:mod:`.stats`): :func:`delong_test`, :func:`delong_ci`,
   :func:`wilcoxon_aupimo`, :func:`paired_bootstrap`, :func:`bootstrap_ci` ->
-  :class:`PairedTest` / :class:`Interval`; bootstrap metrics :func:`image_auroc_metric`,
+  :class:`PairedTest` / :class:`Interval`; bootstrap metrics :func:`image_bootstrap_metric`,
   :func:`pixel_auroc_metric`, :func:`aupro_metric` on :func:`pixel_statistics`
 - building blocks: :func:`auroc`, :func:`average_precision`, :func:`f1_max`,
   :func:`f1_max_threshold`,
@@ -82,6 +82,7 @@ from pyimgano.metrics.stats import (
     delong_ci,
     delong_test,
     image_auroc_metric,
+    image_bootstrap_metric,
     paired_bootstrap,
     pixel_auroc_metric,
     pixel_statistics,
@@ -114,6 +115,7 @@ __all__ = [
     "f1_max",
     "f1_max_threshold",
     "image_auroc_metric",
+    "image_bootstrap_metric",
     "image_metrics",
     "limit_key",
     "metric_direction",

@@ -45,10 +45,14 @@ __all__ = [
     "Interval",
     "PairedTest",
     "PixelStatistics",
+    "aupro_metric",
     "bootstrap_ci",
     "delong_ci",
     "delong_test",
+    "image_auroc_metric",
+    "image_bootstrap_metric",
     "paired_bootstrap",
+    "pixel_auroc_metric",
     "pixel_statistics",
     "resampled_auroc",
     "wilcoxon_aupimo",
@@ -554,6 +558,13 @@ def resampled_auroc(labels: np.ndarray, scores: np.ndarray, counts: np.ndarray) 
         ``Σ_i Σ_j c_i c_j H(s_i − s_j) / (Σ_i c_i · Σ_j c_j)`` over anomalous i and normal j,
         ``H`` = 1 above, 1/2 tied; O(n_resamples · n_images) after one sort.
     """
+    return _grouped_auroc(*_grouped_weights(labels, scores, counts))
+
+
+def _grouped_weights(
+    labels: np.ndarray, scores: np.ndarray, counts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per resample, the anomalous and normal weight of each distinct score, ascending."""
     order = np.argsort(scores, kind="stable")
     sorted_scores = scores[order]
     starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
@@ -562,7 +573,41 @@ def resampled_auroc(labels: np.ndarray, scores: np.ndarray, counts: np.ndarray) 
     if starts.size < scores.size:  # ties: one group per distinct score
         weights = np.add.reduceat(weights, starts, axis=1)
         pos = np.add.reduceat(pos, starts, axis=1)
-    return _grouped_auroc(pos, weights - pos)
+    return pos, weights - pos
+
+
+def _descending_rates(
+    labels: np.ndarray, scores: np.ndarray, counts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(tp, fp, n_pos, n_neg)``: cumulative weights at each distinct threshold, highest
+    first (the ROC points without the (0, 0) start), and the class totals per resample."""
+    pos, neg = _grouped_weights(labels, scores, counts)
+    tp = np.cumsum(pos[:, ::-1], axis=1)
+    fp = np.cumsum(neg[:, ::-1], axis=1)
+    return tp, fp, tp[:, -1], fp[:, -1]
+
+
+def _resampled_ap(labels: np.ndarray, scores: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``image_ap`` of every resample: ``Σ (R_n − R_{n−1}) P_n`` (as scikit-learn)."""
+    tp, fp, n_pos, _ = _descending_rates(labels, scores, counts)
+    rises = np.diff(tp, axis=1, prepend=0.0)
+    precision = np.divide(tp, tp + fp, out=np.zeros_like(tp), where=rises > 0)
+    return np.einsum("rg,rg->r", rises, precision) / n_pos
+
+
+def _resampled_f1_max(labels: np.ndarray, scores: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``image_f1_max`` of every resample: ``max 2 TP / (TP + FP + n_pos)``."""
+    tp, fp, n_pos, _ = _descending_rates(labels, scores, counts)
+    return 2.0 * np.max(tp / (tp + fp + n_pos[:, None]), axis=1)
+
+
+def _resampled_tpr_at_fpr(
+    labels: np.ndarray, scores: np.ndarray, counts: np.ndarray, limit: float
+) -> np.ndarray:
+    """``image_tpr_at_fpr_<limit>`` of every resample (the (0, 0) start always qualifies)."""
+    tp, fp, n_pos, n_neg = _descending_rates(labels, scores, counts)
+    inside = fp / n_neg[:, None] <= limit
+    return np.max(np.where(inside, tp, 0.0), axis=1) / n_pos
 
 
 @dataclass(frozen=True)
@@ -590,6 +635,40 @@ def image_auroc_metric() -> BootstrapMetric:
     from pyimgano.metrics.image import auroc
 
     return BootstrapMetric("image_auroc", auroc, resampled_auroc)
+
+
+def image_bootstrap_metric(name: str) -> BootstrapMetric:
+    """The :class:`BootstrapMetric` of an image metric by report name, all resamples at once:
+    ``image_auroc``, ``image_ap``, ``image_f1_max`` or ``image_tpr_at_fpr_<x>``.
+
+    Each resample's value equals the metric function on the resampled images (to rounding).
+
+    Raises
+    ------
+    MetricInputError
+        For any other name.
+    """
+    from pyimgano.metrics.image import average_precision, f1_max, tpr_at_fpr
+    from pyimgano.metrics.results import metric_direction
+
+    if name == "image_auroc":
+        return image_auroc_metric()
+    if name == "image_ap":
+        return BootstrapMetric(name, average_precision, _resampled_ap)
+    if name == "image_f1_max":
+        return BootstrapMetric(name, f1_max, _resampled_f1_max)
+    prefix = "image_tpr_at_fpr_"
+    if name.startswith(prefix) and metric_direction(name) is not None:
+        limit = float(name[len(prefix) :])
+        return BootstrapMetric(
+            name,
+            lambda labels, scores: tpr_at_fpr(labels, scores, fpr_limit=limit),
+            lambda labels, scores, counts: _resampled_tpr_at_fpr(labels, scores, counts, limit),
+        )
+    raise MetricInputError(
+        f"no image bootstrap metric {name!r}; expected image_auroc, image_ap, image_f1_max or "
+        "image_tpr_at_fpr_<x>"
+    )
 
 
 def _as_metric(metric: Any) -> BootstrapMetric:

@@ -389,3 +389,30 @@ def test_wilcoxon_type_one_error_and_interval_coverage_on_simulations() -> None:
     )
     assert false_alarms / N_SIM <= 0.05 + 0.01
     assert 0.93 <= covered / N_SIM <= 0.97
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["image_auroc", "image_ap", "image_f1_max", "image_tpr_at_fpr_0.1", "image_tpr_at_fpr_0.5"],
+)
+def test_every_image_metric_resamples_exactly_as_the_metric_itself(name: str) -> None:
+    """The all-at-once form equals the metric function called on each resampled image set."""
+    from pyimgano.metrics import average_precision, f1_max, image_bootstrap_metric, tpr_at_fpr
+
+    plain = {
+        "image_auroc": auroc,
+        "image_ap": average_precision,
+        "image_f1_max": f1_max,
+        "image_tpr_at_fpr_0.1": lambda y, s: tpr_at_fpr(y, s, fpr_limit=0.1),
+        "image_tpr_at_fpr_0.5": lambda y, s: tpr_at_fpr(y, s, fpr_limit=0.5),
+    }[name]
+    for seed in range(3):
+        labels, a, b = _tied_case(seed, n=45)
+        slow = paired_bootstrap(labels, plain, a, b, n_resamples=200, seed=seed)
+        fast = paired_bootstrap(
+            labels, image_bootstrap_metric(name), a, b, n_resamples=200, seed=seed
+        )
+        for field in ("candidate", "baseline", "delta", "ci_low", "ci_high", "p_value"):
+            assert abs(getattr(slow, field) - getattr(fast, field)) <= 1e-12, (field, seed)
+    with pytest.raises(MetricInputError, match="no image bootstrap metric 'pixel_ap'"):
+        image_bootstrap_metric("pixel_ap")
