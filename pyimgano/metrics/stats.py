@@ -932,6 +932,59 @@ class PixelStatistics:
         )
 
 
+#: Uniform cells of the fast grid (a 4 MiB lookup table from cell to bin).
+_CELLS = 1 << 20
+
+
+def _threshold_grid(
+    maps: list[np.ndarray], n_bins: int, sample: int, seed: int
+) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """``(edges, to_bins)``: the grid's inner edges and a function from scores to bin indices,
+    non-decreasing in the score (so every bin is a valid threshold interval).
+
+    Few distinct scores (in the pixels, or in a seeded sample when there are more than
+    ``sample``): each is its own bin (``searchsorted`` into them: exact). Otherwise the range
+    is cut into 2**20 uniform cells and consecutive cells are merged into about ``n_bins``
+    bins of equal sampled pixel counts; a score's bin is then one multiply and one table
+    look-up (no per-pixel binary search).
+    """
+    total = sum(m.size for m in maps)
+    if total <= sample:
+        pooled = np.concatenate([m.ravel() for m in maps])
+    else:
+        rng = np.random.default_rng(seed)
+        pooled = np.concatenate(
+            [
+                m.ravel()[rng.integers(0, m.size, size=max(1, sample * m.size // total))]
+                for m in maps
+            ]
+        )
+    distinct = np.unique(pooled)
+    if distinct.size <= n_bins:
+        edges = distinct[1:]
+        return edges, lambda scores: np.searchsorted(edges, scores, side="right")
+    low = min(m.min() for m in maps)
+    high = max(m.max() for m in maps)
+    dtype = np.result_type(*(m.dtype for m in maps), np.float32)
+    if high <= low:
+        return np.empty(0), lambda scores: np.zeros(scores.size, dtype=np.intp)
+    origin = dtype.type(low)
+    scale = dtype.type((_CELLS - 1) / (float(high) - float(low)))
+
+    def to_cells(scores: np.ndarray) -> np.ndarray:
+        cells = (scores.astype(dtype, copy=False) - origin) * scale  # monotone; >= 0
+        return np.minimum(cells.astype(np.int32), _CELLS - 1)
+
+    per_cell = np.bincount(to_cells(pooled), minlength=_CELLS)
+    before = np.cumsum(per_cell) - per_cell
+    target = before * n_bins // pooled.size  # non-decreasing in the cell
+    _, table = np.unique(target, return_inverse=True)
+    table = table.astype(np.int32)
+    starts = np.flatnonzero(np.diff(table)) + 1
+    edges = float(low) + starts / float(scale)
+    return edges, lambda scores: table[to_cells(scores)]
+
+
 def pixel_statistics(
     maps: Any, masks: Any, *, n_bins: int = 4096, sample: int = 1_000_000, seed: int = SEED
 ) -> PixelStatistics:
@@ -944,10 +997,10 @@ def pixel_statistics(
     masks : sequence of 2-D arrays
         Ground truth, non-zero = defect, same shapes as ``maps``.
     n_bins : int, default 4096
-        Number of bins at most. With fewer distinct scores than that (in the pixels, or in a
-        seeded sample of at most ``sample`` of them) each distinct score is its own bin, so
-        the statistics are exact; otherwise the edges are quantiles of the (sampled) pooled
-        scores and each bin holds about the same number of pixels.
+        Number of bins (about). With no more distinct scores than that (in the pixels, or in
+        a seeded sample of at most ``sample`` of them) each distinct score is its own bin, so
+        the statistics are exact; otherwise bins of about equal (sampled) pixel counts, their
+        edges on a uniform grid of 2**20 cells over the score range.
     sample, seed : int
         Size and seed of the sample the edges come from.
 
@@ -963,10 +1016,11 @@ def pixel_statistics(
     Notes
     -----
     A resample's pixel curves are the sums of its images' histograms, so a bootstrap never
-    re-sorts the pixels: one pass over the pixels (a ``searchsorted`` into the edges), then
-    O(n_resamples · n_images · n_bins) for all resamples. Within one bin the pixels count as
-    tied; the resampled values approximate the exact ones to the grid's resolution, which
-    is why :func:`paired_bootstrap` takes the exact estimates through ``exact``.
+    re-sorts the pixels: one pass over the pixels (a multiply and a table look-up per pixel,
+    see ``_threshold_grid``), then O(n_resamples · n_images · n_bins) for all resamples.
+    Within one bin the pixels count as tied; the resampled values approximate the exact ones
+    to the grid's resolution, which is why :func:`paired_bootstrap` takes the exact estimates
+    through ``exact``.
     """
     from pyimgano.metrics._regions import label_regions
     from pyimgano.metrics._validation import check_maps_masks
@@ -974,32 +1028,14 @@ def pixel_statistics(
     maps_, masks_ = check_maps_masks(maps, masks)
     if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 2:
         raise MetricInputError(f"n_bins is {n_bins!r}; expected an integer >= 2")
-    total = sum(m.size for m in maps_)
-    if total <= sample:
-        pooled = np.concatenate([m.ravel() for m in maps_]).astype(np.float64)
-    else:
-        rng = np.random.default_rng(seed)
-        pooled = np.concatenate(
-            [
-                m.ravel()[rng.integers(0, m.size, size=max(1, sample * m.size // total))]
-                for m in maps_
-            ]
-        ).astype(np.float64)
-    edges = np.unique(pooled)[1:]  # every distinct score its own bin, when they are few
-    if edges.size >= n_bins:
-        edges = np.unique(np.quantile(pooled, np.linspace(0.0, 1.0, n_bins + 1)[1:-1]))
-    dtypes = {m.dtype for m in maps_}
-    if len(dtypes) == 1 and np.issubdtype(next(iter(dtypes)), np.floating):
-        # compare in the maps' own precision: no float64 copy of every map (a cast edge
-        # still separates the same float32 values it separated before)
-        edges = np.unique(edges.astype(next(iter(dtypes))))
+    edges, to_bins = _threshold_grid(maps_, n_bins, sample, seed)
     width = edges.size + 1
     normal = np.zeros((len(maps_), width), dtype=np.int64)
     defect = np.zeros((len(maps_), width), dtype=np.int64)
     overlap = np.zeros((len(maps_), width), dtype=np.float64)
     n_regions = np.zeros(len(maps_), dtype=np.int64)
     for i, (amap, mask) in enumerate(zip(maps_, masks_, strict=True)):
-        bins = np.searchsorted(edges, amap.ravel(), side="right")
+        bins = to_bins(amap.ravel())
         regions, counts = label_regions(mask)
         n_regions[i] = counts.size - 1
         if counts.size == 1:  # a good image: every pixel normal
@@ -1015,8 +1051,18 @@ def pixel_statistics(
 
 
 def _binned_pixel_auroc_rows(stats: PixelStatistics, counts: np.ndarray) -> np.ndarray:
+    """Binned pixel AUROC per resample, as a quadratic form in the image multiplicities.
+
+    With ``D`` (defect) and ``N`` (normal) histograms per image and ``C = cumsum(N) − N / 2``
+    (normal pixels below each bin, ties 1/2), a resample ``w`` wins ``(wD)·(wC) = w (D Cᵀ) wᵀ``
+    pairs: one (n_images, n_images) matrix serves every resample.
+    """
     weights = np.asarray(counts, dtype=np.float64)
-    return _grouped_auroc(weights @ stats.defect, weights @ stats.normal)
+    normal = stats.normal.astype(np.float64)
+    below = np.cumsum(normal, axis=1) - 0.5 * normal
+    pairs = stats.defect.astype(np.float64) @ below.T
+    wins = np.einsum("ri,ij,rj->r", weights, pairs, weights)
+    return wins / ((weights @ stats.defect.sum(axis=1)) * (weights @ stats.normal.sum(axis=1)))
 
 
 def _binned_pixel_auroc(labels: np.ndarray, stats: PixelStatistics) -> float | None:
@@ -1035,14 +1081,40 @@ def pixel_auroc_metric() -> BootstrapMetric:
 
 
 def _binned_aupro_rows(stats: PixelStatistics, counts: np.ndarray, limit: float) -> np.ndarray:
+    """Binned AU-PRO per resample. Only the bins up to a little past ``limit`` are summed
+    (where the pooled FPR reaches ``min(1, 3·limit + 0.05)``); a resample whose curve has not
+    passed ``limit`` there is recomputed over all bins."""
     weights = np.asarray(counts, dtype=np.float64)
     # highest bin first: thresholds decrease, rates grow
-    fp = np.cumsum((weights @ stats.normal)[:, ::-1], axis=1)
-    pro = np.cumsum((weights @ stats.overlap)[:, ::-1], axis=1)
-    n_neg, n_regions = fp[:, -1], weights @ stats.n_regions
+    normal_cum = np.cumsum(stats.normal[:, ::-1], axis=1)
+    overlap_cum = np.cumsum(stats.overlap[:, ::-1], axis=1)
+    pooled = normal_cum.sum(axis=0)
+    cut = int(np.searchsorted(pooled, min(1.0, 3 * limit + 0.05) * pooled[-1])) + 1
+    fp = weights @ normal_cum[:, :cut]
+    pro = weights @ overlap_cum[:, :cut]
+    n_neg, n_regions = weights @ normal_cum[:, -1], weights @ stats.n_regions
+    short = fp[:, -1] <= limit * n_neg  # not past the limit within the cut
+    if cut < pooled.size and short.any():
+        out = _pro_areas(fp, pro, n_neg, n_regions, limit)
+        out[short] = _pro_areas(
+            weights[short] @ normal_cum,
+            weights[short] @ overlap_cum,
+            n_neg[short],
+            n_regions[short],
+            limit,
+        )
+        return out
+    return _pro_areas(fp, pro, n_neg, n_regions, limit)
+
+
+def _pro_areas(
+    fp: np.ndarray, pro: np.ndarray, n_neg: np.ndarray, n_regions: np.ndarray, limit: float
+) -> np.ndarray:
+    """Normalised PRO area to ``limit`` per row (NaN without normal pixels or regions), from
+    the cumulative curve points in decreasing-threshold order."""
+    rows = fp.shape[0]
     valid = (n_neg > 0) & (n_regions > 0)
     safe_neg, safe_regions = np.where(valid, n_neg, 1.0), np.where(valid, n_regions, 1.0)
-    rows = weights.shape[0]
     x = np.concatenate([np.zeros((rows, 1)), fp / safe_neg[:, None], np.ones((rows, 1))], axis=1)
     y = np.concatenate(
         [

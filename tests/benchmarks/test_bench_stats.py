@@ -20,9 +20,8 @@ import numpy as np
 
 from pyimgano.metrics import (
     aupro_metric,
-    average_precision,
     delong_test,
-    f1_max,
+    image_bootstrap_metric,
     paired_bootstrap,
     pixel_auroc_metric,
     pixel_metrics,
@@ -50,8 +49,9 @@ def test_comparison_cost(benchmark) -> None:
 
     def compare() -> dict[str, object]:
         out: dict[str, object] = {"image_auroc": delong_test(labels, scores_a, scores_b)}
-        for fn in (average_precision, f1_max):
-            out[fn.__name__] = paired_bootstrap(labels, fn, scores_a, scores_b)
+        for name in ("image_ap", "image_f1_max"):
+            metric = image_bootstrap_metric(name)
+            out[name] = paired_bootstrap(labels, metric, scores_a, scores_b)
         stats_a, stats_b = pixel_statistics(maps_a, masks), pixel_statistics(maps_b, masks)
         for name, metric in (("pixel_auroc", pixel_auroc_metric()), ("aupro", aupro_metric())):
             exact = (exact_a[name], exact_b[name])

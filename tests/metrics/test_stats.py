@@ -416,3 +416,28 @@ def test_every_image_metric_resamples_exactly_as_the_metric_itself(name: str) ->
             assert abs(getattr(slow, field) - getattr(fast, field)) <= 1e-12, (field, seed)
     with pytest.raises(MetricInputError, match="no image bootstrap metric 'pixel_ap'"):
         image_bootstrap_metric("pixel_ap")
+
+
+@pytest.mark.parametrize("limit", [0.05, 0.3, 1.0])
+def test_binned_pixel_metrics_of_skewed_resamples_equal_the_metrics_of_those_images(
+    limit: float,
+) -> None:
+    """Resamples dominated by one image whose scores are all low (its curve passes the limit
+    only far down the grid) and by others: each equals pixel_metrics of its own images."""
+    maps, masks = _pixel_case(2, levels=12)
+    maps[0] = maps[0] - 40  # a good image scored far below every other one
+    labels = np.array([i % 2 for i in range(8)])
+    stats = pixel_statistics(maps, masks)
+    rng = np.random.default_rng(3)
+    rows = [np.array([7, 1, 0, 0, 0, 0, 0, 0]), np.array([6, 0, 0, 2, 0, 0, 0, 0])]
+    rows += [rng.multinomial(8, rng.dirichlet(np.ones(8) * 0.5)) for _ in range(8)]
+    rows = [r for r in rows if r[1::2].sum() and r[0::2].sum()]  # both classes present
+    counts = np.array(rows)
+    got_pro = aupro_metric(limit).resampled(labels, stats, counts)
+    got_roc = pixel_auroc_metric().resampled(labels, stats, counts)
+    for row, pro_value, roc_value in zip(counts, got_pro, got_roc, strict=True):
+        pick = np.repeat(np.arange(8), row)
+        sub_maps, sub_masks = [maps[i] for i in pick], [masks[i] for i in pick]
+        assert pro_value == pytest.approx(aupro(sub_maps, sub_masks, limit=limit), abs=TOL)
+        expected = pixel_metrics(sub_maps, sub_masks)["pixel_auroc"]
+        assert roc_value == pytest.approx(expected, abs=TOL)
