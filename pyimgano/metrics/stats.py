@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -922,6 +923,21 @@ class PixelStatistics:
     def n_images(self) -> int:
         return int(self.normal.shape[0])
 
+    @cached_property
+    def winning_pairs(self) -> np.ndarray:
+        """(n_images, n_images): defect pixels of image i above normal pixels of image j
+        (ties 1/2, same bin = tied), the matrix of the pixel AUROC's quadratic form."""
+        normal = self.normal.astype(np.float64)
+        below = np.cumsum(normal, axis=1) - 0.5 * normal
+        return self.defect.astype(np.float64) @ below.T
+
+    @cached_property
+    def descending(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per image, normal pixels and region overlap at or above each bin, highest bin
+        first (the PRO curve's cumulative counts)."""
+        normal = np.cumsum(self.normal[:, ::-1], axis=1).astype(np.float64)
+        return normal, np.cumsum(self.overlap[:, ::-1], axis=1)
+
     def __getitem__(self, index: Any) -> PixelStatistics:
         return PixelStatistics(
             self.edges,
@@ -1058,10 +1074,7 @@ def _binned_pixel_auroc_rows(stats: PixelStatistics, counts: np.ndarray) -> np.n
     pairs: one (n_images, n_images) matrix serves every resample.
     """
     weights = np.asarray(counts, dtype=np.float64)
-    normal = stats.normal.astype(np.float64)
-    below = np.cumsum(normal, axis=1) - 0.5 * normal
-    pairs = stats.defect.astype(np.float64) @ below.T
-    wins = np.einsum("ri,ij,rj->r", weights, pairs, weights)
+    wins = np.einsum("ri,ij,rj->r", weights, stats.winning_pairs, weights)
     return wins / ((weights @ stats.defect.sum(axis=1)) * (weights @ stats.normal.sum(axis=1)))
 
 
@@ -1082,14 +1095,13 @@ def pixel_auroc_metric() -> BootstrapMetric:
 
 def _binned_aupro_rows(stats: PixelStatistics, counts: np.ndarray, limit: float) -> np.ndarray:
     """Binned AU-PRO per resample. Only the bins up to a little past ``limit`` are summed
-    (where the pooled FPR reaches ``min(1, 3·limit + 0.05)``); a resample whose curve has not
-    passed ``limit`` there is recomputed over all bins."""
+    (where the pooled FPR reaches ``min(1, 1.5·limit + 0.02)``); a resample whose curve has
+    not passed ``limit`` there is recomputed over all bins, so the cut never changes a value."""
     weights = np.asarray(counts, dtype=np.float64)
     # highest bin first: thresholds decrease, rates grow
-    normal_cum = np.cumsum(stats.normal[:, ::-1], axis=1)
-    overlap_cum = np.cumsum(stats.overlap[:, ::-1], axis=1)
+    normal_cum, overlap_cum = stats.descending
     pooled = normal_cum.sum(axis=0)
-    cut = int(np.searchsorted(pooled, min(1.0, 3 * limit + 0.05) * pooled[-1])) + 1
+    cut = int(np.searchsorted(pooled, min(1.0, 1.5 * limit + 0.02) * pooled[-1])) + 1
     fp = weights @ normal_cum[:, :cut]
     pro = weights @ overlap_cum[:, :cut]
     n_neg, n_regions = weights @ normal_cum[:, -1], weights @ stats.n_regions
