@@ -8,8 +8,10 @@ images) and one-sided against a margin ``max_drop`` (δ) on ``Δ = candidate −
 - ``mode="non_inferior"``: H0 ``Δ <= −δ``; ``p_value`` is the evidence that the drop is smaller
   than δ, and the comparison passes only when ``p_value < alpha``.
 
-``ci_low``/``ci_high`` are the two-sided ``1 − 2·alpha`` interval of Δ (so a one-sided test at
-``alpha`` rejects exactly when the interval's matching end lies beyond ``−δ``).
+``ci_low``/``ci_high`` are the two-sided ``1 − 2·alpha`` interval of Δ. For DeLong the
+one-sided test at ``alpha`` rejects exactly when the interval's matching end lies beyond
+``−δ``, for the bootstrap up to interpolation between two resamples; Wilcoxon's interval is of
+the mean difference while its test is on signed ranks, so the two may disagree.
 
 Methods:
 
