@@ -59,13 +59,14 @@ def _image_level(
     scores: np.ndarray,
     pred_labels: list[int | None],
     defects: Sequence[str],
+    fpr_limits: tuple[float, ...] = (),
 ) -> tuple[dict[str, float | None], dict[str, str], dict[str, dict[str, float | None]]]:
     from pyimgano.metrics import decision_metrics, image_metrics
 
     metrics: dict[str, float | None] = {}
     notes: dict[str, str] = {}
     for result in (
-        image_metrics(labels, scores),
+        image_metrics(labels, scores, fpr_limits=fpr_limits),
         decision_metrics(labels, None if any(p is None for p in pred_labels) else pred_labels),
     ):
         metrics.update(result)
@@ -264,6 +265,7 @@ def evaluate(
     aupro_limits: Sequence[float] = (),
     auspro_limits: Sequence[float] = (),
     aupimo_fpr_bounds: tuple[float, float] = (1e-5, 1e-4),
+    fpr_limits: Sequence[float] = (),
     reference: Detector | None = None,
     parity: Mapping[str, float] | None = None,
     model_name: str = "",
@@ -287,6 +289,8 @@ def evaluate(
         :mod:`pyimgano.inference`).
     aupro_limit, aupro_limits, auspro_limits, aupimo_fpr_bounds
         Pixel metric options (:class:`PixelOptions`).
+    fpr_limits : sequence of float
+        Operating points: ``image_tpr_at_fpr_<limit>`` per limit (recorded in ``settings``).
     reference : Detector, optional
         Export parity: a reference model run on the same decoded images; the report gains
         ``parity`` (:mod:`pyimgano.parity`) and each record its ``reference_score``.
@@ -362,7 +366,7 @@ def evaluate(
         scores = np.asarray([p.score for p in predictions], dtype=np.float64)
         pred_labels = [p.pred_label for p in predictions]
         metrics, notes, by_defect = _image_level(
-            labels, scores, pred_labels, [s.defect_type for s in dataset]
+            labels, scores, pred_labels, [s.defect_type for s in dataset], tuple(fpr_limits)
         )
         description = model.describe()
         threshold = _threshold(description)
@@ -436,6 +440,8 @@ def evaluate(
     }
     if options.aupro_limits:
         settings["aupro_limits"] = list(options.aupro_limits)
+    if fpr_limits:
+        settings["fpr_limits"] = [float(x) for x in fpr_limits]
     if pixel:
         settings["aupimo_fpr_bounds"] = list(options.aupimo_fpr_bounds)
         if dataset.format == "mvtec_loco":

@@ -79,7 +79,8 @@ def parse_bounds(spec: Any, *, where: str) -> dict[str, Bound]:
         if metric in RESOURCE_METRICS:
             higher = False
         if higher is None:
-            allowed = [*sorted(directions), "aupro_<limit>", "auspro_<limit>"]
+            parametrised = ["aupro_<limit>", "auspro_<limit>", "image_tpr_at_fpr_<x>"]
+            allowed = [*sorted(directions), *parametrised]
             raise SuiteError(
                 f"{here}: unknown metric {metric!r}; allowed: {', '.join(allowed)}"
             )

@@ -63,6 +63,8 @@ class Case:
         FPR limits of AU-sPRO (``mvtec_loco`` only); empty means the default ``(0.05,)``.
     aupimo_fpr_bounds : (float, float)
         FPR integration bounds of AUPIMO on the normal images.
+    fpr_limits : tuple of float
+        Operating points reported as ``image_tpr_at_fpr_<limit>`` (docs/REFERENCE.md §5).
     reference : path or None
         Reference checkpoint for export parity (docs/REFERENCE.md §11), run on the same decoded
         images.
@@ -92,6 +94,7 @@ class Case:
     aupro_limits: tuple[float, ...] = ()
     auspro_limits: tuple[float, ...] = ()
     aupimo_fpr_bounds: tuple[float, float] = (1e-5, 1e-4)
+    fpr_limits: tuple[float, ...] = ()
     reference: Path | None = None
     reference_sha256: str | None = None
     parity: Mapping[str, float] | None = None
@@ -250,6 +253,7 @@ def run_case(case: Case, *, progress: bool = False) -> Evaluation:
         aupro_limits=case.aupro_limits,
         auspro_limits=case.auspro_limits,
         aupimo_fpr_bounds=case.aupimo_fpr_bounds,
+        fpr_limits=case.fpr_limits,
         reference=reference,
         parity=case.parity,
         model_name=case.model,

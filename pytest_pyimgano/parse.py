@@ -37,7 +37,7 @@ from pytest_pyimgano.spec import (
 TOP_KEYS = (SUITE_KEY, "name", "defaults", "datasets", "models")
 OPTION_KEYS = (
     "pixel", "batch_size", "device", "aupro_limit", "precision", "aupro_limits",
-    "auspro_limits", "aupimo_fpr_bounds", "thresholds", "snapshot",
+    "auspro_limits", "aupimo_fpr_bounds", "fpr_limits", "thresholds", "snapshot",
 )
 DEFAULTS_KEYS = OPTION_KEYS
 MODEL_KEYS = (
@@ -395,7 +395,7 @@ def _options(entry: Mapping[str, Any], source: str, keypath: str) -> Options:
     from pyimgano.backends.device import parse_device
 
     pixel = batch_size = device = aupro_limit = precision = None
-    aupro_limits = auspro_limits = aupimo_bounds = None
+    aupro_limits = auspro_limits = aupimo_bounds = fpr_limits = None
     if entry.get("pixel") is not None:
         pixel = _bool(entry["pixel"], source, f"{keypath}.pixel")
     if entry.get("batch_size") is not None:
@@ -422,8 +422,10 @@ def _options(entry: Mapping[str, Any], source: str, keypath: str) -> Options:
         aupimo_bounds = _fpr_bounds(
             entry["aupimo_fpr_bounds"], source, f"{keypath}.aupimo_fpr_bounds"
         )
+    if entry.get("fpr_limits") is not None:
+        fpr_limits = _limits(entry["fpr_limits"], source, f"{keypath}.fpr_limits")
     return Options(pixel, batch_size, device, aupro_limit, precision, aupro_limits,
-                   auspro_limits, aupimo_bounds)
+                   auspro_limits, aupimo_bounds, fpr_limits)
 
 
 def _fraction(value: Any, source: str, keypath: str) -> float:

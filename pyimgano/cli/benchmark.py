@@ -98,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
         "aupro_<limit> (e.g. 0.05,0.3)",
     )
     parser.add_argument(
+        "--fpr-limits",
+        default=None,
+        metavar="X1,X2",
+        help="operating points: FPR limits, comma-separated, each in (0, 1], reported as "
+        "image_tpr_at_fpr_<x> (e.g. 0.01)",
+    )
+    parser.add_argument(
         "--output",
         type=Path,
         default=None,
@@ -169,10 +176,10 @@ class BenchmarkOptions:
     jsonl: Path | None = None
 
 
-def parse_aupro_limits(text: str | None) -> tuple[float, ...]:
+def parse_aupro_limits(text: str | None, *, flag: str = "--aupro-limits") -> tuple[float, ...]:
     """``"0.05,0.3"`` → ``(0.05, 0.3)``; each limit a number in (0, 1], none repeated.
 
-    Raises :class:`~pyimgano.errors.ConfigError` naming the bad part.
+    Raises :class:`~pyimgano.errors.ConfigError` naming ``flag`` and the bad part.
     """
     from pyimgano.errors import ConfigError
 
@@ -184,12 +191,12 @@ def parse_aupro_limits(text: str | None) -> tuple[float, ...]:
             value = float(part)
         except ValueError:
             raise ConfigError(
-                f"--aupro-limits {text!r}: {part!r} is not a number (expected e.g. 0.05,0.3)"
+                f"{flag} {text!r}: {part!r} is not a number (expected e.g. 0.05,0.3)"
             ) from None
         if not (math.isfinite(value) and 0.0 < value <= 1.0):
-            raise ConfigError(f"--aupro-limits {text!r}: {part} is not in (0, 1]")
+            raise ConfigError(f"{flag} {text!r}: {part} is not in (0, 1]")
         if value in limits:
-            raise ConfigError(f"--aupro-limits {text!r}: {part} is given twice")
+            raise ConfigError(f"{flag} {text!r}: {part} is given twice")
         limits.append(value)
     return tuple(limits)
 
@@ -251,6 +258,7 @@ def parse_options(argv: Sequence[str] | None) -> BenchmarkOptions:
         dataset_options=parse_model_kwargs(args.dataset_options, source="--dataset-options"),
         precision=args.precision,
         aupro_limits=parse_aupro_limits(args.aupro_limits),
+        fpr_limits=parse_aupro_limits(args.fpr_limits, flag="--fpr-limits"),
         reference=args.reference_checkpoint,
         reference_sha256=args.reference_sha256,
         parity=_parity_bounds(args),
@@ -349,7 +357,8 @@ def headline_lines(data: Mapping[str, Any]) -> list[str]:
         f"({dataset.get('n_test')} images, {dataset.get('n_anomalous')} anomalous)"
     ]
     shown = [f"{name} {_number(metrics[name])}" for name in HEADLINE if name in metrics]
-    extra = sorted(n for n in metrics if n.startswith(("aupro_", "auspro_", "aupimo_")))
+    prefixes = ("aupro_", "auspro_", "aupimo_", "image_tpr_at_fpr_")
+    extra = sorted(n for n in metrics if n.startswith(prefixes))
     shown += [f"{name} {_number(metrics[name])}" for name in extra]
     if shown:
         lines.append("  " + "  ".join(shown))

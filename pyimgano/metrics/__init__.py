@@ -14,6 +14,12 @@ Public API
   evaluation's entry point: per-image AUPIMO, the sweep's ROC/PRO curves, AU-sPRO with
   ``defects``, precomputed region labels, NumPy or torch on the maps' device)
 - :func:`decision_metrics` -> ``image_miss_rate``, ``image_false_reject_rate``
+- operating points: :func:`tpr_at_fpr` (``image_tpr_at_fpr_<x>`` via ``image_metrics(...,
+  fpr_limits=...)``)
+- paired statistics (:mod:`.stats`): :func:`delong_test`, :func:`delong_ci`,
+  :func:`wilcoxon_aupimo`, :func:`paired_bootstrap`, :func:`bootstrap_ci` ->
+  :class:`PairedTest` / :class:`Interval`; bootstrap metrics :func:`image_bootstrap_metric`,
+  :func:`pixel_auroc_metric`, :func:`aupro_metric` on :func:`pixel_statistics`
 - building blocks: :func:`auroc`, :func:`average_precision`, :func:`f1_max`,
   :func:`f1_max_threshold`,
   :func:`roc_curve`, :func:`pro_curve`, :func:`aupro`
@@ -55,6 +61,8 @@ from pyimgano.metrics.image import (
     f1_max_threshold,
     image_metrics,
     roc_curve,
+    tpr_at_fpr,
+    tpr_at_fpr_key,
 )
 from pyimgano.metrics.pixel import PixelEvaluation, evaluate_pixels, pixel_metrics
 from pyimgano.metrics.results import (
@@ -65,27 +73,61 @@ from pyimgano.metrics.results import (
     metric_direction,
 )
 from pyimgano.metrics.spro import SproResults, auspro
+from pyimgano.metrics.stats import (
+    BootstrapMetric,
+    Interval,
+    PairedTest,
+    PixelStatistics,
+    aupro_metric,
+    bootstrap_ci,
+    delong_ci,
+    delong_test,
+    image_auroc_metric,
+    image_bootstrap_metric,
+    paired_bootstrap,
+    pixel_auroc_metric,
+    pixel_statistics,
+    resampled_auroc,
+    wilcoxon_aupimo,
+)
 
 __all__ = [
     "METRIC_DIRECTIONS",
     "METRIC_PREFIX_DIRECTIONS",
     "AupimoResult",
+    "BootstrapMetric",
+    "Interval",
     "MetricResults",
+    "PairedTest",
     "PixelEvaluation",
+    "PixelStatistics",
     "SproResults",
     "aupimo",
     "aupro",
+    "aupro_metric",
     "auspro",
     "auroc",
     "average_precision",
+    "bootstrap_ci",
     "decision_metrics",
+    "delong_ci",
+    "delong_test",
     "evaluate_pixels",
     "f1_max",
     "f1_max_threshold",
+    "image_auroc_metric",
+    "image_bootstrap_metric",
     "image_metrics",
     "limit_key",
     "metric_direction",
+    "paired_bootstrap",
+    "pixel_auroc_metric",
     "pixel_metrics",
+    "pixel_statistics",
     "pro_curve",
+    "resampled_auroc",
     "roc_curve",
+    "tpr_at_fpr",
+    "tpr_at_fpr_key",
+    "wilcoxon_aupimo",
 ]

@@ -10,15 +10,16 @@ returns NaN instead).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from pyimgano.errors import MetricInputError
-from pyimgano.metrics._curves import AveragePrecision, CurveCollector, F1Max, RocArea
+from pyimgano.metrics._curves import AveragePrecision, Block, CurveCollector, F1Max, RocArea
 from pyimgano.metrics._sweep import Consumer, sweep
-from pyimgano.metrics._validation import check_labels, check_scores
-from pyimgano.metrics.results import MetricResults, one_class_note
+from pyimgano.metrics._validation import check_labels, check_limit, check_scores
+from pyimgano.metrics.results import MetricResults, limit_key, one_class_note
 
 __all__ = [
     "auroc",
@@ -27,9 +28,48 @@ __all__ = [
     "f1_max_threshold",
     "image_metrics",
     "roc_curve",
+    "tpr_at_fpr",
+    "tpr_at_fpr_key",
 ]
 
 IMAGE_METRICS = ("image_auroc", "image_ap", "image_f1_max", "image_auroc_step")
+
+
+def tpr_at_fpr_key(fpr_limit: float) -> str:
+    """Metric name of an operating point: ``image_tpr_at_fpr_`` + :func:`limit_key`."""
+    return f"image_tpr_at_fpr_{limit_key(fpr_limit)}"
+
+
+def check_fpr_limits(limits: Any, *, name: str = "fpr_limits") -> tuple[float, ...]:
+    """Return the FPR limits as floats in (0, 1], duplicates dropped, order kept."""
+    if isinstance(limits, (str, bytes)) or not isinstance(limits, (list, tuple)):
+        raise MetricInputError(f"{name} is {limits!r}; expected a list of numbers in (0, 1]")
+    values: list[float] = []
+    for index, limit in enumerate(limits):
+        value = check_limit(limit, name=f"{name}[{index}]")
+        if value not in values:
+            values.append(value)
+    return tuple(values)
+
+
+class TprAtFpr:
+    """Highest TPR over the ROC points (ties collapsed) whose FPR ``fp / n_neg`` is ``<= limit``.
+
+    The curve's ``(0, 0)`` start always qualifies, so the value is 0 when even the highest
+    score has too many normal images at or above it.
+    """
+
+    def __init__(self, n_neg: int, n_pos: int, limit: float) -> None:
+        self._n_neg, self._n_pos, self._limit = int(n_neg), int(n_pos), float(limit)
+        self._best_tp = 0
+
+    def update(self, block: Block) -> None:
+        inside = block.fp / self._n_neg <= self._limit
+        if inside.any():  # fp and tp grow along the sweep: the last point inside is best
+            self._best_tp = max(self._best_tp, int(block.tp[np.flatnonzero(inside)[-1]]))
+
+    def compute(self) -> float:
+        return self._best_tp / self._n_pos
 
 
 def _validate(labels: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -204,6 +244,48 @@ def f1_max_threshold(labels: Any, scores: Any) -> float | None:
     return f1.threshold
 
 
+def tpr_at_fpr(labels: Any, scores: Any, *, fpr_limit: float) -> float | None:
+    """Operating point: the highest TPR reachable with FPR ``<= fpr_limit`` (ROC step function).
+
+    Parameters
+    ----------
+    labels : array-like of shape (n_samples,)
+        1 (or True) for anomalous, 0 (or False) for normal.
+    scores : array-like of shape (n_samples,), bool, int or float
+        Anomaly scores, higher means more anomalous; finite.
+    fpr_limit : float
+        The largest false-positive rate allowed, in (0, 1].
+
+    Returns
+    -------
+    float or None
+        ``max {TPR(t) : FPR(t) <= fpr_limit}`` over every threshold ``t`` (anomalous when
+        ``score >= t``), or ``None`` unless both classes are present.
+
+    Raises
+    ------
+    MetricInputError
+        For the input errors of :func:`auroc`, and ``fpr_limit`` outside (0, 1].
+
+    Notes
+    -----
+    Exact on the ROC step function: only the ROC vertices are reachable (a threshold cannot
+    split tied scores, so a tie between a normal and an anomalous image moves both rates at
+    once), and no point between vertices is interpolated. ``FPR = fp / n_normal`` is compared
+    with ``fpr_limit`` as computed, so ``fpr_limit=0.01`` with 300 normal images allows 3 false
+    positives. With 0 reachable true positives the value is 0.0.
+
+    Examples
+    --------
+    >>> tpr_at_fpr([0, 0, 1, 1], [0.1, 0.8, 0.7, 0.9], fpr_limit=0.4)
+    0.5
+    >>> tpr_at_fpr([0, 0, 1, 1], [0.1, 0.8, 0.8, 0.9], fpr_limit=0.4)  # the tie at 0.8
+    0.5
+    """
+    limit = check_limit(fpr_limit, name="fpr_limit")
+    return _ranking(labels, scores, lambda n_neg, n_pos: TprAtFpr(n_neg, n_pos, limit))
+
+
 def roc_curve(
     labels: Any, scores: Any, *, drop_intermediate: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -257,7 +339,7 @@ def roc_curve(
     return fpr, tpr, np.concatenate(([np.inf], thresholds)).astype(dtype, copy=False)
 
 
-def image_metrics(labels: Any, scores: Any) -> MetricResults:
+def image_metrics(labels: Any, scores: Any, *, fpr_limits: Sequence[float] = ()) -> MetricResults:
     """Image-level metrics of docs/REFERENCE.md §5: AUROC, AP, F1-max and the AUROC resolution.
 
     Parameters
@@ -266,15 +348,18 @@ def image_metrics(labels: Any, scores: Any) -> MetricResults:
         1 (or True) for anomalous, 0 (or False) for normal.
     scores : array-like of shape (n_images,), bool, int or float
         Image anomaly scores, higher means more anomalous; finite; used at their own precision.
+    fpr_limits : sequence of float, default ()
+        Operating points: one ``image_tpr_at_fpr_<x>`` (:func:`tpr_at_fpr`) per limit in
+        (0, 1], named with :func:`~pyimgano.metrics.limit_key` (``image_tpr_at_fpr_0.01``).
 
     Returns
     -------
     MetricResults
         ``image_auroc``, ``image_ap``, ``image_f1_max`` (see :func:`auroc`,
-        :func:`average_precision`, :func:`f1_max`) and ``image_auroc_step``
-        ``= 1 / (n_anomalous * n_normal)``, the smallest change AUROC can make. All four are
-        ``None`` with a note (e.g. ``"only one class in labels (12 normal, 0 anomalous)"``)
-        unless both classes are present.
+        :func:`average_precision`, :func:`f1_max`), ``image_auroc_step``
+        ``= 1 / (n_anomalous * n_normal)``, the smallest change AUROC can make, and the
+        operating points. All are ``None`` with a note (e.g. ``"only one class in labels
+        (12 normal, 0 anomalous)"``) unless both classes are present.
 
     Raises
     ------
@@ -291,16 +376,21 @@ def image_metrics(labels: Any, scores: Any) -> MetricResults:
     >>> r["image_auroc"], r["image_auroc_step"]
     (0.5, 0.5)
     """
+    limits = check_fpr_limits(fpr_limits)
     y, s = _validate(labels, scores)
     n_neg, n_pos = _counts(y)
     results = MetricResults()
+    names = [*IMAGE_METRICS, *(tpr_at_fpr_key(limit) for limit in limits)]
     if n_neg == 0 or n_pos == 0:
-        results.set_undefined(IMAGE_METRICS, one_class_note(n_neg, n_pos))
+        results.set_undefined(names, one_class_note(n_neg, n_pos))
         return results
     roc, ap, f1 = RocArea(n_neg, n_pos), AveragePrecision(n_pos), F1Max(n_pos)
-    _sweep_scores(y, s, [roc, ap, f1])
+    points = [TprAtFpr(n_neg, n_pos, limit) for limit in limits]
+    _sweep_scores(y, s, [roc, ap, f1, *points])
     results.set("image_auroc", roc.compute())
     results.set("image_ap", ap.compute())
     results.set("image_f1_max", f1.compute())
     results.set("image_auroc_step", 1.0 / (n_neg * n_pos))
+    for limit, point in zip(limits, points, strict=True):
+        results.set(tpr_at_fpr_key(limit), point.compute())
     return results

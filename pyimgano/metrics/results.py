@@ -52,9 +52,14 @@ METRIC_ORDER = (
 
 
 #: Metric-name prefix -> ``higher_is_better`` for the metrics whose name carries a parameter:
-#: ``aupro_<limit>`` (extra AU-PRO limits) and ``auspro_<limit>`` (MVTec LOCO AU-sPRO), where
-#: ``<limit>`` is :func:`limit_key`'s spelling of the FPR limit.
-METRIC_PREFIX_DIRECTIONS: dict[str, bool] = {"aupro_": True, "auspro_": True}
+#: ``aupro_<limit>`` (extra AU-PRO limits), ``auspro_<limit>`` (MVTec LOCO AU-sPRO) and
+#: ``image_tpr_at_fpr_<limit>`` (operating points), where ``<limit>`` is :func:`limit_key`'s
+#: spelling of the FPR limit.
+METRIC_PREFIX_DIRECTIONS: dict[str, bool] = {
+    "aupro_": True,
+    "auspro_": True,
+    "image_tpr_at_fpr_": True,
+}
 
 
 def metric_direction(name: str) -> bool | None:

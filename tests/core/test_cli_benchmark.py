@@ -156,6 +156,9 @@ def test_new_flags_reach_the_runner_case(base_args, tmp_path):
     # a reference alone is reported, not bounded
     assert parse_options([*map(str, base_args), "--reference-checkpoint",
                           str(reference)]).case.parity is None
+    assert parse_options([*map(str, base_args), "--fpr-limits", "0.01,0.1"]).case.fpr_limits == (
+        0.01, 0.1)
+    assert defaults.fpr_limits == ()
 
 
 @pytest.mark.parametrize(
@@ -165,6 +168,7 @@ def test_new_flags_reach_the_runner_case(base_args, tmp_path):
         (["--aupro-limits", "0.05,x"], "--aupro-limits '0.05,x': 'x' is not a number"),
         (["--aupro-limits", "0.3,0.3"], "0.3 is given twice"),
         (["--aupro-limits", "1.5"], "1.5 is not in (0, 1]"),
+        (["--fpr-limits", "0.01,0"], "--fpr-limits '0.01,0': 0 is not in (0, 1]"),
         (["--parity", "score=1e-3"], "--parity needs --reference-checkpoint"),
         (["--reference-sha256", "ab"], "--reference-sha256 needs --reference-checkpoint"),
         (["--reference-checkpoint", "r.ckpt", "--parity", "scor=1e-3"], "scor"),

@@ -247,3 +247,19 @@ def test_out_of_memory_outside_the_forward_pass_exits_2_in_the_cli(
     assert len(lines) == 1 and "Traceback" not in err
     assert lines[0].startswith("pyimgano-benchmark: error: cpu: out of memory in aligning")
     assert not (tmp_path / "r.json").exists()
+def test_fpr_limits_add_operating_points_to_the_report(synthetic_root, fake_model_name):
+    from pyimgano.report import validate_report
+
+    case = Case(model=fake_model_name, dataset_format="mvtec", root=synthetic_root,
+                category="tiles", fpr_limits=(0.25, 0.5))
+    report = run_case(case).report
+    labels = np.array([r["label"] for r in report.records], dtype=bool)
+    scores = np.array([r["score"] for r in report.records])
+    for limit in (0.25, 0.5):
+        best = 0.0  # from the definition: every score as threshold, FPR <= limit
+        for t in scores:
+            if np.mean(scores[~labels] >= t) <= limit:
+                best = max(best, float(np.mean(scores[labels] >= t)))
+        assert report.metrics[f"image_tpr_at_fpr_{limit}"] == best
+    assert report.settings["fpr_limits"] == [0.25, 0.5]
+    validate_report(report.to_dict())

@@ -183,3 +183,67 @@ def test_input_errors(labels, scores, match) -> None:
         image_metrics(labels, scores)
     with pytest.raises(ValueError):  # MetricInputError is a ValueError
         auroc(labels, scores)
+
+
+# --- operating points: image_tpr_at_fpr_<x> ----------------------------------------------------
+
+
+def ref_tpr_at_fpr(labels, scores, limit: float) -> float:
+    """Straight from the definition: try every threshold (each distinct score, and above all)."""
+    labels, scores = np.asarray(labels).astype(bool), np.asarray(scores, dtype=np.float64)
+    best = 0.0
+    for t in [np.inf, *np.unique(scores)]:
+        flagged = scores >= t
+        fpr = np.count_nonzero(flagged & ~labels) / np.count_nonzero(~labels)
+        if fpr <= limit:
+            best = max(best, np.count_nonzero(flagged & labels) / np.count_nonzero(labels))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("levels", [None, 3, 8])
+def test_tpr_at_fpr_matches_the_definition_with_ties(seed: int, levels: int | None) -> None:
+    from pyimgano.metrics import tpr_at_fpr
+
+    labels, scores = _random_case(seed, n=5 + seed, levels=levels)
+    for limit in (0.01, 0.1, 0.25, 1 / 3, 0.5, 1.0):
+        assert tpr_at_fpr(labels, scores, fpr_limit=limit) == ref_tpr_at_fpr(labels, scores, limit)
+
+
+def test_tpr_at_fpr_tiny_and_tied_sets() -> None:
+    from pyimgano.metrics import tpr_at_fpr
+
+    # a normal image tied with the best anomalous one: no threshold splits them
+    assert tpr_at_fpr([0, 1, 1], [0.9, 0.9, 0.5], fpr_limit=0.5) == 0.0
+    assert tpr_at_fpr([0, 1, 1], [0.9, 0.9, 0.5], fpr_limit=1.0) == 1.0
+    assert tpr_at_fpr([0, 1], [0.1, 0.9], fpr_limit=0.01) == 1.0
+    # 3 false positives of 300 normal images are FPR 0.01 exactly: allowed at 0.01
+    labels = np.r_[np.zeros(300), np.ones(2)]
+    scores = np.r_[np.linspace(0, 1, 297), [5.0, 5.0, 5.0], [4.0, 9.0]]
+    assert tpr_at_fpr(labels, scores, fpr_limit=0.01) == 1.0
+    assert tpr_at_fpr(labels, scores, fpr_limit=0.0099) == 0.5
+    assert tpr_at_fpr([1, 1], [0.1, 0.2], fpr_limit=0.1) is None
+    with pytest.raises(MetricInputError, match=r"fpr_limit is 0; expected a number in \(0, 1\]"):
+        tpr_at_fpr([0, 1], [0.1, 0.2], fpr_limit=0)
+
+
+def test_image_metrics_report_operating_points() -> None:
+    from pyimgano.metrics import metric_direction
+
+    labels, scores = _random_case(7, n=60, levels=5)
+    r = image_metrics(labels, scores, fpr_limits=[0.05, 0.2, 0.05])
+    assert [k for k in r if k.startswith("image_tpr")] == [
+        "image_tpr_at_fpr_0.05",
+        "image_tpr_at_fpr_0.2",
+    ]
+    assert r["image_tpr_at_fpr_0.2"] == ref_tpr_at_fpr(labels, scores, 0.2)
+    assert metric_direction("image_tpr_at_fpr_0.05") is True
+    assert metric_direction("image_tpr_at_fpr_0.050") is None  # not limit_key's spelling
+    one = image_metrics([0, 0], [0.1, 0.2], fpr_limits=[0.01])
+    assert one["image_tpr_at_fpr_0.01"] is None and "only one class" in one.notes[
+        "image_tpr_at_fpr_0.01"
+    ]
+    with pytest.raises(MetricInputError, match=r"fpr_limits\[0\] is 2"):
+        image_metrics(labels, scores, fpr_limits=[2])
+    with pytest.raises(MetricInputError, match="fpr_limits is '0.1'"):
+        image_metrics(labels, scores, fpr_limits="0.1")

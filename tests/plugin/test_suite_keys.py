@@ -43,13 +43,28 @@ def test_new_keys_reach_the_case_merged_defaults_then_model():
             Path("/repo/refs/bottle/model.ckpt")) in bottle.paths
 
 
+def test_fpr_limits_reach_the_case_and_gates_accept_operating_points():
+    from pyimgano.gates import parse_bounds
+
+    data = copy.deepcopy(base())
+    data["defaults"]["fpr_limits"] = [0.01]
+    data["models"][0]["fpr_limits"] = [0.05, 0.01]
+    bottle, _ = expand(data)
+    assert bottle.case.fpr_limits == (0.05, 0.01)
+    bounds = parse_bounds({"image_tpr_at_fpr_0.05": 0.8}, where="w")
+    assert bounds["image_tpr_at_fpr_0.05"].min == 0.8
+    data["models"][0]["fpr_limits"] = [0.05, 2]
+    with pytest.raises(SuiteError, match=r"models\[0\]\.fpr_limits\[1\]: must be in \(0, 1\]"):
+        expand(data)
+
+
 def test_runner_defaults_hold_when_the_suite_is_silent():
     from pyimgano.runner import Case
 
     (case, _) = (i.case for i in expand(base()))
     default = Case(model="m", dataset_format="mvtec", root=Path("/r"), category="c")
     for key in ("precision", "aupro_limits", "auspro_limits", "aupimo_fpr_bounds", "reference",
-                "reference_sha256", "parity"):
+                "reference_sha256", "parity", "fpr_limits"):
         assert getattr(case, key) == getattr(default, key), key
 
 
