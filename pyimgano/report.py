@@ -46,11 +46,14 @@ class Report:
     parity: dict[str, Any] | None = None
     records: list[dict[str, Any]] = field(default_factory=list, repr=False)
     schema_version: str = SCHEMA_VERSION
+    metrics_anomalib: dict[str, float | None] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = self._required()
         if self.parity is not None:
             data["parity"] = dict(self.parity)
+        if self.metrics_anomalib is not None:
+            data["metrics_anomalib"] = dict(self.metrics_anomalib)
         return data
 
     def _required(self) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from pytest_pyimgano.spec import (
 TOP_KEYS = (SUITE_KEY, "name", "defaults", "datasets", "models")
 OPTION_KEYS = (
     "pixel", "batch_size", "device", "aupro_limit", "precision", "aupro_limits",
-    "auspro_limits", "aupimo_fpr_bounds", "thresholds", "snapshot",
+    "auspro_limits", "aupimo_fpr_bounds", "protocol", "thresholds", "snapshot",
 )
 DEFAULTS_KEYS = OPTION_KEYS
 MODEL_KEYS = (
@@ -420,8 +420,16 @@ def _options(entry: Mapping[str, Any], source: str, keypath: str) -> Options:
         aupimo_bounds = _fpr_bounds(
             entry["aupimo_fpr_bounds"], source, f"{keypath}.aupimo_fpr_bounds"
         )
+    protocol = None
+    if entry.get("protocol") is not None:
+        from pyimgano.protocols import check_protocol
+
+        try:
+            protocol = check_protocol(entry["protocol"], f"{keypath}.protocol")
+        except ConfigError as exc:
+            raise SuiteError(f"{source}: {exc}") from None
     return Options(pixel, batch_size, device, aupro_limit, precision, aupro_limits,
-                   auspro_limits, aupimo_bounds)
+                   auspro_limits, aupimo_bounds, protocol)
 
 
 def _fraction(value: Any, source: str, keypath: str) -> float:

@@ -98,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
         "aupro_<limit> (e.g. 0.05,0.3)",
     )
     parser.add_argument(
+        "--protocol",
+        choices=("anomalib",),
+        default=None,
+        help="anomalib: also report metrics_anomalib, the numbers anomalib's Engine.test "
+        "gives for the same checkpoint and data (a .pt/.ckpt only)",
+    )
+    parser.add_argument(
         "--output",
         type=Path,
         default=None,
@@ -254,6 +261,7 @@ def parse_options(argv: Sequence[str] | None) -> BenchmarkOptions:
         reference=args.reference_checkpoint,
         reference_sha256=args.reference_sha256,
         parity=_parity_bounds(args),
+        protocol=args.protocol,
     )
     return BenchmarkOptions(
         case=case,
@@ -353,6 +361,11 @@ def headline_lines(data: Mapping[str, Any]) -> list[str]:
     shown += [f"{name} {_number(metrics[name])}" for name in extra]
     if shown:
         lines.append("  " + "  ".join(shown))
+    anomalib = data.get("metrics_anomalib")
+    if isinstance(anomalib, Mapping):
+        lines.append(
+            "  anomalib: " + "  ".join(f"{k} {_number(v)}" for k, v in anomalib.items())
+        )
     timing = data.get("timing") or {}
     if timing.get("ms_per_image") is not None:
         total = _number(timing.get("total_s"))
