@@ -1,4 +1,4 @@
-"""Evaluation protocols reported beside the protocol-exact metrics (docs/REFERENCE.md,
+"""Evaluation protocols reported beside the protocol-exact metrics (docs/REFERENCE.md §14,
 "anomalib's own numbers").
 
 Importing this package imports neither torch nor anomalib; :mod:`pyimgano.protocols.anomalib`

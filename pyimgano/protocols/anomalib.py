@@ -1,7 +1,7 @@
 """anomalib's own test numbers: what anomalib 2.7's ``Engine.test`` reports for a checkpoint.
 
 ``protocol: anomalib`` (suite) / ``--protocol anomalib`` (CLI) adds ``metrics_anomalib`` to
-the report (docs/REFERENCE.md, "anomalib's own numbers"). ``Engine.test`` on an anomalib 2.7
+the report (docs/REFERENCE.md §14). ``Engine.test`` on an anomalib 2.7
 image model computes, read from the installed package:
 
 - the data: each test image decoded by ``read_image`` (RGB float in [0, 1], the image's own
@@ -48,9 +48,9 @@ PROTOCOL_NOTE = (
     "images resized with the training transform (antialiased) rather than the export "
     "transform the harness runs; pixel metrics at the model's input resolution against "
     "nearest-neighbour-resized masks (metrics: maps aligned to the masks' own resolution); "
-    "scores and maps normalised and clamped to [0, 1] by the checkpoint's post-processor, "
-    "so ties at 0 and 1 count as ties; F1 at the post-processor's fixed thresholds (0.5 on "
-    "normalised values by default) rather than a sweep; float32 torchmetrics"
+    "F1 at the post-processor's fixed thresholds (0.5 on normalised values by default) "
+    "rather than F1-max over a sweep; AUROC exact in float32 (torchmetrics) rather than "
+    "float64; anomalib's default evaluator's four metrics"
 )
 
 

@@ -1,4 +1,4 @@
-"""``protocol: anomalib`` equals anomalib 2.7's own ``Engine.test`` (docs/REFERENCE.md,
+"""``protocol: anomalib`` equals anomalib 2.7's own ``Engine.test`` (docs/REFERENCE.md §14,
 "anomalib's own numbers").
 
 anomalib's ``Engine.test`` runs here, in the test session, on the real trained PaDiM and
