@@ -66,6 +66,7 @@ class Report:
     decision: dict[str, Any] = field(default_factory=_no_decision)
     resources: dict[str, Any] = field(default_factory=_no_resources)
     metrics_by_defect_type: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    metrics_anomalib: dict[str, float | None] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = self._required()
@@ -75,6 +76,8 @@ class Report:
             data["metrics_by_defect_type"] = {
                 k: dict(v) for k, v in self.metrics_by_defect_type.items()
             }
+        if self.metrics_anomalib is not None:
+            data["metrics_anomalib"] = dict(self.metrics_anomalib)
         return data
 
     def _required(self) -> dict[str, Any]:

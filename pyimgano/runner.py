@@ -74,6 +74,9 @@ class Case:
         Parity bounds ``{score, map, decisions}`` (max |Δ|, flips); None without a reference.
     cache_dir : path or None
         Where a runtime may write caches (OpenVINO); never the working directory by default.
+    protocol : str or None
+        ``"anomalib"``: also report ``metrics_anomalib``, anomalib's own ``Engine.test``
+        numbers (:mod:`pyimgano.protocols.anomalib`); None: the protocol-exact metrics only.
     """
 
     model: str
@@ -99,6 +102,7 @@ class Case:
     reference_sha256: str | None = None
     parity: Mapping[str, float] | None = None
     cache_dir: Path | None = None
+    protocol: str | None = None
 
 
 def model_kwargs_for(case: Case, *, reference: bool = False) -> dict[str, Any]:
@@ -218,7 +222,9 @@ def check_case(case: Case) -> tuple[dict[str, Any], dict[str, Any] | None]:
         The first bad input, named in the message.
     """
     from pyimgano.datasets import check_category
+    from pyimgano.protocols import check_protocol
 
+    check_protocol(case.protocol)
     check_category(case.dataset_format, case.root, case.category, **dict(case.dataset_options))
     if case.parity is not None and case.reference is None:
         raise ConfigError("parity bounds given without a reference checkpoint to compare with")
@@ -244,7 +250,11 @@ def run_case(case: Case, *, progress: bool = False) -> Evaluation:
     recorded = {k: v for k, v in kwargs.items() if k not in (*RESERVED_KWARGS, "cache_dir")}
     if "checkpoint_path" in recorded:
         recorded["checkpoint_path"] = os.fspath(recorded["checkpoint_path"])
-    return evaluate(
+    if case.protocol == "anomalib":
+        from pyimgano.protocols.anomalib import anomalib_module
+
+        anomalib_module(model)  # refused before any inference
+    evaluation = evaluate(
         model,
         dataset,
         pixel=case.pixel,
@@ -261,3 +271,18 @@ def run_case(case: Case, *, progress: bool = False) -> Evaluation:
         progress=progress,
         memory=memory,
     )
+    if case.protocol == "anomalib":
+        _add_anomalib_metrics(evaluation, model, case.batch_size)
+    return evaluation
+
+
+def _add_anomalib_metrics(evaluation: Evaluation, model: Any, batch_size: int) -> None:
+    """Put ``Engine.test``'s numbers and the note on how they differ into the report."""
+    from pyimgano.protocols.anomalib import PROTOCOL_NOTE, anomalib_test_metrics
+
+    report = evaluation.report
+    report.metrics_anomalib = anomalib_test_metrics(
+        model, list(evaluation.dataset.samples), batch_size=batch_size
+    )
+    report.settings["protocol"] = "anomalib"
+    report.settings["protocol_note"] = PROTOCOL_NOTE

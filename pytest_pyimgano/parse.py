@@ -37,7 +37,8 @@ from pytest_pyimgano.spec import (
 TOP_KEYS = (SUITE_KEY, "name", "defaults", "datasets", "models")
 OPTION_KEYS = (
     "pixel", "batch_size", "device", "aupro_limit", "precision", "aupro_limits",
-    "auspro_limits", "aupimo_fpr_bounds", "fpr_limits", "thresholds", "snapshot",
+    "auspro_limits", "aupimo_fpr_bounds", "fpr_limits", "protocol", "thresholds",
+    "snapshot",
 )
 DEFAULTS_KEYS = OPTION_KEYS
 MODEL_KEYS = (
@@ -424,8 +425,16 @@ def _options(entry: Mapping[str, Any], source: str, keypath: str) -> Options:
         )
     if entry.get("fpr_limits") is not None:
         fpr_limits = _limits(entry["fpr_limits"], source, f"{keypath}.fpr_limits")
+    protocol = None
+    if entry.get("protocol") is not None:
+        from pyimgano.protocols import check_protocol
+
+        try:
+            protocol = check_protocol(entry["protocol"], f"{keypath}.protocol")
+        except ConfigError as exc:
+            raise SuiteError(f"{source}: {exc}") from None
     return Options(pixel, batch_size, device, aupro_limit, precision, aupro_limits,
-                   auspro_limits, aupimo_bounds, fpr_limits)
+                   auspro_limits, aupimo_bounds, fpr_limits, protocol)
 
 
 def _fraction(value: Any, source: str, keypath: str) -> float:

@@ -84,6 +84,7 @@ class Options:
     auspro_limits: tuple[float, ...] | None = None
     aupimo_fpr_bounds: tuple[float, float] | None = None
     fpr_limits: tuple[float, ...] | None = None
+    protocol: str | None = None
 
 
 @dataclass(frozen=True)

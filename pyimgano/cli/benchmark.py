@@ -105,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
         "image_tpr_at_fpr_<x> (e.g. 0.01)",
     )
     parser.add_argument(
+        "--protocol",
+        choices=("anomalib",),
+        default=None,
+        help="anomalib: also report metrics_anomalib, the numbers anomalib's Engine.test "
+        "gives for the same checkpoint and data (a .pt/.ckpt only)",
+    )
+    parser.add_argument(
         "--output",
         type=Path,
         default=None,
@@ -262,6 +269,7 @@ def parse_options(argv: Sequence[str] | None) -> BenchmarkOptions:
         reference=args.reference_checkpoint,
         reference_sha256=args.reference_sha256,
         parity=_parity_bounds(args),
+        protocol=args.protocol,
     )
     return BenchmarkOptions(
         case=case,
@@ -362,6 +370,11 @@ def headline_lines(data: Mapping[str, Any]) -> list[str]:
     shown += [f"{name} {_number(metrics[name])}" for name in extra]
     if shown:
         lines.append("  " + "  ".join(shown))
+    anomalib = data.get("metrics_anomalib")
+    if isinstance(anomalib, Mapping):
+        lines.append(
+            "  anomalib: " + "  ".join(f"{k} {_number(v)}" for k, v in anomalib.items())
+        )
     timing = data.get("timing") or {}
     if timing.get("ms_per_image") is not None:
         total = _number(timing.get("total_s"))
