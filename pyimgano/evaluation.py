@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -44,6 +44,7 @@ class Evaluation:
     aupro_limit: float = 0.3
     pixel: PixelData | None = None
     reference_predictions: list[Prediction] | None = None
+    submission: Any = None  # mvtec_ad2 --export-submission: a SubmissionResult
 
 
 def _progress(total: int, enabled: bool, desc: str):
@@ -143,6 +144,7 @@ def _pixel_level(
         defect_groups=(
             [None if s.defect_type == GOOD else s.defect_type for s in dataset] if loco else None
         ),
+        seg_f1_threshold=options.seg_f1_threshold,
     )
     metrics = dict(result.metrics)
     notes = dict(result.metrics.notes)
@@ -174,6 +176,7 @@ class PixelOptions:
     aupro_limits: tuple[float, ...] = ()
     auspro_limits: tuple[float, ...] = ()
     aupimo_fpr_bounds: tuple[float, float] = (1e-5, 1e-4)
+    seg_f1_threshold: float | None = None
 
 
 def pixel_metric_names(options: PixelOptions, dataset: Dataset) -> list[str]:
@@ -185,6 +188,8 @@ def pixel_metric_names(options: PixelOptions, dataset: Dataset) -> list[str]:
     names += [aupro_key(limit) for limit in options.aupro_limits]
     if dataset.format == "mvtec_loco":
         names += [auspro_key(limit) for limit in options.auspro_limits or DEFAULT_AUSPRO_LIMITS]
+    if dataset.format == "mvtec_ad2":
+        names.append("seg_f1")
     return list(dict.fromkeys(names))
 
 
@@ -230,6 +235,7 @@ def evaluate(
     model_name: str = "",
     model_kwargs: Mapping[str, Any] | None = None,
     progress: bool = False,
+    calibration: Any = None,
 ) -> Evaluation:
     """Evaluate ``model`` on every test sample of ``dataset``.
 
@@ -256,6 +262,12 @@ def evaluate(
         Recorded in the report's ``model`` section.
     progress : bool
         Show a tqdm bar on stderr.
+    calibration : mapping, optional
+        ``mvtec_ad2`` with ``pixel``: the SegF1 threshold's rule
+        (:func:`pyimgano.protocols.parse_calibration`; default mean + 3 std). The category's
+        ``validation/good`` images are inferred first (same inference path, own progress bar),
+        and the report gains ``calibration`` and ``seg_f1``; ``aupro_0.05`` is always added.
+        ``realiad``: ``sample_*`` metrics and each record's ``sample`` (no option).
 
     Notes
     -----
@@ -271,9 +283,13 @@ def evaluate(
         ``report.thresholds`` is empty and ``report.item`` is ``None``; gates and the plugin
         fill them.
     """
+    from pyimgano.protocols.mvtec_ad2 import protocol_aupro_limits
+
     options = PixelOptions(
         float(aupro_limit),
-        tuple(float(x) for x in aupro_limits),
+        protocol_aupro_limits(dataset.format, aupro_limits) if pixel else tuple(
+            float(x) for x in aupro_limits
+        ),
         tuple(float(x) for x in auspro_limits),
         (float(aupimo_fpr_bounds[0]), float(aupimo_fpr_bounds[1])),
     )
@@ -285,6 +301,15 @@ def evaluate(
             from pyimgano.datasets.loco import defects_config
 
             defects_config(dataset)  # a missing defects_config.json fails before inference
+    calibrated = None
+    if pixel and dataset.format == "mvtec_ad2":  # validation/good first: the SegF1 threshold
+        from pyimgano.protocols.mvtec_ad2 import calibrate, parse_calibration
+
+        calibrated = calibrate(model, dataset.root, dataset.category,
+                               parse_calibration(calibration), batch_size=batch_size,
+                               progress=progress)
+        if calibrated is not None:
+            options = replace(options, seg_f1_threshold=calibrated.threshold)
     started = time.perf_counter()
     # One background thread, busy while the model infers: the environment facts (package
     # versions: a few ms of metadata reads), and with pixel metrics the masks, their regions
@@ -320,6 +345,13 @@ def evaluate(
         metrics, notes, by_defect = _image_level(
             labels, scores, pred_labels, [s.defect_type for s in dataset]
         )
+        sample_ids = _sample_ids(dataset)
+        if sample_ids is not None:  # Real-IAD: a sample is the views of one object
+            from pyimgano.metrics import sample_metrics
+
+            by_sample = sample_metrics(labels, scores, sample_ids)
+            metrics.update(by_sample)
+            notes.update(by_sample.notes)
         description = model.describe()
         threshold = _threshold(description)
         metrics["image_borderline"], why = _borderline(scores, threshold)
@@ -369,6 +401,8 @@ def evaluate(
             "score": prediction.score,
             "pred_label": prediction.pred_label,
         }
+        if sample_ids is not None:
+            record["sample"] = sample_ids[index]
         if pixel and outcome is not None and outcome.data is not None:
             record["aupimo"] = per_image.get(index, {}).get("aupimo")
         if inference.reference is not None:
@@ -423,6 +457,7 @@ def evaluate(
             "n_test": len(dataset),
             "n_anomalous": dataset.n_anomalous,
             "fingerprint": dataset.fingerprint,
+            **dict(getattr(dataset, "facts", {})),
         },
         timing=timing,
         environment={
@@ -442,6 +477,7 @@ def evaluate(
         settings=settings,
         parity=parity_report,
         records=records,
+        calibration=None if calibrated is None else calibrated.to_report(),
     )
     return Evaluation(
         report=report,
@@ -451,6 +487,15 @@ def evaluate(
         pixel=None if outcome is None else outcome.data,
         reference_predictions=inference.reference,
     )
+
+
+def _sample_ids(dataset: Dataset) -> list[str] | None:
+    """Real-IAD: each image's sample id (docs/REFERENCE.md §5); None for other formats."""
+    if dataset.format != "realiad":
+        return None
+    from pyimgano.datasets.realiad import sample_id
+
+    return [sample_id(s.image_path) for s in dataset]
 
 
 def _jsonable(value: Any) -> Any:

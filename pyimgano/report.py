@@ -46,11 +46,14 @@ class Report:
     parity: dict[str, Any] | None = None
     records: list[dict[str, Any]] = field(default_factory=list, repr=False)
     schema_version: str = SCHEMA_VERSION
+    calibration: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = self._required()
         if self.parity is not None:
             data["parity"] = dict(self.parity)
+        if self.calibration is not None:
+            data["calibration"] = dict(self.calibration)
         return data
 
     def _required(self) -> dict[str, Any]:

@@ -66,6 +66,12 @@ class Case:
         Parity bounds ``{score, map, decisions}`` (max |Δ|, flips); None without a reference.
     cache_dir : path or None
         Where a runtime may write caches (OpenVINO); never the working directory by default.
+    calibration : mapping or None
+        ``mvtec_ad2``: the ``seg_f1`` threshold's rule (``{rule: quantile, q: 0.999}``; None:
+        mean + 3 std of the ``validation/good`` map pixels; docs/REFERENCE.md §5).
+    export_submission : path or None
+        ``mvtec_ad2`` with ``pixel``: also infer ``test_private`` and ``test_private_mixed``
+        and write the evaluation server's submission there (:mod:`pyimgano.protocols.submission`).
     """
 
     model: str
@@ -90,6 +96,8 @@ class Case:
     reference_sha256: str | None = None
     parity: Mapping[str, float] | None = None
     cache_dir: Path | None = None
+    calibration: Mapping[str, Any] | None = None
+    export_submission: Path | None = None
 
 
 def model_kwargs_for(case: Case, *, reference: bool = False) -> dict[str, Any]:
@@ -174,6 +182,7 @@ def run_case(case: Case, *, progress: bool = False) -> Evaluation:
     from pyimgano.datasets import check_category
     from pyimgano.models import create_model
 
+    _check_protocol_options(case)
     check_category(case.dataset_format, case.root, case.category, **dict(case.dataset_options))
     if case.parity is not None and case.reference is None:
         raise ConfigError("parity bounds given without a reference checkpoint to compare with")
@@ -188,7 +197,7 @@ def run_case(case: Case, *, progress: bool = False) -> Evaluation:
     recorded = {k: v for k, v in kwargs.items() if k not in (*RESERVED_KWARGS, "cache_dir")}
     if "checkpoint_path" in recorded:
         recorded["checkpoint_path"] = os.fspath(recorded["checkpoint_path"])
-    return evaluate(
+    evaluation = evaluate(
         model,
         dataset,
         pixel=case.pixel,
@@ -202,4 +211,39 @@ def run_case(case: Case, *, progress: bool = False) -> Evaluation:
         model_name=case.model,
         model_kwargs=recorded,
         progress=progress,
+        calibration=case.calibration,
     )
+    if case.export_submission is not None:
+        from pyimgano.protocols.submission import export_submission
+
+        calibration = evaluation.report.calibration or {}
+        evaluation.submission = export_submission(
+            model, dataset.root, dataset.category, case.export_submission,
+            calibration.get("threshold"), batch_size=case.batch_size, progress=progress,
+        )
+    return evaluation
+
+
+def _check_protocol_options(case: Case) -> None:
+    """MVTec AD 2 options on another format, or a submission without the pixel metrics (whose
+    calibration gives the masks' threshold), are :class:`ConfigError` before anything loads."""
+    from pyimgano.protocols.mvtec_ad2 import parse_calibration
+
+    if case.calibration is not None:
+        if case.dataset_format != "mvtec_ad2":
+            raise ConfigError(
+                f"calibration applies to the mvtec_ad2 format only (its seg_f1 threshold), "
+                f"not {case.dataset_format!r}"
+            )
+        parse_calibration(case.calibration)
+    if case.export_submission is not None:
+        if case.dataset_format != "mvtec_ad2":
+            raise ConfigError(
+                f"--export-submission is for --dataset mvtec_ad2 (the MVTec AD 2 evaluation "
+                f"server), not {case.dataset_format!r}"
+            )
+        if not case.pixel:
+            raise ConfigError(
+                "--export-submission needs --pixel: the submission's masks use the seg_f1 "
+                "threshold calibrated on validation/good with the pixel metrics"
+            )

@@ -188,7 +188,8 @@ def _item(
     if reference is not None and model.reference is not None:
         paths.append((_label(model.reference, "reference checkpoint"), reference))
     extra: dict[str, Any] = {}
-    for key in ("precision", "aupro_limits", "auspro_limits", "aupimo_fpr_bounds"):
+    for key in ("precision", "aupro_limits", "auspro_limits", "aupimo_fpr_bounds",
+                "calibration"):
         value = pick(getattr(own, key), getattr(defaults, key), fallback=None)
         if value is not None:  # else the runner's default (one place knows it)
             extra[key] = value

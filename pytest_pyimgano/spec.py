@@ -83,6 +83,7 @@ class Options:
     aupro_limits: tuple[float, ...] | None = None
     auspro_limits: tuple[float, ...] | None = None
     aupimo_fpr_bounds: tuple[float, float] | None = None
+    calibration: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

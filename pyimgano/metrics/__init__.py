@@ -14,6 +14,10 @@ Public API
   evaluation's entry point: per-image AUPIMO, the sweep's ROC/PRO curves, AU-sPRO with
   ``defects``, precomputed region labels, NumPy or torch on the maps' device)
 - :func:`decision_metrics` -> ``image_miss_rate``, ``image_false_reject_rate``
+- :func:`seg_f1` (MVTec AD 2's SegF1: pooled pixel F1 at a fixed threshold; also
+  ``seg_f1_threshold`` of :func:`pixel_metrics` / :func:`evaluate_pixels`, from the same sweep)
+- :func:`sample_metrics` -> ``sample_auroc``, ``sample_ap``, ``sample_f1_max`` (Real-IAD: a
+  sample's score and label are the maxima over its views), :func:`group_samples`
 - building blocks: :func:`auroc`, :func:`average_precision`, :func:`f1_max`,
   :func:`f1_max_threshold`,
   :func:`roc_curve`, :func:`pro_curve`, :func:`aupro`
@@ -56,7 +60,7 @@ from pyimgano.metrics.image import (
     image_metrics,
     roc_curve,
 )
-from pyimgano.metrics.pixel import PixelEvaluation, evaluate_pixels, pixel_metrics
+from pyimgano.metrics.pixel import PixelEvaluation, evaluate_pixels, pixel_metrics, seg_f1
 from pyimgano.metrics.results import (
     METRIC_DIRECTIONS,
     METRIC_PREFIX_DIRECTIONS,
@@ -64,6 +68,7 @@ from pyimgano.metrics.results import (
     limit_key,
     metric_direction,
 )
+from pyimgano.metrics.samples import group_samples, sample_metrics
 from pyimgano.metrics.spro import SproResults, auspro
 
 __all__ = [
@@ -82,10 +87,13 @@ __all__ = [
     "evaluate_pixels",
     "f1_max",
     "f1_max_threshold",
+    "group_samples",
     "image_metrics",
     "limit_key",
     "metric_direction",
     "pixel_metrics",
     "pro_curve",
     "roc_curve",
+    "sample_metrics",
+    "seg_f1",
 ]
