@@ -120,14 +120,15 @@ def _compare(found: set[str], required: set[str], where: Path, what: str) -> lis
 
 
 def check_submission(
-    directory: Path, counts: Mapping[str, int] = FILE_COUNTS
+    directory: Path, counts: Mapping[str, int] | None = None
 ) -> tuple[list[str], list[str]]:
     """Check ``directory`` as MVTec's checker does; ``(problems, missing_categories)``.
 
     ``problems``: every extra or missing directory or file in the categories present (and any
     extra top-level entry or unknown category), each naming the path; ``missing_categories``:
-    the categories of ``counts`` with no directory yet (sorted).
+    the categories of ``counts`` (default :data:`FILE_COUNTS`) with no directory yet (sorted).
     """
+    counts = FILE_COUNTS if counts is None else counts
     directory = Path(directory)
     problems: list[str] = []
     top = {p.name for p in directory.iterdir()} if directory.is_dir() else set()
@@ -178,7 +179,8 @@ def write_float16_tiff(path: Path, array: np.ndarray) -> None:
     values = np.asarray(array)
     if values.ndim != 2:
         raise SubmissionError(f"{path}: expected a 2-D map, got shape {values.shape}")
-    half = values.astype("<f2")
+    with np.errstate(over="ignore", invalid="ignore"):
+        half = values.astype("<f2")
     if not np.all(np.isfinite(half)):
         worst = float(np.max(np.abs(values.astype(np.float64))))
         raise SubmissionError(
@@ -287,7 +289,7 @@ def export_submission(
     *,
     batch_size: int = 16,
     progress: bool = False,
-    counts: Mapping[str, int] = FILE_COUNTS,
+    counts: Mapping[str, int] | None = None,
 ) -> SubmissionResult:
     """Infer the category's private splits, write its files into ``directory``, check the
     whole directory, and pack the archive once every category is there.
@@ -303,8 +305,8 @@ def export_submission(
     threshold : float or None
         The calibrated ``seg_f1`` threshold; masks are ``map >= threshold``. ``None`` (the
         model gives no map) is a :class:`SubmissionError`.
-    counts : mapping
-        Files per split and category (:data:`FILE_COUNTS`; tests pass their own).
+    counts : mapping, optional
+        Files per split and category (default :data:`FILE_COUNTS`; tests pass their own).
 
     Raises
     ------
@@ -319,6 +321,7 @@ def export_submission(
             f"no seg_f1 threshold for {category!r}: the model gives no anomaly map, which the "
             "submission's TIFF maps and PNG masks need"
         )
+    counts = FILE_COUNTS if counts is None else counts
     splits = private_images(root, category, counts)
     directory = Path(directory)
     written = 0
