@@ -127,3 +127,29 @@ def test_calibration_option_errors(ad2, fake_model_name, tmp_path):
                 calibration={"rule": "quantile"})
     with pytest.raises(ConfigError, match="calibration applies to the mvtec_ad2 format only"):
         run_case(case)
+
+
+def test_suite_calibration_key_reaches_the_case_and_the_schema_agrees():
+    import copy
+
+    import jsonschema
+
+    from pyimgano.errors import SuiteError
+    from pyimgano.report import load_schema
+    from tests.plugin.test_suite import base, expand
+
+    validator = jsonschema.Draft202012Validator(load_schema("suite"))
+    data = copy.deepcopy(base())
+    data["defaults"]["calibration"] = {"rule": "quantile", "q": 0.999}
+    assert not list(validator.iter_errors(data))
+    bottle, _ = expand(data)
+    assert dict(bottle.case.calibration) == {"rule": "quantile", "q": 0.999}
+    data["models"][0]["calibration"] = {"rule": "mean_std"}  # the model's replaces the default
+    assert dict(expand(data)[0].case.calibration) == {"rule": "mean_std", "k": 3.0}
+    assert not list(validator.iter_errors(data))
+    assert expand(base())[0].case.calibration is None
+    data["models"][0]["calibration"] = {"rule": "quantile", "q": 1.5}
+    assert list(validator.iter_errors(data))
+    with pytest.raises(SuiteError, match=r"^suites/release\.yaml: models\[0\]\.calibration\.q="
+                       r"1\.5: expected a number in \[0, 1\]"):
+        expand(data)

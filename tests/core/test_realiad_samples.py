@@ -142,3 +142,17 @@ def test_a_view_without_sample_id_is_named_at_load_time(tmp_path):
     with pytest.raises(DatasetError, match=r"toy\.json: test\[0\]\.image_path: .*view\.png: no "
                        r"sample id"):
         load_dataset("realiad", tmp_path, "toy")
+
+
+def test_session_summary_shows_the_protocol_metrics_where_items_have_them():
+    from pyimgano.summary import ItemRecord, headline_columns, terminal_lines
+
+    plain = ItemRecord("a::x[bottle]", "a", "x", "bottle", metrics={"image_auroc": 0.9})
+    realiad = ItemRecord("a::y[toy]", "a", "y", "toy",
+                         metrics={"image_auroc": 0.8, "sample_auroc": 0.875})
+    ad2 = ItemRecord("a::z[can]", "a", "z", "can", metrics={"image_auroc": 0.7, "seg_f1": 0.25})
+    assert headline_columns([plain]) == ["image_auroc"]
+    assert headline_columns([plain, realiad, ad2]) == ["image_auroc", "sample_auroc", "seg_f1"]
+    lines = terminal_lines([plain, realiad, ad2])
+    assert "sample_auroc" in lines[0] and "seg_f1" in lines[0]
+    assert "0.8750" in lines[3] and "0.2500" in lines[4]
