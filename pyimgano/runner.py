@@ -189,6 +189,10 @@ def run_case(case: Case, *, progress: bool = False) -> Evaluation:
     kwargs = model_kwargs_for(case)
     reference_kwargs = None if case.reference is None else model_kwargs_for(case, reference=True)
     dataset = load_case_dataset(case)
+    if case.export_submission is not None:  # the server's private images, before inference
+        from pyimgano.protocols.submission import private_images
+
+        private_images(dataset.root, dataset.category)
     started = time.perf_counter()
     model = create_model(case.model, **kwargs)
     if not getattr(model, "load_seconds", 0.0):

@@ -45,6 +45,7 @@ __all__ = [
     "export_submission",
     "expected_names",
     "pack_submission",
+    "private_images",
     "write_float16_tiff",
 ]
 
@@ -224,11 +225,15 @@ def _write_mask(path: Path, mask: np.ndarray) -> None:
     Image.fromarray(np.where(mask, 255, 0).astype(np.uint8), mode="L").save(path)
 
 
-def private_images(root: Path, category: str, counts: Mapping[str, int]) -> dict[str, list[Path]]:
+def private_images(
+    root: Path, category: str, counts: Mapping[str, int] | None = None
+) -> dict[str, list[Path]]:
     """Per private split, its images; :class:`SubmissionError` when a split is missing or its
-    images are not exactly the server's names (naming what is missing or extra)."""
+    images are not exactly the server's names (naming what is missing or extra). Reads no
+    image (a listing): the runner calls it before any inference."""
     from pyimgano.datasets._files import list_images
 
+    counts = FILE_COUNTS if counts is None else counts
     if category not in counts:
         raise SubmissionError(
             f"category {category!r} is not an MVTec AD 2 category of the evaluation server "

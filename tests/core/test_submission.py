@@ -149,3 +149,24 @@ def test_cli_export_submission(ad2, tmp_path, capsys, fake_model_name, monkeypat
     assert np.array_equal(mask == 255, amap.astype(np.float64) >= threshold)
     code = main(["--dataset", "mvtec", *base[2:], "--pixel"])
     assert code == 2 and "is for --dataset mvtec_ad2" in capsys.readouterr().err
+
+
+def test_run_case_checks_the_private_images_before_any_inference(ad2, fake_model_name,
+                                                                  monkeypatch, tmp_path):
+    import pyimgano.protocols.submission as submission
+    import pyimgano.runner as runner
+    from pyimgano.runner import Case, run_case
+
+    monkeypatch.setattr(submission, "FILE_COUNTS", {"can": 3})
+
+    def no_inference(*args, **kwargs):
+        raise AssertionError("evaluate must not run")
+
+    monkeypatch.setattr(runner, "evaluate", no_inference)
+    (ad2 / "can/test_private/002_regular.png").rename(ad2 / "can/test_private/02_regular.png")
+    case = Case(model=fake_model_name, dataset_format="mvtec_ad2", root=ad2, category="can",
+                pixel=True, export_submission=tmp_path / "sub")
+    with pytest.raises(SubmissionError, match=r"extra images \[02_regular\] in .*test_private;"
+                       r" missing images \[002_regular\]"):
+        run_case(case)
+    assert not (tmp_path / "sub").exists()
