@@ -441,9 +441,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             where = f"report written to {path}"
         for line in headline_lines(data):
             print(line, file=sys.stderr)
+        print(f"{PROG}: {where}", file=sys.stderr)
         if evaluation.submission is not None:
             print(f"{PROG}: {evaluation.submission.describe()}", file=sys.stderr)
-        print(f"{PROG}: {where}", file=sys.stderr)
         from pyimgano.gates import parity_failed, recorded_failures
 
         failures = recorded_failures(data)
