@@ -144,7 +144,8 @@ def pixel_metrics(
         :func:`~pyimgano.metrics.average_precision`, :func:`~pyimgano.metrics.f1_max` over all
         pixels of all images), ``aupro`` (as :func:`~pyimgano.metrics.aupro`), ``aupro_<limit>``
         per extra limit, ``aupimo_mean`` and ``aupimo_std`` (as
-        :func:`~pyimgano.metrics.aupimo`; per-image values: :func:`evaluate_pixels`).
+        :func:`~pyimgano.metrics.aupimo`; per-image values: :func:`evaluate_pixels`), and
+        ``seg_f1`` when ``seg_f1_threshold`` is given.
 
     Raises
     ------
