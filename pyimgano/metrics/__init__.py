@@ -15,7 +15,8 @@ Public API
   ``defects``, precomputed region labels, NumPy or torch on the maps' device)
 - :func:`decision_metrics` -> ``image_miss_rate``, ``image_false_reject_rate``
 - :func:`seg_f1` (MVTec AD 2's SegF1: pooled pixel F1 at a fixed threshold; also
-  ``seg_f1_threshold`` of :func:`pixel_metrics` / :func:`evaluate_pixels`, from the same sweep)
+  ``seg_f1_threshold`` of :func:`pixel_metrics` / :func:`evaluate_pixels`, from the same sweep);
+  :func:`seg_f1_counts`: its per-image ``(TP, FP, FN)``, for resampling over images
 - :func:`sample_metrics` -> ``sample_auroc``, ``sample_ap``, ``sample_f1_max`` (Real-IAD: a
   sample's score and label are the maxima over its views), :func:`group_samples`
 - building blocks: :func:`auroc`, :func:`average_precision`, :func:`f1_max`,
@@ -60,7 +61,13 @@ from pyimgano.metrics.image import (
     image_metrics,
     roc_curve,
 )
-from pyimgano.metrics.pixel import PixelEvaluation, evaluate_pixels, pixel_metrics, seg_f1
+from pyimgano.metrics.pixel import (
+    PixelEvaluation,
+    evaluate_pixels,
+    pixel_metrics,
+    seg_f1,
+    seg_f1_counts,
+)
 from pyimgano.metrics.results import (
     METRIC_DIRECTIONS,
     METRIC_PREFIX_DIRECTIONS,
@@ -96,4 +103,5 @@ __all__ = [
     "roc_curve",
     "sample_metrics",
     "seg_f1",
+    "seg_f1_counts",
 ]

@@ -47,7 +47,14 @@ from pyimgano.metrics.spro import (
 )
 from pyimgano.metrics.spro import _compute as _compute_spro
 
-__all__ = ["PixelEvaluation", "aupro_key", "evaluate_pixels", "pixel_metrics", "seg_f1"]
+__all__ = [
+    "PixelEvaluation",
+    "aupro_key",
+    "evaluate_pixels",
+    "pixel_metrics",
+    "seg_f1",
+    "seg_f1_counts",
+]
 
 RANKING_METRICS = ("pixel_auroc", "pixel_ap", "pixel_f1_max")
 PIXEL_METRICS = (*RANKING_METRICS, "aupro")
@@ -237,6 +244,59 @@ def seg_f1(maps: Sequence[Any], masks: Sequence[Any], threshold: float) -> float
     """
     result = evaluate_pixels(maps, masks, aupimo_fpr_bounds=None, seg_f1_threshold=threshold)
     return result.metrics["seg_f1"]
+
+
+def seg_f1_counts(maps: Sequence[Any], masks: Sequence[Any], threshold: float) -> np.ndarray:
+    """Per image, the ``(TP, FP, FN)`` pixel counts of SegF1 at ``threshold``.
+
+    The per-image statistics from which :func:`seg_f1` of any multiset of the images follows
+    (``2 ΣTP / (2 ΣTP + ΣFP + ΣFN)``): what a paired bootstrap over images resamples. One
+    comparison per pixel, no sort; ``maps`` may be NumPy arrays or torch tensors (copied to
+    the host one at a time), e.g. :attr:`pyimgano.evaluation.PixelData.maps`.
+
+    Parameters
+    ----------
+    maps, masks : sequences of 2-D arrays of equal shapes
+        As :func:`seg_f1`.
+    threshold : float
+        Finite; anomalous where ``map >= threshold`` (exact, as :func:`seg_f1`).
+
+    Returns
+    -------
+    ndarray of int64, shape (n_images, 3)
+
+    Raises
+    ------
+    MetricInputError
+        A bad threshold, unequal counts of maps and masks, or a map whose shape is not its
+        mask's.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> seg_f1_counts([np.array([[0.9, 0.1], [0.6, 0.3]])], [np.array([[1, 1], [0, 0]])], 0.5)
+    array([[1, 1, 1]])
+    """
+    from pyimgano.outputs import to_numpy
+
+    limit = np.float64(_check_threshold(threshold))
+    map_list, mask_list = _as_list(maps), _as_list(masks)
+    if len(map_list) != len(mask_list):
+        raise MetricInputError(
+            f"{len(map_list)} maps but {len(mask_list)} masks; expected one mask per map"
+        )
+    counts = np.zeros((len(map_list), 3), dtype=np.int64)
+    for index, (amap, mask) in enumerate(zip(map_list, mask_list, strict=True)):
+        values, truth = to_numpy(amap), np.asarray(mask) != 0
+        if values.shape != truth.shape:
+            raise MetricInputError(
+                f"map {index} has shape {values.shape} but its mask {truth.shape}"
+            )
+        predicted = values >= limit
+        tp = int(np.count_nonzero(predicted & truth))
+        counts[index] = (tp, int(np.count_nonzero(predicted)) - tp,
+                         int(np.count_nonzero(truth)) - tp)
+    return counts
 
 
 def _check_threshold(threshold: Any) -> float:

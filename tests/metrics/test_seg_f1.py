@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 
 import pyimgano.metrics.pixel as pixel_module
 from pyimgano.errors import ConfigError, MetricInputError
-from pyimgano.metrics import evaluate_pixels, metric_direction, pixel_metrics, seg_f1
+from pyimgano.metrics import (
+    evaluate_pixels,
+    metric_direction,
+    pixel_metrics,
+    seg_f1,
+    seg_f1_counts,
+)
 from pyimgano.protocols import CalibrationRule, calibration_threshold, parse_calibration
 
 
@@ -145,3 +151,22 @@ def test_calibration_rule_parsing():
         parse_calibration("quantile")
     with pytest.raises(MetricInputError, match="NaN or Inf"):
         calibration_threshold([np.array([[np.nan]])])
+
+
+@settings(max_examples=80, deadline=None)
+@given(category(), st.sampled_from([0.0, 0.25, 0.5, 0.70000001, 2.0]))
+def test_per_image_counts_add_up_to_seg_f1(data, threshold):
+    maps, masks = data
+    counts = seg_f1_counts(maps, masks, threshold)
+    assert counts.shape == (len(maps), 3)
+    for index, (amap, mask) in enumerate(zip(maps, masks, strict=True)):
+        predicted = amap.astype(np.float64) >= threshold
+        assert counts[index].tolist() == [int(np.sum(predicted & mask)),
+                                          int(np.sum(predicted & ~mask)),
+                                          int(np.sum(~predicted & mask))]
+    tp, fp, fn = counts.sum(axis=0)
+    value = seg_f1(maps, masks, threshold)
+    if value is not None:
+        assert value == pytest.approx(2 * tp / (2 * tp + fp + fn), abs=1e-15)
+    with pytest.raises(MetricInputError, match="1 maps but 2 masks"):
+        seg_f1_counts(maps[:1], [masks[0], masks[0]], threshold)
