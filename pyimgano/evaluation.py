@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -46,6 +46,7 @@ class Evaluation:
     aupro_limit: float = 0.3
     pixel: PixelData | None = None
     reference_predictions: list[Prediction] | None = None
+    submission: Any = None  # mvtec_ad2 --export-submission: a SubmissionResult
 
 
 def _progress(total: int, enabled: bool, desc: str):
@@ -162,6 +163,7 @@ def _pixel_level(
         defect_groups=(
             [None if s.defect_type == GOOD else s.defect_type for s in dataset] if loco else None
         ),
+        seg_f1_threshold=options.seg_f1_threshold,
     )
     metrics = dict(result.metrics)
     notes = dict(result.metrics.notes)
@@ -193,6 +195,7 @@ class PixelOptions:
     aupro_limits: tuple[float, ...] = ()
     auspro_limits: tuple[float, ...] = ()
     aupimo_fpr_bounds: tuple[float, float] = (1e-5, 1e-4)
+    seg_f1_threshold: float | None = None
 
 
 def pixel_metric_names(options: PixelOptions, dataset: Dataset) -> list[str]:
@@ -204,6 +207,8 @@ def pixel_metric_names(options: PixelOptions, dataset: Dataset) -> list[str]:
     names += [aupro_key(limit) for limit in options.aupro_limits]
     if dataset.format == "mvtec_loco":
         names += [auspro_key(limit) for limit in options.auspro_limits or DEFAULT_AUSPRO_LIMITS]
+    if dataset.format == "mvtec_ad2":
+        names.append("seg_f1")
     return list(dict.fromkeys(names))
 
 
@@ -272,6 +277,7 @@ def evaluate(
     model_kwargs: Mapping[str, Any] | None = None,
     progress: bool = False,
     memory: PeakMemory | None = None,
+    calibration: Any = None,
 ) -> Evaluation:
     """Evaluate ``model`` on every test sample of ``dataset``.
 
@@ -303,6 +309,12 @@ def evaluate(
     memory : PeakMemory, optional
         Peak memory counting started before the model was loaded (:func:`run_case` starts it
         there); default: started here, so the peaks cover inference and metrics only.
+    calibration : mapping, optional
+        ``mvtec_ad2`` with ``pixel``: the SegF1 threshold's rule
+        (:func:`pyimgano.protocols.parse_calibration`; default mean + 3 std). The category's
+        ``validation/good`` images are inferred first (same inference path, own progress bar),
+        and the report gains ``calibration`` and ``seg_f1``; ``aupro_0.05`` is always added.
+        ``realiad``: ``sample_*`` metrics and each record's ``sample`` (no option).
 
     Notes
     -----
@@ -318,9 +330,13 @@ def evaluate(
         ``report.thresholds`` is empty and ``report.item`` is ``None``; gates and the plugin
         fill them.
     """
+    from pyimgano.protocols.mvtec_ad2 import protocol_aupro_limits
+
     options = PixelOptions(
         float(aupro_limit),
-        tuple(float(x) for x in aupro_limits),
+        protocol_aupro_limits(dataset.format, aupro_limits) if pixel else tuple(
+            float(x) for x in aupro_limits
+        ),
         tuple(float(x) for x in auspro_limits),
         (float(aupimo_fpr_bounds[0]), float(aupimo_fpr_bounds[1])),
     )
@@ -333,6 +349,15 @@ def evaluate(
 
             defects_config(dataset)  # a missing defects_config.json fails before inference
     memory = memory if memory is not None else PeakMemory.start()
+    calibrated = None
+    if pixel and dataset.format == "mvtec_ad2":  # validation/good first: the SegF1 threshold
+        from pyimgano.protocols.mvtec_ad2 import calibrate, parse_calibration
+
+        calibrated = calibrate(model, dataset.root, dataset.category,
+                               parse_calibration(calibration), batch_size=batch_size,
+                               progress=progress)
+        if calibrated is not None:
+            options = replace(options, seg_f1_threshold=calibrated.threshold)
     started = time.perf_counter()
     # One background thread, busy while the model infers: the environment facts (package
     # versions: a few ms of metadata reads), and with pixel metrics the masks, their regions
@@ -368,6 +393,13 @@ def evaluate(
         metrics, notes, by_defect = _image_level(
             labels, scores, pred_labels, [s.defect_type for s in dataset], tuple(fpr_limits)
         )
+        sample_ids = _sample_ids(dataset)
+        if sample_ids is not None:  # Real-IAD: a sample is the views of one object
+            from pyimgano.metrics import sample_metrics
+
+            by_sample = sample_metrics(labels, scores, sample_ids)
+            metrics.update(by_sample)
+            notes.update(by_sample.notes)
         description = model.describe()
         threshold = _threshold(description)
         decision = decision_section(scores, threshold, pred_labels)
@@ -427,6 +459,8 @@ def evaluate(
             "score": prediction.score,
             "pred_label": prediction.pred_label,
         }
+        if sample_ids is not None:
+            record["sample"] = sample_ids[index]
         if pixel and outcome is not None and outcome.data is not None:
             record["aupimo"] = per_image.get(index, {}).get("aupimo")
         if inference.reference is not None:
@@ -487,6 +521,7 @@ def evaluate(
             "n_test": len(dataset),
             "n_anomalous": dataset.n_anomalous,
             "fingerprint": dataset.fingerprint,
+            **dict(getattr(dataset, "facts", {})),
         },
         timing=timing,
         environment={
@@ -506,6 +541,7 @@ def evaluate(
         settings=settings,
         parity=parity_report,
         records=records,
+        calibration=None if calibrated is None else calibrated.to_report(),
     )
     return Evaluation(
         report=report,
@@ -515,6 +551,15 @@ def evaluate(
         pixel=None if outcome is None else outcome.data,
         reference_predictions=inference.reference,
     )
+
+
+def _sample_ids(dataset: Dataset) -> list[str] | None:
+    """Real-IAD: each image's sample id (docs/REFERENCE.md §5); None for other formats."""
+    if dataset.format != "realiad":
+        return None
+    from pyimgano.datasets.realiad import sample_id
+
+    return [sample_id(s.image_path) for s in dataset]
 
 
 def _jsonable(value: Any) -> Any:

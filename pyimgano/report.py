@@ -67,6 +67,7 @@ class Report:
     resources: dict[str, Any] = field(default_factory=_no_resources)
     metrics_by_defect_type: dict[str, dict[str, float | None]] = field(default_factory=dict)
     metrics_anomalib: dict[str, float | None] | None = None
+    calibration: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = self._required()
@@ -78,6 +79,8 @@ class Report:
             }
         if self.metrics_anomalib is not None:
             data["metrics_anomalib"] = dict(self.metrics_anomalib)
+        if self.calibration is not None:
+            data["calibration"] = dict(self.calibration)
         return data
 
     def _required(self) -> dict[str, Any]:

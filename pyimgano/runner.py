@@ -77,6 +77,12 @@ class Case:
     protocol : str or None
         ``"anomalib"``: also report ``metrics_anomalib``, anomalib's own ``Engine.test``
         numbers (:mod:`pyimgano.protocols.anomalib`); None: the protocol-exact metrics only.
+    calibration : mapping or None
+        ``mvtec_ad2``: the ``seg_f1`` threshold's rule (``{rule: quantile, q: 0.999}``; None:
+        mean + 3 std of the ``validation/good`` map pixels; docs/REFERENCE.md §5).
+    export_submission : path or None
+        ``mvtec_ad2`` with ``pixel``: also infer ``test_private`` and ``test_private_mixed``
+        and write the evaluation server's submission there (:mod:`pyimgano.protocols.submission`).
     """
 
     model: str
@@ -103,6 +109,8 @@ class Case:
     parity: Mapping[str, float] | None = None
     cache_dir: Path | None = None
     protocol: str | None = None
+    calibration: Mapping[str, Any] | None = None
+    export_submission: Path | None = None
 
 
 def model_kwargs_for(case: Case, *, reference: bool = False) -> dict[str, Any]:
@@ -225,6 +233,7 @@ def check_case(case: Case) -> tuple[dict[str, Any], dict[str, Any] | None]:
     from pyimgano.protocols import check_protocol
 
     check_protocol(case.protocol)
+    _check_protocol_options(case)
     check_category(case.dataset_format, case.root, case.category, **dict(case.dataset_options))
     if case.parity is not None and case.reference is None:
         raise ConfigError("parity bounds given without a reference checkpoint to compare with")
@@ -241,6 +250,10 @@ def run_case(case: Case, *, progress: bool = False) -> Evaluation:
 
     kwargs, reference_kwargs = check_case(case)
     dataset = load_case_dataset(case)
+    if case.export_submission is not None:  # the server's private images, before inference
+        from pyimgano.protocols.submission import private_images
+
+        private_images(dataset.root, dataset.category)
     memory = PeakMemory.start()  # the item's peaks include loading the model
     started = time.perf_counter()
     model = create_model(case.model, **kwargs)
@@ -270,9 +283,18 @@ def run_case(case: Case, *, progress: bool = False) -> Evaluation:
         model_kwargs=recorded,
         progress=progress,
         memory=memory,
+        calibration=case.calibration,
     )
     if case.protocol == "anomalib":
         _add_anomalib_metrics(evaluation, model, case.batch_size)
+    if case.export_submission is not None:
+        from pyimgano.protocols.submission import export_submission
+
+        calibration = evaluation.report.calibration or {}
+        evaluation.submission = export_submission(
+            model, dataset.root, dataset.category, case.export_submission,
+            calibration.get("threshold"), batch_size=case.batch_size, progress=progress,
+        )
     return evaluation
 
 
@@ -286,3 +308,28 @@ def _add_anomalib_metrics(evaluation: Evaluation, model: Any, batch_size: int) -
     )
     report.settings["protocol"] = "anomalib"
     report.settings["protocol_note"] = PROTOCOL_NOTE
+
+
+def _check_protocol_options(case: Case) -> None:
+    """MVTec AD 2 options on another format, or a submission without the pixel metrics (whose
+    calibration gives the masks' threshold), are :class:`ConfigError` before anything loads."""
+    from pyimgano.protocols.mvtec_ad2 import parse_calibration
+
+    if case.calibration is not None:
+        if case.dataset_format != "mvtec_ad2":
+            raise ConfigError(
+                f"calibration applies to the mvtec_ad2 format only (its seg_f1 threshold), "
+                f"not {case.dataset_format!r}"
+            )
+        parse_calibration(case.calibration)
+    if case.export_submission is not None:
+        if case.dataset_format != "mvtec_ad2":
+            raise ConfigError(
+                f"--export-submission is for --dataset mvtec_ad2 (the MVTec AD 2 evaluation "
+                f"server), not {case.dataset_format!r}"
+            )
+        if not case.pixel:
+            raise ConfigError(
+                "--export-submission needs --pixel: the submission's masks use the seg_f1 "
+                "threshold calibrated on validation/good with the pixel metrics"
+            )

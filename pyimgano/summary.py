@@ -24,8 +24,9 @@ NOT_RUN = "not_run"
 SNAPSHOT_STATES = ("created", "updated", "matched", "changed", "missing")
 #: why a failed item failed (``None`` for an item that did not fail).
 FAILURE_CAUSES = ("threshold", "parity", "snapshot", "error")
-#: Columns of the terminal table and summary.md (where at least one item has a value).
-HEADLINE_METRICS = ("image_auroc", "image_ap", "pixel_auroc", "aupro")
+#: Columns of the terminal table and summary.md (where at least one item has a value):
+#: ``sample_auroc`` for Real-IAD items, ``seg_f1`` for MVTec AD 2 items (docs/REFERENCE.md §5).
+HEADLINE_METRICS = ("image_auroc", "image_ap", "sample_auroc", "pixel_auroc", "aupro", "seg_f1")
 #: What an item's summary keeps of its report's ``parity`` object (docs/REFERENCE.md §11).
 PARITY_KEYS = ("score_max_abs", "map_max_abs", "decision_flips", "passed")
 #: Parity columns of the terminal table and summary.md (when at least one item has parity).

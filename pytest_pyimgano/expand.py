@@ -189,7 +189,7 @@ def _item(
         paths.append((_label(model.reference, "reference checkpoint"), reference))
     extra: dict[str, Any] = {}
     for key in ("precision", "aupro_limits", "auspro_limits", "aupimo_fpr_bounds", "fpr_limits",
-                "protocol"):
+                "protocol", "calibration"):
         value = pick(getattr(own, key), getattr(defaults, key), fallback=None)
         if value is not None:  # else the runner's default (one place knows it)
             extra[key] = value

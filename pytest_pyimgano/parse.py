@@ -37,8 +37,8 @@ from pytest_pyimgano.spec import (
 TOP_KEYS = (SUITE_KEY, "name", "defaults", "datasets", "models")
 OPTION_KEYS = (
     "pixel", "batch_size", "device", "aupro_limit", "precision", "aupro_limits",
-    "auspro_limits", "aupimo_fpr_bounds", "fpr_limits", "protocol", "thresholds",
-    "snapshot",
+    "auspro_limits", "aupimo_fpr_bounds", "fpr_limits", "protocol", "calibration",
+    "thresholds", "snapshot",
 )
 DEFAULTS_KEYS = OPTION_KEYS
 MODEL_KEYS = (
@@ -433,8 +433,22 @@ def _options(entry: Mapping[str, Any], source: str, keypath: str) -> Options:
             protocol = check_protocol(entry["protocol"], f"{keypath}.protocol")
         except ConfigError as exc:
             raise SuiteError(f"{source}: {exc}") from None
+    calibration = None
+    if entry.get("calibration") is not None:
+        calibration = _calibration(entry["calibration"], source, f"{keypath}.calibration")
     return Options(pixel, batch_size, device, aupro_limit, precision, aupro_limits,
-                   auspro_limits, aupimo_bounds, fpr_limits, protocol)
+                   auspro_limits, aupimo_bounds, fpr_limits, protocol, calibration)
+
+
+def _calibration(value: Any, source: str, keypath: str) -> Mapping[str, Any]:
+    """``{rule: mean_std[, k]}`` or ``{rule: quantile[, q]}`` (mvtec_ad2's seg_f1 threshold)."""
+    from pyimgano.protocols.mvtec_ad2 import parse_calibration
+
+    try:
+        rule = parse_calibration(value, where=keypath)
+    except ConfigError as exc:
+        raise SuiteError(f"{source}: {exc}") from None
+    return frozen(rule.as_dict())
 
 
 def _fraction(value: Any, source: str, keypath: str) -> float:

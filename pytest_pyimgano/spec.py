@@ -85,6 +85,7 @@ class Options:
     aupimo_fpr_bounds: tuple[float, float] | None = None
     fpr_limits: tuple[float, ...] | None = None
     protocol: str | None = None
+    calibration: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

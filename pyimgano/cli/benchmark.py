@@ -142,6 +142,24 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="load an unpinned pickled checkpoint (.pt/.pth) anyway",
     )
+    ad2 = parser.add_argument_group("MVTec AD 2 (docs/REFERENCE.md §5, §7)")
+    ad2.add_argument(
+        "--calibration",
+        default=None,
+        metavar="JSON",
+        help="rule of the seg_f1 threshold calibrated on validation/good, e.g. "
+        "'{\"rule\": \"quantile\", \"q\": 0.999}' (default: mean + 3 std)",
+    )
+    ad2.add_argument(
+        "--export-submission",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also infer test_private and test_private_mixed and write the evaluation "
+        "server's submission into DIR (float16 TIFF maps, {0,255} PNG masks at the "
+        "calibrated threshold; needs --pixel); checked as MVTec's checker does, and packed "
+        "as DIR.tar.gz once all categories are in DIR",
+    )
     parity = parser.add_argument_group("export parity (docs/REFERENCE.md §11)")
     parity.add_argument(
         "--reference-checkpoint",
@@ -270,6 +288,11 @@ def parse_options(argv: Sequence[str] | None) -> BenchmarkOptions:
         reference_sha256=args.reference_sha256,
         parity=_parity_bounds(args),
         protocol=args.protocol,
+        calibration=(
+            None if args.calibration is None
+            else parse_model_kwargs(args.calibration, source="--calibration")
+        ),
+        export_submission=args.export_submission,
     )
     return BenchmarkOptions(
         case=case,
@@ -370,6 +393,12 @@ def headline_lines(data: Mapping[str, Any]) -> list[str]:
     shown += [f"{name} {_number(metrics[name])}" for name in extra]
     if shown:
         lines.append("  " + "  ".join(shown))
+    calibration = data.get("calibration")
+    if isinstance(calibration, Mapping):
+        lines.append(
+            f"  seg_f1 threshold {_number(calibration.get('threshold'))} "
+            f"({calibration.get('rule')} on {calibration.get('n_images')} validation images)"
+        )
     anomalib = data.get("metrics_anomalib")
     if isinstance(anomalib, Mapping):
         lines.append(
@@ -435,6 +464,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in headline_lines(data):
             print(line, file=sys.stderr)
         print(f"{PROG}: {where}", file=sys.stderr)
+        if evaluation.submission is not None:
+            print(f"{PROG}: {evaluation.submission.describe()}", file=sys.stderr)
         from pyimgano.gates import parity_failed, recorded_failures
 
         failures = recorded_failures(data)

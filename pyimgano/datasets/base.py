@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from pyimgano.digests import file_sha256
 from pyimgano.errors import DatasetError
@@ -103,11 +104,15 @@ class Loaded:
         scoring its training normals); copied to :attr:`Dataset.notes`.
     defects_config_path : Path or None
         MVTec LOCO's ``defects_config.json`` of the category, where it exists.
+    facts : mapping
+        Facts of the data for the report's ``dataset`` section (Real-IAD: ``resolution``);
+        copied to :attr:`Dataset.facts`.
     """
 
     samples: list[Sample]
     notes: tuple[str, ...] = ()
     defects_config_path: Path | None = None
+    facts: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,9 @@ class Dataset(Sequence[Sample]):
     defects_config_path : Path or None
         ``mvtec_loco`` only: the category's ``defects_config.json`` where it exists, else
         ``None`` (see :mod:`pyimgano.datasets.loco`).
+    facts : mapping
+        Format facts the report's ``dataset`` section carries (``realiad``: ``resolution``,
+        the image set read); empty for most formats.
     """
 
     format: str
@@ -150,6 +158,7 @@ class Dataset(Sequence[Sample]):
     samples: tuple[Sample, ...]
     notes: tuple[str, ...] = ()
     defects_config_path: Path | None = None
+    facts: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.samples)

@@ -141,6 +141,7 @@ def load_dataset(
         samples=sort_samples(loaded.samples),
         notes=loaded.notes,
         defects_config_path=loaded.defects_config_path,
+        facts=dict(loaded.facts),
     )
 
 

@@ -5,18 +5,21 @@ The layout anomalib 2.7 reads (``anomalib/data/datasets/image/mvtecad2.py``,
 ``anomalib/data/datamodules/image/mvtecad2.py``, ``MVTecAD2``)::
 
     <root>/<category>/train/good/*.png                  (not read: training images)
-    <root>/<category>/validation/good/*.png             (not read: anomalib's validation split)
+    <root>/<category>/validation/good/*.png             not test samples; inferred with pixel
+                                                        metrics, for the seg_f1 threshold
     <root>/<category>/test_public/good/*.png            normal test images
     <root>/<category>/test_public/bad/*.png             anomalous test images
     <root>/<category>/test_public/ground_truth/bad/<stem>_mask.png
     <root>/<category>/test_private/, test_private_mixed/   no ground truth: never test samples
+                                                        (inferred for --export-submission)
 
 Categories are the sorted sub-directories of ``root`` holding ``test_public/``. Anomalous
 samples have ``defect_type="bad"``. As everywhere in pyimgano, a mask is also found as
 ``<stem>.<ext>`` and in any image extension/case (anomalib requires ``<stem>_mask<suffix>``
 and ``.png``); a bad image without a mask gets ``mask_paths=None`` (anomalib raises at load
-time; pyimgano only when pixel metrics are asked for). MVTec AD 2 reports AU-PRO at the FPR
-limit 0.05: ask for it with ``aupro_limits: [0.05]``.
+time; pyimgano only when pixel metrics are asked for). The protocol (``aupro_0.05`` always,
+the ``validation/good`` calibration and ``seg_f1``, the server submission) is in
+:mod:`pyimgano.protocols`.
 """
 
 from __future__ import annotations

@@ -22,6 +22,13 @@ path is used as given; ``{category}`` is replaced by the category; default
 this way). Categories are the sorted sub-directories of
 ``<root>/realiad_<resolution>/`` whose JSON file exists.
 
+Samples (docs/REFERENCE.md §5): the views of one physical object share a *sample id*, the part
+of the file name before ``_C<view>_`` as the Real-IAD evaluation captures it (:data:`SAMPLE_KEY`,
+the pattern its ADEval command line is given for every Real-IAD setting:
+``<category>_<4 digits>_<OK|NG...>``); :func:`sample_id` reads it. A listed image whose name
+has no sample id is a :class:`DatasetError` at load time. The resolution read
+(``Dataset.facts["resolution"]``) goes into the report's ``dataset`` section.
+
 Differences from anomalib, on purpose: a path that leaves ``root`` (anomalib raises too), a
 listed image or mask that does not exist, or an entry without ``image_path`` /
 ``anomaly_class`` is a :class:`DatasetError` naming the JSON file and the entry; pyimgano does
@@ -32,6 +39,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from pyimgano.datasets._files import (
@@ -41,12 +49,34 @@ from pyimgano.datasets._files import (
     no_categories,
     require_dir,
 )
-from pyimgano.datasets.base import ANOMALOUS, GOOD, NORMAL, DatasetFormat, Sample
+from pyimgano.datasets.base import ANOMALOUS, GOOD, NORMAL, DatasetFormat, Loaded, Sample
 from pyimgano.errors import ConfigError, DatasetError
 
 RESOLUTIONS = ("256", "512", "1024", "raw")
 DEFAULT_JSON = "realiad_jsons/realiad_jsons/{category}.json"
 NORMAL_CLASS = "OK"
+
+#: The sample key of a view's file name (group 1), as the Real-IAD evaluation (ADEval's
+#: ``--sample_key_pat``) captures it: ``audiojack_0001_NG_QS_C3_2023...jpg`` ->
+#: ``audiojack_0001_NG_QS``.
+SAMPLE_KEY = re.compile(r"([a-zA-Z][a-zA-Z0-9_]*_[0-9]{4}_[A-Z][A-Z_]*[A-Z])_C[0-9]_")
+
+
+def sample_id(path: str | os.PathLike[str]) -> str:
+    """The sample (physical object) a view belongs to, from its file name.
+
+    Raises :class:`DatasetError` naming the file when the name holds no
+    ``<category>_<NNNN>_<CLASS>_C<view>_`` part.
+    """
+    name = Path(path).name
+    found = SAMPLE_KEY.search(name)
+    if found is None:
+        raise DatasetError(
+            f"Real-IAD image {path}: no sample id in its name; expected "
+            "<category>_<4 digits>_<OK|NG[_defects]>_C<view>_<...> (e.g. "
+            "audiojack_0001_OK_C1_20231021.jpg)"
+        )
+    return found.group(1)
 
 
 def _resolution(value: object) -> str:
@@ -113,8 +143,9 @@ def load_samples(
     *,
     resolution: str | int = "256",
     json_path: str = DEFAULT_JSON,
-) -> list[Sample]:
-    """Test samples of ``category`` from its JSON file's ``test`` list (unsorted)."""
+) -> Loaded:
+    """Test samples of ``category`` from its JSON file's ``test`` list (unsorted), with the
+    resolution read as ``facts["resolution"]``."""
     require_dir(root, "realiad dataset root")
     check_category_name(category, root)
     res = _resolution(resolution)
@@ -143,6 +174,10 @@ def load_samples(
         image = _inside(root, category_dir / image_rel, f"{where}.image_path")
         if not image.is_file():
             raise DatasetError(f"{where}.image_path: image {image} does not exist")
+        try:
+            sample_id(image)
+        except DatasetError as exc:
+            raise DatasetError(f"{where}.image_path: {exc}") from None
         if kind == NORMAL_CLASS:
             samples.append(Sample(image, NORMAL, None, GOOD))
             continue
@@ -156,7 +191,7 @@ def load_samples(
                 raise DatasetError(f"{where}.mask_path: mask {mask} does not exist")
             masks = (mask,)
         samples.append(Sample(image, ANOMALOUS, masks, kind))
-    return samples
+    return Loaded(samples, facts={"resolution": res})
 
 
 def _test_entries(json_file: Path) -> list:

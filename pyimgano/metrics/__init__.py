@@ -20,6 +20,11 @@ Public API
   :func:`wilcoxon_aupimo`, :func:`paired_bootstrap`, :func:`bootstrap_ci` ->
   :class:`PairedTest` / :class:`Interval`; bootstrap metrics :func:`image_bootstrap_metric`,
   :func:`pixel_auroc_metric`, :func:`aupro_metric` on :func:`pixel_statistics`
+- :func:`seg_f1` (MVTec AD 2's SegF1: pooled pixel F1 at a fixed threshold; also
+  ``seg_f1_threshold`` of :func:`pixel_metrics` / :func:`evaluate_pixels`, from the same sweep);
+  :func:`seg_f1_counts`: its per-image ``(TP, FP, FN)``, for resampling over images
+- :func:`sample_metrics` -> ``sample_auroc``, ``sample_ap``, ``sample_f1_max`` (Real-IAD: a
+  sample's score and label are the maxima over its views), :func:`group_samples`
 - building blocks: :func:`auroc`, :func:`average_precision`, :func:`f1_max`,
   :func:`f1_max_threshold`,
   :func:`roc_curve`, :func:`pro_curve`, :func:`aupro`
@@ -64,7 +69,13 @@ from pyimgano.metrics.image import (
     tpr_at_fpr,
     tpr_at_fpr_key,
 )
-from pyimgano.metrics.pixel import PixelEvaluation, evaluate_pixels, pixel_metrics
+from pyimgano.metrics.pixel import (
+    PixelEvaluation,
+    evaluate_pixels,
+    pixel_metrics,
+    seg_f1,
+    seg_f1_counts,
+)
 from pyimgano.metrics.results import (
     METRIC_DIRECTIONS,
     METRIC_PREFIX_DIRECTIONS,
@@ -72,6 +83,7 @@ from pyimgano.metrics.results import (
     limit_key,
     metric_direction,
 )
+from pyimgano.metrics.samples import group_samples, sample_metrics
 from pyimgano.metrics.spro import SproResults, auspro
 from pyimgano.metrics.stats import (
     BootstrapMetric,
@@ -117,6 +129,7 @@ __all__ = [
     "f1_max_threshold",
     "image_auroc_metric",
     "image_bootstrap_metric",
+    "group_samples",
     "image_metrics",
     "limit_key",
     "metric_direction",
@@ -130,4 +143,7 @@ __all__ = [
     "tpr_at_fpr",
     "tpr_at_fpr_key",
     "wilcoxon_aupimo",
+    "sample_metrics",
+    "seg_f1",
+    "seg_f1_counts",
 ]

@@ -30,6 +30,7 @@ __all__ = [
     "F1Max",
     "ProArea",
     "RocArea",
+    "ThresholdCounts",
 ]
 
 
@@ -203,6 +204,37 @@ class ProArea:
 
     def compute(self) -> float:
         return self._area / self._limit
+
+
+class ThresholdCounts:
+    """The counts at one fixed threshold: ``fp`` and ``tp`` of the samples with score ``>= t``.
+
+    ``key`` is the threshold in the sweep's score space (for packed pixels the key of
+    :func:`pyimgano.metrics._pixels.threshold_keys`); blocks must carry their scores. Along the
+    sweep the thresholds decrease, so the last point whose score is ``>= key`` holds the counts;
+    the consumer is :attr:`done` at the first point below it. No point at or above ``key``:
+    ``fp = tp = 0``.
+    """
+
+    def __init__(self, key: object) -> None:
+        self._key = key
+        self.fp = 0
+        self.tp = 0
+        self.done = False
+
+    def update(self, block: Block) -> None:
+        if self.done:
+            return
+        assert block.scores is not None, "ThresholdCounts needs a sweep that keeps its scores"
+        above = int(np.count_nonzero(block.scores >= self._key))  # a prefix: scores decrease
+        if above:
+            self.fp, self.tp = int(block.fp[above - 1]), int(block.tp[above - 1])
+        if above < block.scores.size:
+            self.done = True
+
+    def f1(self, n_pos: int) -> float:
+        """``2 TP / (2 TP + FP + FN)`` with ``FN = n_pos - TP`` (``n_pos`` > 0)."""
+        return 2.0 * self.tp / (self.tp + self.fp + int(n_pos))
 
 
 class CurveCollector:

@@ -17,8 +17,15 @@ from typing import Any
 import numpy as np
 
 from pyimgano.errors import MetricInputError
-from pyimgano.metrics._curves import AveragePrecision, CurveCollector, F1Max, ProArea, RocArea
-from pyimgano.metrics._pixels import CHUNK_SIZE, count_defect_pixels, pool_pixels
+from pyimgano.metrics._curves import (
+    AveragePrecision,
+    CurveCollector,
+    F1Max,
+    ProArea,
+    RocArea,
+    ThresholdCounts,
+)
+from pyimgano.metrics._pixels import CHUNK_SIZE, count_defect_pixels, pool_pixels, threshold_keys
 from pyimgano.metrics._regions import Regions
 from pyimgano.metrics._sweep import Consumer, PixelConsumer, sweep
 from pyimgano.metrics._validation import check_limit, check_maps_masks, check_masks
@@ -40,7 +47,14 @@ from pyimgano.metrics.spro import (
 )
 from pyimgano.metrics.spro import _compute as _compute_spro
 
-__all__ = ["PixelEvaluation", "aupro_key", "evaluate_pixels", "pixel_metrics"]
+__all__ = [
+    "PixelEvaluation",
+    "aupro_key",
+    "evaluate_pixels",
+    "pixel_metrics",
+    "seg_f1",
+    "seg_f1_counts",
+]
 
 RANKING_METRICS = ("pixel_auroc", "pixel_ap", "pixel_f1_max")
 PIXEL_METRICS = (*RANKING_METRICS, "aupro")
@@ -107,6 +121,7 @@ def pixel_metrics(
     *,
     aupro_limits: Sequence[float] = (),
     aupimo_fpr_bounds: tuple[float, float] = DEFAULT_FPR_BOUNDS,
+    seg_f1_threshold: float | None = None,
 ) -> MetricResults:
     """Pixel AUROC, AP, F1-max, AU-PRO (at several limits) and AUPIMO over all images.
 
@@ -125,6 +140,9 @@ def pixel_metrics(
         ``aupro_`` + the limit's shortest round-trip ``repr``), from the same sweep.
     aupimo_fpr_bounds : (float, float), default (1e-5, 1e-4)
         AUPIMO's shared-FPR integration range on the normal images.
+    seg_f1_threshold : float, optional
+        Also ``seg_f1``: the pooled pixel F1 of the maps binarised at this threshold (see
+        :func:`seg_f1`), from the same sweep.
 
     Returns
     -------
@@ -133,7 +151,8 @@ def pixel_metrics(
         :func:`~pyimgano.metrics.average_precision`, :func:`~pyimgano.metrics.f1_max` over all
         pixels of all images), ``aupro`` (as :func:`~pyimgano.metrics.aupro`), ``aupro_<limit>``
         per extra limit, ``aupimo_mean`` and ``aupimo_std`` (as
-        :func:`~pyimgano.metrics.aupimo`; per-image values: :func:`evaluate_pixels`).
+        :func:`~pyimgano.metrics.aupimo`; per-image values: :func:`evaluate_pixels`), and
+        ``seg_f1`` when ``seg_f1_threshold`` is given.
 
     Raises
     ------
@@ -172,7 +191,121 @@ def pixel_metrics(
         aupro_limit=aupro_limit,
         aupro_limits=aupro_limits,
         aupimo_fpr_bounds=aupimo_fpr_bounds,
+        seg_f1_threshold=seg_f1_threshold,
     ).metrics
+
+
+def seg_f1(maps: Sequence[Any], masks: Sequence[Any], threshold: float) -> float | None:
+    """SegF1: the pixel F1 of the maps binarised at ``threshold``, pooled over all images.
+
+    The threshold-dependent segmentation metric of the MVTec AD 2 benchmark (Heckler-Kram et
+    al., "The MVTec AD 2 Dataset: Advanced Scenarios for Unsupervised Anomaly Detection",
+    arXiv:2503.21622, 2025): a method binarises its anomaly maps at a threshold it chose
+    without test data, and the binary maps are scored by F1 against the ground truth.
+
+    Parameters
+    ----------
+    maps : sequence of ndarray of shape (H_i, W_i)
+        Anomaly maps, one per image (as :func:`pixel_metrics`).
+    masks : sequence of ndarray of shape (H_i, W_i)
+        Ground truth, one per image; non-zero pixels are defect.
+    threshold : float
+        Finite; a pixel is predicted anomalous where ``map >= threshold`` (compared exactly in
+        the maps' own precision, float64 thresholds are not rounded).
+
+    Returns
+    -------
+    float or None
+        ``2 TP / (2 TP + FP + FN)`` with true/false positives and false negatives counted over
+        every pixel of every image together (pooled, not averaged per image); ``None`` without
+        an anomalous pixel or without a normal pixel (the reason in :func:`pixel_metrics`'s
+        notes, as for the other pixel metrics).
+
+    Raises
+    ------
+    MetricInputError
+        The input errors of :func:`pixel_metrics`; a threshold that is not a finite number.
+
+    Notes
+    -----
+    ``higher_is_better``: True. The value is read off the same sort and sweep that give the
+    other pixel metrics (the counts at the last distinct score ``>= threshold``); in an
+    evaluation it comes with them at no extra sort (``seg_f1_threshold`` of
+    :func:`pixel_metrics` / :func:`evaluate_pixels`). The pooling over all pixels of the
+    category is pyimgano's documented choice (docs/REFERENCE.md §5).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> maps = [np.array([[0.9, 0.1], [0.6, 0.3]])]
+    >>> masks = [np.array([[1, 1], [0, 0]])]
+    >>> seg_f1(maps, masks, 0.5)  # TP 1, FP 1, FN 1
+    0.5
+    """
+    result = evaluate_pixels(maps, masks, aupimo_fpr_bounds=None, seg_f1_threshold=threshold)
+    return result.metrics["seg_f1"]
+
+
+def seg_f1_counts(maps: Sequence[Any], masks: Sequence[Any], threshold: float) -> np.ndarray:
+    """Per image, the ``(TP, FP, FN)`` pixel counts of SegF1 at ``threshold``.
+
+    The per-image statistics from which :func:`seg_f1` of any multiset of the images follows
+    (``2 ΣTP / (2 ΣTP + ΣFP + ΣFN)``): what a paired bootstrap over images resamples. One
+    comparison per pixel, no sort; ``maps`` may be NumPy arrays or torch tensors (copied to
+    the host one at a time), e.g. :attr:`pyimgano.evaluation.PixelData.maps`.
+
+    Parameters
+    ----------
+    maps, masks : sequences of 2-D arrays of equal shapes
+        As :func:`seg_f1`.
+    threshold : float
+        Finite; anomalous where ``map >= threshold`` (exact, as :func:`seg_f1`).
+
+    Returns
+    -------
+    ndarray of int64, shape (n_images, 3)
+
+    Raises
+    ------
+    MetricInputError
+        A bad threshold, unequal counts of maps and masks, or a map whose shape is not its
+        mask's.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> seg_f1_counts([np.array([[0.9, 0.1], [0.6, 0.3]])], [np.array([[1, 1], [0, 0]])], 0.5)
+    array([[1, 1, 1]])
+    """
+    from pyimgano.outputs import to_numpy
+
+    limit = np.float64(_check_threshold(threshold))
+    map_list, mask_list = _as_list(maps), _as_list(masks)
+    if len(map_list) != len(mask_list):
+        raise MetricInputError(
+            f"{len(map_list)} maps but {len(mask_list)} masks; expected one mask per map"
+        )
+    counts = np.zeros((len(map_list), 3), dtype=np.int64)
+    for index, (amap, mask) in enumerate(zip(map_list, mask_list, strict=True)):
+        values, truth = to_numpy(amap), np.asarray(mask) != 0
+        if values.shape != truth.shape:
+            raise MetricInputError(
+                f"map {index} has shape {values.shape} but its mask {truth.shape}"
+            )
+        predicted = values >= limit
+        tp = int(np.count_nonzero(predicted & truth))
+        counts[index] = (tp, int(np.count_nonzero(predicted)) - tp,
+                         int(np.count_nonzero(truth)) - tp)
+    return counts
+
+
+def _check_threshold(threshold: Any) -> float:
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)):
+        raise MetricInputError(f"seg_f1 threshold is {threshold!r}; expected a finite number")
+    value = float(threshold)
+    if not np.isfinite(value):
+        raise MetricInputError(f"seg_f1 threshold is {value!r}; expected a finite number")
+    return value
 
 
 def evaluate_pixels(
@@ -188,6 +321,7 @@ def evaluate_pixels(
     defects: Sequence[Sequence[Defect]] | None = None,
     auspro_limits: Sequence[float] = DEFAULT_LIMITS,
     defect_groups: Sequence[str | None] | None = None,
+    seg_f1_threshold: float | None = None,
 ) -> PixelEvaluation:
     """Every pixel metric of one category from one sort (the evaluation's entry point).
 
@@ -216,6 +350,9 @@ def evaluate_pixels(
         AU-sPRO's FPR limits (with ``defects``).
     defect_groups : sequence of str or None, optional
         Per image, its defects' group (``"logical_anomalies"`` ...), as ``auspro``'s ``groups``.
+    seg_f1_threshold : float, optional
+        Adds ``seg_f1`` (:func:`seg_f1`) at this threshold, from the same sweep. ``None``
+        ``aupimo_fpr_bounds`` leaves AUPIMO out (its keys absent).
 
     Returns
     -------
@@ -231,7 +368,8 @@ def evaluate_pixels(
     """
     limit = check_limit(aupro_limit)
     extra = check_limits(aupro_limits)
-    bounds = check_fpr_bounds(aupimo_fpr_bounds)
+    bounds = None if aupimo_fpr_bounds is None else check_fpr_bounds(aupimo_fpr_bounds)
+    threshold = None if seg_f1_threshold is None else _check_threshold(seg_f1_threshold)
     map_list = _as_list(maps)
     if device is None and not any(_is_tensor(amap) for amap in map_list):
         checked_maps, checked_masks = check_maps_masks(map_list, masks)
@@ -270,6 +408,7 @@ def evaluate_pixels(
         keep_curves=keep_curves,
         device=torch_device,
         spro=spro_input,
+        seg_f1_threshold=threshold,
     )
 
 
@@ -344,8 +483,11 @@ def compute_pixel_evaluation(
     keep_curves: bool = False,
     device: Any = None,
     spro: tuple[list, list[str | None] | None, list[float]] | None = None,
+    seg_f1_threshold: float | None = None,
 ) -> PixelEvaluation:
     """:func:`evaluate_pixels` on validated input.
+
+    ``seg_f1_threshold`` (finite): adds ``seg_f1``, counted by a consumer of the same sweep.
 
     ``spro``: ``(defects, groups, limits)`` as checked by :mod:`pyimgano.metrics.spro`.
     ``aupimo_fpr_bounds=None`` leaves AUPIMO out (its keys absent): the benchmark's baseline.
@@ -374,6 +516,8 @@ def compute_pixel_evaluation(
     if reason is not None:
         results.set("aupro", None, reason)
         results.set_undefined(extra_keys, reason)
+        if seg_f1_threshold is not None:
+            results.set("seg_f1", None, reason)
         aupimo = AupimoResult.undefined(
             n_images,
             "no anomalous images (no anomalous pixels in masks)"
@@ -398,6 +542,8 @@ def compute_pixel_evaluation(
     f1 = F1Max(n_defect)
     collector = CurveCollector() if keep_curves else None
     spro_results = spro_accumulator if isinstance(spro_accumulator, SproResults) else None
+    at_threshold: ThresholdCounts | None = None
+    threshold = None if seg_f1_threshold is None else np.array([seg_f1_threshold], np.float64)
     if device is None:
         defect_masks = None
         if isinstance(spro_accumulator, SproAccumulator):
@@ -407,6 +553,9 @@ def compute_pixel_evaluation(
         consumers: list[Consumer] = [roc, ap, f1, *areas]
         if collector is not None:
             consumers.append(collector)
+        if threshold is not None:
+            at_threshold = ThresholdCounts(threshold_keys(pooled, threshold))
+            consumers.append(at_threshold)
         accumulator = (
             AupimoAccumulator.create(maps, pooled, aupimo_fpr_bounds)
             if aupimo_fpr_bounds is not None
@@ -424,6 +573,7 @@ def compute_pixel_evaluation(
             weights=pooled.weights,
             first_defect=pooled.first_defect,
             pixel_consumers=pixel_consumers,
+            keep_scores=at_threshold is not None,
         )
         aupimo = accumulator if isinstance(accumulator, AupimoResult) else accumulator.result()
         if isinstance(spro_accumulator, SproAccumulator):
@@ -442,8 +592,11 @@ def compute_pixel_evaluation(
         consumers = [roc, ap, f1, *areas]
         if collector is not None:
             consumers.append(collector)
+        if threshold is not None:  # the scores are the maps' values: compared in float64
+            at_threshold = ThresholdCounts(threshold)
+            consumers.append(at_threshold)
         size = chunk_size or default_chunk_size(device, pixels.n_pixels)
-        pixels.sweep(consumers, chunk_size=size, keep_scores=False)
+        pixels.sweep(consumers, chunk_size=size, keep_scores=at_threshold is not None)
         if isinstance(spro_accumulator, SproAccumulator):  # on the host, its own sort
             assert spro is not None
             host_maps = [amap.cpu().numpy() for amap in pixels.maps]
@@ -456,6 +609,8 @@ def compute_pixel_evaluation(
     results.set("aupro", areas[0].compute())
     for key, area in zip(extra_keys, areas[1:], strict=True):
         results.set(key, area.compute())
+    if at_threshold is not None:
+        results.set("seg_f1", at_threshold.f1(n_defect))
     if aupimo_fpr_bounds is not None:
         aupimo.store(results)
     if spro_results is not None:

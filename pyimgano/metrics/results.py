@@ -18,15 +18,20 @@ __all__ = [
 #: Gates use it to turn a bare-number threshold into ``min`` or ``max``.
 #: ``image_auroc_step`` is the resolution of ``image_auroc`` (smaller is finer).
 #: ``image_borderline`` counts images whose score is within 1e-6 of the checkpoint's threshold.
+#: ``seg_f1`` (MVTec AD 2) and ``sample_*`` (Real-IAD) are the protocol metrics of §5.
 METRIC_DIRECTIONS: dict[str, bool] = {
     "image_auroc": True,
     "image_ap": True,
     "image_f1_max": True,
     "image_auroc_step": False,
+    "sample_auroc": True,
+    "sample_ap": True,
+    "sample_f1_max": True,
     "pixel_auroc": True,
     "pixel_ap": True,
     "pixel_f1_max": True,
     "aupro": True,
+    "seg_f1": True,
     "aupimo_mean": True,
     "aupimo_std": False,
     "image_miss_rate": False,
@@ -44,10 +49,14 @@ METRIC_ORDER = (
     "image_f1_max",
     "image_miss_rate",
     "image_false_reject_rate",
+    "sample_auroc",
+    "sample_ap",
+    "sample_f1_max",
     "pixel_auroc",
     "pixel_ap",
     "pixel_f1_max",
     "aupro",
+    "seg_f1",
 )
 
 

@@ -29,6 +29,7 @@ from pyimgano.errors import (
     ModelOutputError,
     SuiteError,
 )
+from pyimgano.protocols.submission import SubmissionError
 
 #: Areas in page order, with their headings.
 AREAS = {
@@ -480,6 +481,38 @@ _CASES = [
         "{file}: test[{index}].image_path: image {image} does not exist",
         "The split file and the images on disk do not belong together (another resolution?).",
         "Check `resolution` / `json_path`, or restore the missing files.",
+    ),
+    Case(
+        "dataset.realiad_sample_id",
+        "A Real-IAD split file listing an image whose name has no sample id "
+        "(`<category>_<NNNN>_<OK|NG…>_C<view>_…`)",
+        DatasetError, (API,),
+        "{file}: test[{index}].image_path: Real-IAD image {image}: no sample id in its name; "
+        "expected ...",
+        "The sample metrics group the camera views of one object by that part of the file "
+        "name, as the Real-IAD evaluation does; a renamed image belongs to no object.",
+        "Keep Real-IAD's file names (or fix the split file's `image_path`).",
+    ),
+    Case(
+        "dataset.ad2_validation_missing",
+        "An MVTec AD 2 category without `validation/good`, evaluated with pixel metrics",
+        DatasetError, (CLI,),
+        "mvtec_ad2 category '{category}': no validation/good directory at {directory}; the "
+        "seg_f1 threshold is calibrated on those images",
+        "`seg_f1` binarises the maps at a threshold calibrated on the validation images "
+        "(§5); the test images are not inferred.",
+        "Restore `<category>/validation/good` from the dataset archive.",
+    ),
+    Case(
+        "dataset.ad2_private_images",
+        "`--export-submission` on an MVTec AD 2 category whose `test_private` / "
+        "`test_private_mixed` images are not the evaluation server's (count or names)",
+        SubmissionError, (CLI,),
+        "the {split} images of '{category}' are not the {count} the evaluation server "
+        "expects: ...",
+        "The server checks a fixed number of files per split and category, named "
+        "`000_regular` … / `000_mixed` …; nothing is inferred.",
+        "Use the unmodified private splits of the MVTec AD 2 release.",
     ),
     Case(
         "dataset.kolektor_mask_missing",

@@ -17,6 +17,7 @@ from pyimgano.metrics import (
     decision_metrics,
     image_metrics,
     pixel_metrics,
+    sample_metrics,
 )
 
 
@@ -64,6 +65,9 @@ def test_directions_cover_every_metric() -> None:
     names = set(image_metrics([0, 1], [0.1, 0.2]))
     names |= set(pixel_metrics([np.array([[0.1, 0.9]])], [np.array([[0, 1]])]))
     names |= set(decision_metrics([0, 1], [0, 1]))
+    names |= set(sample_metrics([0, 1], [0.1, 0.2], ["a", "b"]))
+    names |= set(pixel_metrics([np.array([[0.1, 0.9]])], [np.array([[0, 1]])],
+                               seg_f1_threshold=0.5))
     names |= {"ms_per_image", "images_per_s", "image_borderline"}  # made by the evaluation
     assert names == set(METRIC_DIRECTIONS)
     assert all(type(value) is bool for value in METRIC_DIRECTIONS.values())
