@@ -153,21 +153,20 @@ def check_snapshot(
     return SnapshotCheck(path, SNAPSHOT_CHANGED, rows, environment, moved_from)
 
 
-def run_item(
+def evaluate_spec(
     spec: ItemSpec,
     *,
     nodeid: str,
     report_path: Path,
     device: str | None = None,
     plots: bool = True,
-    update_snapshots: bool = False,
-    update_new_snapshots_only: bool = False,
     cache_dir: Path | None = None,
-) -> ItemResult:
-    """Evaluate one item; raises what the runner raises (a PyImganoError on bad input).
+) -> tuple[Any, Path, list[GateRow]]:
+    """Run the item's case, fill ``report.item``, check its bounds and write its files.
 
-    ``device`` replaces the case's device (per xdist worker); ``cache_dir`` is where a runtime
-    may write caches (the plugin passes ``<report dir>/.cache``, never the working directory).
+    The part of :func:`run_item` before the snapshot step, shared with the
+    ``pyimgano_evaluate`` fixture (:mod:`pytest_pyimgano.fixture`). Returns the report, the
+    written report path and the gate rows; raises what the runner raises.
     """
     from pyimgano.artifacts import write_evaluation
     from pyimgano.gates import check_bounds
@@ -188,13 +187,36 @@ def run_item(
         "nodeid": nodeid,
         "category": spec.category,
     }
+    gate_rows = check_bounds(report, spec.bounds)
+    warn_shared_speed_gates(spec, report)
+    path = write_evaluation(evaluation, report_path, plots=plots)
+    return report, path, gate_rows
+
+
+def run_item(
+    spec: ItemSpec,
+    *,
+    nodeid: str,
+    report_path: Path,
+    device: str | None = None,
+    plots: bool = True,
+    update_snapshots: bool = False,
+    update_new_snapshots_only: bool = False,
+    cache_dir: Path | None = None,
+) -> ItemResult:
+    """Evaluate one item; raises what the runner raises (a PyImganoError on bad input).
+
+    ``device`` replaces the case's device (per xdist worker); ``cache_dir`` is where a runtime
+    may write caches (the plugin passes ``<report dir>/.cache``, never the working directory).
+    """
+    report, path, gate_rows = evaluate_spec(
+        spec, nodeid=nodeid, report_path=report_path, device=device, plots=plots,
+        cache_dir=cache_dir,
+    )
     snapshots.warn_tolerances(
         report.metrics, spec.tolerance.for_metric, suite_path=spec.suite.path,
         line=spec.suite.line_of(f"{spec.keypath}.snapshot", "defaults.snapshot", spec.keypath),
     )
-    gate_rows = check_bounds(report, spec.bounds)
-    warn_shared_speed_gates(spec, report)
-    path = write_evaluation(evaluation, report_path, plots=plots)
     snapshot = check_snapshot(
         spec, report, update=update_snapshots, new_only=update_new_snapshots_only
     )
