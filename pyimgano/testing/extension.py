@@ -169,6 +169,9 @@ class MetricsSnapshotExtension(SingleFileSnapshotExtension):
         text, _ = failure_text(result, style)
         lines = text.splitlines()
         if stored is None:  # the summary line says it all; syrupy's own diff would be the JSON
+            # (syrupy's "Snapshot '<name>' does not exist!" comes first where it has no path)
+            if snapshot_path is None:
+                return ["run pytest with --snapshot-update to record it"]
             return lines[:1]
         if snapshot_path is None:
             lines = [line for line in lines if not line.startswith("snapshot:    ")]

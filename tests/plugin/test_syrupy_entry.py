@@ -260,3 +260,54 @@ def test_fixture_in_a_session(suite_dir):
     strict = suite_dir.runpytest(*BASE, "-k", "unset", "--pyimgano-strict")
     strict.assert_outcomes(failed=1, deselected=5)
     strict.stdout.fnmatch_lines(["*PYIMGANO_UNSET_VAR*[[]--pyimgano-strict: skips fail[]]*"])
+
+
+XDIST_MODULE = f'''
+from pyimgano.testing import MetricsSnapshotExtension
+
+DATA = {{"format": "mvtec", "root": "${{{DATA_VAR}}}"}}
+LOOSE = MetricsSnapshotExtension.with_tolerance(0.001)
+
+
+def test_tiles(pyimgano_evaluate, snapshot):
+    result = pyimgano_evaluate(model="test_fake_detector", dataset=DATA, category="tiles")
+    assert result == snapshot(extension_class=LOOSE)
+
+
+def test_disk(pyimgano_evaluate, snapshot):
+    result = pyimgano_evaluate(model="test_fake_detector", dataset=DATA, category="disk")
+    assert result == snapshot(extension_class=LOOSE)
+'''
+
+
+def test_under_xdist(suite_dir):
+    """Workers write and compare, the controller's syrupy counts and cleans up."""
+    pytest.importorskip("xdist")
+    suite_dir.makepyfile(test_x=XDIST_MODULE)
+    run = [*BASE[:1], "-n", "2"]
+    written = suite_dir.runpytest_subprocess(*run, "--snapshot-update")
+    written.assert_outcomes(passed=2)
+    written.stdout.fnmatch_lines(["2 snapshots generated."])
+    tiles = suite_dir.path / "__snapshots__" / "test_x" / "test_tiles.json"
+    disk = tiles.with_name("test_disk.json")
+    data = json.loads(tiles.read_text("utf-8"))
+    data["metrics"]["image_auroc"] -= 0.25
+    tiles.write_text(json.dumps(data), encoding="utf-8")
+    failed = suite_dir.runpytest_subprocess(*run)
+    failed.assert_outcomes(passed=1, failed=1)
+    failed.stdout.fnmatch_lines(["E * image_auroc=* (snapshot *, Δ +0.25, tolerance 0.001); *"])
+    failed.stdout.fnmatch_lines(["1 snapshot failed. 1 snapshot passed."])
+    suite_dir.makepyfile(test_x=XDIST_MODULE[:XDIST_MODULE.index("\n\ndef test_disk")])
+    cleaned = suite_dir.runpytest_subprocess(*run, "--snapshot-update")
+    cleaned.assert_outcomes(passed=1)
+    cleaned.stdout.fnmatch_lines(["1 snapshot updated. 1 unused snapshot deleted."])
+    assert tiles.is_file() and not disk.exists()
+
+
+def test_diff_lines_without_a_snapshot():
+    from pyimgano.testing import MetricsSnapshotExtension
+
+    lines = list(MetricsSnapshotExtension().diff_lines(_snapshot(image_ap=0.5), ""))
+    assert lines == ["run pytest with --snapshot-update to record it"]
+    bad = list(MetricsSnapshotExtension().diff_lines(_snapshot(image_ap=0.5), "[1]"))
+    assert bad[0].startswith("snapshot is not a pyimgano metrics snapshot")
