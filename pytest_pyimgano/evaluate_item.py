@@ -155,19 +155,21 @@ def check_snapshot(
     return SnapshotCheck(path, SNAPSHOT_CHANGED, rows, environment, moved_from)
 
 
-def run_item(
+def evaluate_spec(
     spec: ItemSpec,
     *,
     nodeid: str,
     report_path: Path,
     device: str | None = None,
     plots: bool = True,
-    update_snapshots: bool = False,
-    update_new_snapshots_only: bool = False,
     cache_dir: Path | None = None,
     report_dir: Path | None = None,
-) -> ItemResult:
-    """Evaluate one item; raises what the runner raises (a PyImganoError on bad input).
+) -> tuple[Any, Path, list[GateRow]]:
+    """Run the item's case, fill ``report.item``, check its bounds and write its files.
+
+    The part of :func:`run_item` before the snapshot step, shared with the
+    ``pyimgano_evaluate`` fixture (:mod:`pytest_pyimgano.fixture`). Returns the report, the
+    written report path and the gate rows; raises what the runner raises.
 
     ``device`` replaces the case's device (per xdist worker); ``cache_dir`` is where a runtime
     may write caches (the plugin passes ``<report dir>/.cache``, never the working directory).
@@ -199,13 +201,34 @@ def run_item(
         "nodeid": nodeid,
         "category": spec.category,
     }
+    gate_rows = check_bounds(report, spec.bounds)
+    warn_shared_speed_gates(spec, report)
+    path = write_evaluation(evaluation, report_path, plots=plots, manifest_dir=report_dir)
+    return report, path, gate_rows
+
+
+def run_item(
+    spec: ItemSpec,
+    *,
+    nodeid: str,
+    report_path: Path,
+    device: str | None = None,
+    plots: bool = True,
+    update_snapshots: bool = False,
+    update_new_snapshots_only: bool = False,
+    cache_dir: Path | None = None,
+    report_dir: Path | None = None,
+) -> ItemResult:
+    """Evaluate one item (:func:`evaluate_spec`), then its snapshot; raises what the runner
+    raises (a PyImganoError on bad input)."""
+    report, path, gate_rows = evaluate_spec(
+        spec, nodeid=nodeid, report_path=report_path, device=device, plots=plots,
+        cache_dir=cache_dir, report_dir=report_dir,
+    )
     snapshots.warn_tolerances(
         report.resolution, spec.tolerance.for_metric, suite_path=spec.suite.path,
         line=spec.suite.line_of(f"{spec.keypath}.snapshot", "defaults.snapshot", spec.keypath),
     )
-    gate_rows = check_bounds(report, spec.bounds)
-    warn_shared_speed_gates(spec, report)
-    path = write_evaluation(evaluation, report_path, plots=plots, manifest_dir=report_dir)
     snapshot = check_snapshot(
         spec, report, update=update_snapshots, new_only=update_new_snapshots_only
     )

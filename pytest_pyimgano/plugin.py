@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from pyimgano.testing import EvaluationResult
 from pytest_pyimgano.nodes import OPTIONS_KEY, CaseItem, SuiteFile, plugin_options, suite_relpath
 from pytest_pyimgano.options import WORKER_REPORT_DIR, read_options
 from pytest_pyimgano.parse import looks_like_suite
@@ -142,6 +143,30 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
         report.extras = [*getattr(report, "extras", []), *item.html_extras(pytest_html)]
     return report
+
+
+@pytest.fixture
+def pyimgano_evaluate(request: pytest.FixtureRequest) -> Any:
+    """Evaluate a suite model entry from a Python test: ``pyimgano_evaluate(model=..., ...)``.
+
+    See :mod:`pytest_pyimgano.fixture` (docs/REFERENCE.md §15).
+    """
+    from pytest_pyimgano.fixture import Evaluator
+
+    return Evaluator(request.node)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_assertrepr_compare(config: pytest.Config, op: str, left: Any, right: Any) -> Any:
+    """A failed ``result == snapshot(...)`` reads as the plugin's snapshot table."""
+    explanations = yield
+    if isinstance(left, EvaluationResult) or isinstance(right, EvaluationResult):
+        from pyimgano.testing.extension import explain_comparison
+
+        ours = explain_comparison(op, left, right, style=config.option.tbstyle)
+        if ours:
+            return [ours, *explanations]
+    return explanations
 
 
 class XdistGlue:
