@@ -11,6 +11,7 @@ import os
 import re
 from typing import Any
 
+from pyimgano.environment import worker_count
 from pyimgano.errors import ConfigError
 
 __all__ = ["available_memory", "format_size", "parse_budget", "resolve_budget"]
@@ -81,19 +82,11 @@ def available_memory() -> int:
         return 8 << 30
 
 
-def _workers_on_machine() -> int:
-    """pytest-xdist workers sharing this machine (1 outside xdist)."""
-    try:
-        return max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
-    except ValueError:
-        return 1
-
-
 def resolve_budget(value: Any, *, name: str = "memory_budget") -> int | None:
     """The budget in bytes: ``None`` (no budget), a size, or ``auto`` resolved now."""
     parsed = parse_budget(value, name=name)
     if parsed == "auto":
-        return max(1, available_memory() // 2 // _workers_on_machine())
+        return max(1, available_memory() // 2 // worker_count())
     return parsed  # type: ignore[return-value]
 
 

@@ -66,6 +66,9 @@ class Case:
         Parity bounds ``{score, map, decisions}`` (max |Δ|, flips); None without a reference.
     cache_dir : path or None
         Where a runtime may write caches (OpenVINO); never the working directory by default.
+    memory_budget : int, str or None
+        Bytes the pixel metrics may use (``"4GiB"``, ``"auto"``); over it they stream
+        (docs/REFERENCE.md, "Memory"). None: no budget.
     """
 
     model: str
@@ -90,6 +93,7 @@ class Case:
     reference_sha256: str | None = None
     parity: Mapping[str, float] | None = None
     cache_dir: Path | None = None
+    memory_budget: int | str | None = None
 
 
 def model_kwargs_for(case: Case, *, reference: bool = False) -> dict[str, Any]:
@@ -202,4 +206,5 @@ def run_case(case: Case, *, progress: bool = False) -> Evaluation:
         model_name=case.model,
         model_kwargs=recorded,
         progress=progress,
+        memory_budget=case.memory_budget,
     )

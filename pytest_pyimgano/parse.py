@@ -37,7 +37,7 @@ from pytest_pyimgano.spec import (
 TOP_KEYS = (SUITE_KEY, "name", "defaults", "datasets", "models")
 OPTION_KEYS = (
     "pixel", "batch_size", "device", "aupro_limit", "precision", "aupro_limits",
-    "auspro_limits", "aupimo_fpr_bounds", "thresholds", "snapshot",
+    "auspro_limits", "aupimo_fpr_bounds", "thresholds", "snapshot", "memory_budget",
 )
 DEFAULTS_KEYS = OPTION_KEYS
 MODEL_KEYS = (
@@ -420,8 +420,16 @@ def _options(entry: Mapping[str, Any], source: str, keypath: str) -> Options:
         aupimo_bounds = _fpr_bounds(
             entry["aupimo_fpr_bounds"], source, f"{keypath}.aupimo_fpr_bounds"
         )
+    memory_budget = None
+    if entry.get("memory_budget") is not None:
+        from pyimgano.memory import parse_budget
+
+        try:
+            memory_budget = parse_budget(entry["memory_budget"], name=f"{keypath}.memory_budget")
+        except ConfigError as exc:
+            raise SuiteError(f"{source}: {exc}") from None
     return Options(pixel, batch_size, device, aupro_limit, precision, aupro_limits,
-                   auspro_limits, aupimo_bounds)
+                   auspro_limits, aupimo_bounds, memory_budget)
 
 
 def _fraction(value: Any, source: str, keypath: str) -> float:

@@ -83,6 +83,7 @@ class Options:
     aupro_limits: tuple[float, ...] | None = None
     auspro_limits: tuple[float, ...] | None = None
     aupimo_fpr_bounds: tuple[float, float] | None = None
+    memory_budget: int | str | None = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,8 @@ class RunSettings:
     ini_device: str | None = None
     ini_batch_size: int | None = None
     trust_checkpoints: bool = False
+    memory_budget: int | str | None = None
+    ini_memory_budget: int | str | None = None
 
 
 @dataclass(frozen=True)

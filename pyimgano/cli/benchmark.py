@@ -18,6 +18,7 @@ from typing import Any
 from pyimgano.backends.exported import PRECISIONS
 from pyimgano.cli._common import EXIT_GATE, EXIT_OK, EXIT_USAGE, run_cli
 from pyimgano.datasets import FORMATS as DATASET_FORMATS
+from pyimgano.memory import parse_budget
 from pyimgano.metrics.results import METRIC_ORDER
 
 PROG = "pyimgano-benchmark"
@@ -96,6 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="L1,L2",
         help="extra AU-PRO FPR limits, comma-separated, each in (0, 1], reported as "
         "aupro_<limit> (e.g. 0.05,0.3)",
+    )
+    parser.add_argument(
+        "--memory-budget",
+        default=None,
+        metavar="SIZE",
+        help="memory the pixel metrics may use beyond the maps (512MiB, 4GiB, ...; auto: half "
+        "the memory available at start); over it they stream through a temporary directory "
+        "with the same results",
     )
     parser.add_argument(
         "--output",
@@ -254,6 +263,7 @@ def parse_options(argv: Sequence[str] | None) -> BenchmarkOptions:
         reference=args.reference_checkpoint,
         reference_sha256=args.reference_sha256,
         parity=_parity_bounds(args),
+        memory_budget=parse_budget(args.memory_budget, name="--memory-budget"),
     )
     return BenchmarkOptions(
         case=case,

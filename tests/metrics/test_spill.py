@@ -206,3 +206,22 @@ def test_auto_is_half_the_available_memory_shared_by_the_workers(monkeypatch) ->
     monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "4")
     assert resolve_budget("auto") == 3 << 30
     assert resolve_budget("1GiB") == 1 << 30  # an explicit size is not divided
+
+
+def test_evaluate_streams_within_its_budget(synthetic_root, monkeypatch) -> None:
+    from pyimgano.datasets import load_dataset
+    from pyimgano.evaluation import evaluate
+    from tests.fakes import FakeDetector
+
+    dataset = load_dataset("mvtec", synthetic_root, "tiles")
+    plain = evaluate(FakeDetector(noise=1e-3), dataset, pixel=True).report.metrics
+    runs = _spilled_runs(monkeypatch)
+    budgeted = evaluate(
+        FakeDetector(noise=1e-3), dataset, pixel=True, memory_budget="200KB"
+    ).report.metrics
+    assert runs and runs[0] >= 2
+    for key, value in plain.items():
+        if value is None or not isinstance(value, float):
+            assert budgeted[key] == value, key
+        else:
+            assert budgeted[key] == pytest.approx(value, abs=TOL, rel=0), key
