@@ -158,16 +158,23 @@ class SpilledKeys:
 
 
 def _joined(rounds: Iterable[np.ndarray], chunk_size: int) -> Iterator[Chunk]:
-    """The chunks of each round, the last one of a round told the next round's first score."""
+    """The chunks of each round, the last one of a round told the next round's first score.
+
+    The last two chunks of a round are copies: the consumer still holds one while the next
+    round is read, and the round's array must be released by then.
+    """
     pending: Chunk | None = None
     for merged in rounds:
         for chunk in _packed_chunks(merged, chunk_size):
+            last = chunk[2] is None
             if pending is not None:
                 scores, ids, next_score = pending
+                if last:
+                    scores, ids = scores.copy(), ids.copy()
                 yield scores, ids, chunk[0][0] if next_score is None else next_score
-            scores, ids, next_score = chunk
-            # the round's array is released before the next round is read: copy its last chunk
-            pending = (scores.copy(), ids.copy(), None) if next_score is None else chunk
+                del scores, ids
+            pending = (chunk[0].copy(), chunk[1].copy(), None) if last else chunk
+            del chunk
         del merged
     if pending is not None:
         yield pending
