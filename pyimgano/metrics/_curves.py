@@ -326,35 +326,54 @@ class ThinCurveCollector:
         self._n_pos = max(int(n_pos), 1)
         self._n_regions = max(int(n_regions), 1)
         self._cells = int(cells)
-        self._last_code: int | None = None
+        self._last = (-1.0, -1.0, -1.0)  # the previous point (fp, tp, pro); none yet
         self._fp: list[np.ndarray] = []
         self._tp: list[np.ndarray] = []
         self._pro: list[np.ndarray] = []
 
-    def _codes(self, block: Block) -> np.ndarray:
-        """One integer per point naming its ROC and PRO squares together."""
-        side = self._cells + 1
-        code = block.fp * self._cells // self._n_neg
-        code *= side
-        code += block.tp * self._cells // self._n_pos
-        if block.pro is not None:
-            code *= side
-            row = np.minimum(block.pro * (self._cells / self._n_regions), self._cells)
-            code += row.astype(np.int64)
-        return code
+    @staticmethod
+    def _steps(values: np.ndarray, previous: float, scale: float, cells: int) -> np.ndarray:
+        """Indices where the monotone ``values`` enter a higher cell than the point before.
+
+        The cell of ``v`` is the number of ``k`` in ``1..cells`` with ``v >= k * scale``
+        (in float64); found by binary search over the few cell borders the block crosses,
+        not by a pass over the block.
+        """
+        cell = min(max(int(previous / scale), 0), cells)  # the previous point's cell, then exact
+        while cell < cells and previous >= (cell + 1) * scale:
+            cell += 1
+        while cell > 0 and previous < cell * scale:
+            cell -= 1
+        top = float(values[-1])
+        if cell == cells or top < (cell + 1) * scale:
+            return np.empty(0, dtype=np.int64)
+        borders = np.arange(cell + 1, cells + 1, dtype=np.float64) * scale
+        borders = borders[: int(np.searchsorted(borders, top, side="right"))]
+        return np.searchsorted(values, borders, side="left")
 
     def update(self, block: Block) -> None:
-        code = self._codes(block)
-        moved = np.empty(code.size + 1, dtype=bool)  # moved[i]: point i left the square of i - 1
-        moved[0] = self._last_code is None or int(code[0]) != self._last_code
-        np.not_equal(code[1:], code[:-1], out=moved[1:-1])
-        moved[-1] = True  # the block's last point is always kept
-        self._last_code = int(code[-1])
-        keep = np.flatnonzero(moved[:-1] | moved[1:])
+        size = block.fp.size
+        moved = [
+            self._steps(block.fp, self._last[0], self._n_neg / self._cells, self._cells),
+            self._steps(block.tp, self._last[1], self._n_pos / self._cells, self._cells),
+        ]
+        if block.pro is not None:
+            moved.append(
+                self._steps(block.pro, self._last[2], self._n_regions / self._cells, self._cells)
+            )
+        if self._last[0] < 0:  # the curve's first point
+            moved.append(np.zeros(1, dtype=np.int64))
+        starts = np.unique(np.concatenate(moved))  # first points of runs (0: left the last)
+        keep = np.union1d(starts, starts - 1)
+        keep = keep[keep >= 0]
+        if keep.size == 0 or keep[-1] != size - 1:
+            keep = np.append(keep, size - 1)  # the block's last point is always kept
         self._fp.append(block.fp[keep])
         self._tp.append(block.tp[keep])
         if block.pro is not None:
             self._pro.append(block.pro[keep])
+        last_pro = float(block.pro[-1]) if block.pro is not None else 0.0
+        self._last = (float(block.fp[-1]), float(block.tp[-1]), last_pro)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, None]:
         """``(fp, tp, pro, None)`` over the kept points, as :meth:`CurveCollector.arrays`."""

@@ -55,6 +55,8 @@ __all__ = [
 #: Pixels per sweep chunk: large enough to amortise Python overhead, small enough that the
 #: chunk's temporaries stay a few percent of the pooled array.
 CHUNK_SIZE = 1 << 21
+#: Largest chunk of the evaluation's sweep (:func:`sweep_chunk_size`).
+SWEEP_CHUNK = 1 << 18
 
 # Position of the key (high) and region id (low) words of a uint64 in its uint32 view.
 _KEY_WORD, _ID_WORD = (1, 0) if sys.byteorder == "little" else (0, 1)
@@ -64,11 +66,12 @@ _FLOAT32_INT_LIMIT = 2**24  # integers up to this magnitude are exact in float32
 def sweep_chunk_size(n_pixels: int) -> int:
     """Pixels per sweep chunk for ``n_pixels`` pooled pixels.
 
-    :data:`CHUNK_SIZE`, or a 32nd of the pixels when that is smaller (but at least ``2**16``):
-    a chunk's temporaries take about 100 bytes per chunk pixel, so they stay near 3 bytes per
-    pooled pixel at any scale.
+    ``2**18``, or a 32nd of the pixels when that is smaller (but at least ``2**16``): a
+    chunk's temporaries take about 100 bytes per chunk pixel, so they stay within a few bytes
+    per pooled pixel at any scale (and 26 MB at most, so that a streamed sweep within a memory
+    budget can use the same chunks).
     """
-    return int(min(CHUNK_SIZE, max(1 << 16, int(n_pixels) >> 5)))
+    return int(min(SWEEP_CHUNK, max(1 << 16, int(n_pixels) >> 5)))
 
 
 def count_defect_pixels(masks: Sequence[np.ndarray]) -> int:

@@ -9,8 +9,9 @@ below ``t`` — the largest, over runs that still hold keys below their buffer, 
 key buffered — is certainly among the highest keys left, so those are merged (one sort of at
 most ``runs * merge`` keys) and swept, and the rest is read again in the next round. The keys
 come out in exactly the order of the in-memory sort (equal keys are equal pixels for every
-metric), so every metric is the in-memory one, up to the order of floating-point sums over
-chunks (~1e-16).
+metric), and they are cut into the in-memory path's chunks, so every metric is the in-memory
+one bit for bit — unless the budget is too small for those chunks (under about 100 MB), when
+smaller chunks change the order of floating-point sums (differences ~1e-15).
 
 Memory (bytes, ``L`` the largest image's pixels): ``32 L`` while one image's keys are made,
 ``8`` per run-buffer pixel, ``16 * runs * merge`` while merging, about ``100`` per sweep-chunk
@@ -38,7 +39,6 @@ from pyimgano.metrics._pixels import (
     PooledPixels,
     _float32_keys,
     _Layout,
-    _packed_chunks,
     sweep_chunk_size,
 )
 from pyimgano.metrics._regions import Regions
@@ -91,7 +91,9 @@ def plan(sizes: Sequence[int], budget: int) -> Plan:
     """
     n_pixels = int(sum(sizes))
     largest = max(sizes, default=0)
-    chunk = min(sweep_chunk_size(n_pixels), max(_MIN_CHUNK, budget // (8 * CHUNK_BYTES)))
+    chunk = sweep_chunk_size(n_pixels)  # the in-memory chunks: the same sums, bit for bit
+    if CHUNK_BYTES * chunk > budget // 4:  # unless the budget is tiny (then equal to ~1e-15)
+        chunk = max(_MIN_CHUNK, budget // (8 * CHUNK_BYTES))
     sweep_bytes = CHUNK_BYTES * chunk
     run = (budget - sweep_bytes - IMAGE_BYTES * largest) // 8
     least_run = IMAGE_BYTES * largest + 8 * _MIN_RUN + CHUNK_BYTES * _MIN_CHUNK
@@ -157,27 +159,57 @@ class SpilledKeys:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def _joined(rounds: Iterable[np.ndarray], chunk_size: int) -> Iterator[Chunk]:
-    """The chunks of each round, the last one of a round told the next round's first score.
+def _fixed_chunks(rounds: Iterable[np.ndarray], chunk_size: int) -> Iterator[tuple]:
+    """``(scores, ids)`` in descending order, cut at the in-memory path's chunk borders.
 
-    The last two chunks of a round are copies: the consumer still holds one while the next
-    round is read, and the round's array must be released by then.
+    The in-memory path cuts the sorted keys into ``chunk_size`` pieces from the top (the last,
+    lowest piece shorter); so does this, whatever the rounds' sizes, so the sweep sees the
+    same chunks and gives the same floating-point sums, bit for bit. Chunks that straddle
+    rounds are assembled in copies; the last two pieces of a round are copies too (the
+    consumer still holds them while the next round is read, and the round must be released).
     """
-    pending: Chunk | None = None
+    carry: list[tuple[np.ndarray, np.ndarray]] = []
+    carried = 0
     for merged in rounds:
-        for chunk in _packed_chunks(merged, chunk_size):
-            last = chunk[2] is None
-            if pending is not None:
-                scores, ids, next_score = pending
-                if last:
-                    scores, ids = scores.copy(), ids.copy()
-                yield scores, ids, chunk[0][0] if next_score is None else next_score
-                del scores, ids
-            pending = (chunk[0].copy(), chunk[1].copy(), None) if last else chunk
-            del chunk
-        del merged
-    if pending is not None:
-        yield pending
+        words = merged.view(np.uint32)
+        scores = words[_KEY_WORD::2][::-1]
+        ids = words[_ID_WORD::2][::-1]
+        size = scores.size
+        position = 0
+        if carried:
+            take = min(chunk_size - carried, size)
+            carry.append((scores[:take].copy(), ids[:take].copy()))
+            carried += take
+            position = take
+            if carried == chunk_size:
+                yield np.concatenate([c[0] for c in carry]), np.concatenate([c[1] for c in carry])
+                carry, carried = [], 0
+        while size - position >= chunk_size:
+            stop = position + chunk_size
+            piece = scores[position:stop], ids[position:stop]
+            if size - stop < 2 * chunk_size:  # one of the round's last two pieces
+                piece = piece[0].copy(), piece[1].copy()
+            yield piece
+            del piece
+            position = stop
+        if position < size:
+            carry.append((scores[position:].copy(), ids[position:].copy()))
+            carried += size - position
+        del merged, words, scores, ids
+    if carried:
+        yield np.concatenate([c[0] for c in carry]), np.concatenate([c[1] for c in carry])
+
+
+def _joined(rounds: Iterable[np.ndarray], chunk_size: int) -> Iterator[Chunk]:
+    """:func:`_fixed_chunks` with each chunk told the next chunk's first score."""
+    previous: tuple | None = None
+    for chunk in _fixed_chunks(rounds, chunk_size):
+        if previous is not None:
+            yield previous[0], previous[1], chunk[0][0]
+        previous = chunk
+        del chunk
+    if previous is not None:
+        yield previous[0], previous[1], None
 
 
 def pool_spilled(
