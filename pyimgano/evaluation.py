@@ -23,6 +23,7 @@ from pyimgano.datasets.base import GOOD, Dataset
 from pyimgano.environment import environment_facts, worker_count
 from pyimgano.errors import ModelOutputError
 from pyimgano.inference import run_inference
+from pyimgano.memory import resolve_budget
 from pyimgano.models.base import Detector, ModelDescription
 from pyimgano.outputs import Prediction
 from pyimgano.parity import BORDERLINE, ParityAccumulator
@@ -160,6 +161,7 @@ def _pixel_level(
             else None
         ),
         auspro_limits=options.auspro_limits or DEFAULT_AUSPRO_LIMITS,
+        memory_budget=options.memory_budget,
         defect_groups=(
             [None if s.defect_type == GOOD else s.defect_type for s in dataset] if loco else None
         ),
@@ -188,7 +190,8 @@ class PixelOptions:
 
     ``aupro_limit`` is the plain ``aupro`` key's limit; ``aupro_limits`` add ``aupro_<limit>``
     keys from the same sweep; ``auspro_limits`` apply to ``mvtec_loco`` (default 0.05);
-    ``aupimo_fpr_bounds`` bound AUPIMO's integration on the normal images.
+    ``aupimo_fpr_bounds`` bound AUPIMO's integration on the normal images; ``memory_budget``
+    (bytes, ``None``: none) bounds the host sort and sweep (:mod:`pyimgano.metrics._spill`).
     """
 
     aupro_limit: float = 0.3
@@ -196,6 +199,7 @@ class PixelOptions:
     auspro_limits: tuple[float, ...] = ()
     aupimo_fpr_bounds: tuple[float, float] = (1e-5, 1e-4)
     seg_f1_threshold: float | None = None
+    memory_budget: int | None = None
 
 
 def pixel_metric_names(options: PixelOptions, dataset: Dataset) -> list[str]:
@@ -278,6 +282,7 @@ def evaluate(
     progress: bool = False,
     memory: PeakMemory | None = None,
     calibration: Any = None,
+    memory_budget: int | str | None = None,
 ) -> Evaluation:
     """Evaluate ``model`` on every test sample of ``dataset``.
 
@@ -315,6 +320,10 @@ def evaluate(
         ``validation/good`` images are inferred first (same inference path, own progress bar),
         and the report gains ``calibration`` and ``seg_f1``; ``aupro_0.05`` is always added.
         ``realiad``: ``sample_*`` metrics and each record's ``sample`` (no option).
+    memory_budget : int or str, optional
+        Bytes the pixel metrics may use beyond the maps (``"4GiB"``; ``"auto"``: half the
+        memory available at the start, shared among pytest-xdist workers); over it they
+        stream (:func:`~pyimgano.metrics.evaluate_pixels`). ``None``: no budget.
 
     Notes
     -----
@@ -339,6 +348,7 @@ def evaluate(
         ),
         tuple(float(x) for x in auspro_limits),
         (float(aupimo_fpr_bounds[0]), float(aupimo_fpr_bounds[1])),
+        memory_budget=resolve_budget(memory_budget),
     )
     if pixel:
         from pyimgano.datasets import require_masks

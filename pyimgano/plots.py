@@ -56,8 +56,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pyimgano.errors import DatasetError, MetricInputError
+from pyimgano.errors import DatasetError
 from pyimgano.evaluation import Evaluation
+from pyimgano.metrics._curves import CURVE_CELLS, thin_curve  # noqa: F401 - public here too
 from pyimgano.report import staged_file
 
 if TYPE_CHECKING:
@@ -67,8 +68,6 @@ if TYPE_CHECKING:
 MAX_WORST = 4
 #: AU-PRO limit assumed when the evaluation does not say which one it used.
 DEFAULT_AUPRO_LIMIT = 0.3
-#: :func:`thin_curve` grid: cells per axis (a curve keeps at most about 4x this many points).
-CURVE_CELLS = 1000
 DPI = 100
 #: Opacity of the heat overlay at the top of each map's own range (0 at its bottom).
 HEAT_ALPHA = 0.7
@@ -135,66 +134,6 @@ def plot_path(report_path: str | os.PathLike[str], kind: str) -> Path:
     """``<dir>/<stem>.<kind>.png`` beside a report."""
     path = Path(report_path)
     return path.with_name(f"{path.stem}.{kind}.png")
-
-
-def thin_curve(x: Any, y: Any, *, cells: int = CURVE_CELLS) -> np.ndarray:
-    """Indices of the points of a curve worth drawing; its shape is kept to ``1/cells``.
-
-    Parameters
-    ----------
-    x, y : array-like of shape (n,)
-        The curve's points in drawing order, both axes on the unit scale (rates in [0, 1]).
-    cells : int, default :data:`CURVE_CELLS`
-        Grid cells per axis.
-
-    Returns
-    -------
-    ndarray of int64
-        Increasing indices into ``x``/``y``; the first and the last point are always kept.
-        A curve of at most ``4 * cells`` points is kept whole.
-
-    Raises
-    ------
-    MetricInputError
-        ``x`` and ``y`` are not 1-D of one length, or ``cells`` is below 1.
-
-    Notes
-    -----
-    The unit square is cut into ``cells × cells`` squares; of each run of consecutive points
-    that fall into the same square only the run's first and last points are kept. Every
-    dropped point thus lies in the square of the kept point before it (within ``1/cells`` on
-    both axes), and so does the drawn segment that replaces it, while a jump between squares
-    (a ROC's vertical rise at FPR 0, a PRO curve's horizontal steps) is kept exactly. A
-    monotone curve passes through at most ``2 * cells + 1`` squares, so at most about
-    ``4 * cells`` points remain: with the default 1000, a million-point pixel curve becomes a
-    few thousand points and the error is a tenth of a pixel on a 460-pixel axis.
-
-    Examples
-    --------
-    >>> thin_curve(np.linspace(0, 1, 9), np.linspace(0, 1, 9), cells=1).tolist()
-    [0, 7, 8]
-    >>> thin_curve(np.linspace(0, 0.5, 9), np.zeros(9), cells=1).tolist()
-    [0, 8]
-    """
-    xs = np.asarray(x, dtype=np.float64)
-    ys = np.asarray(y, dtype=np.float64)
-    if xs.ndim != 1 or xs.shape != ys.shape:
-        raise MetricInputError(
-            f"thin_curve needs two 1-D arrays of one length; got shapes {xs.shape} and {ys.shape}"
-        )
-    if int(cells) < 1:
-        raise MetricInputError(f"thin_curve cells is {cells!r}; expected an integer >= 1")
-    n = xs.size
-    if n <= 4 * int(cells):
-        return np.arange(n, dtype=np.int64)
-    column = np.floor(xs * cells).astype(np.int64)
-    row = np.floor(ys * cells).astype(np.int64)
-    moved = (column[1:] != column[:-1]) | (row[1:] != row[:-1])
-    keep = np.zeros(n, dtype=bool)
-    keep[[0, -1]] = True
-    keep[1:] |= moved  # first point of a run
-    keep[:-1] |= moved  # last point of a run
-    return np.flatnonzero(keep).astype(np.int64)
 
 
 def _title(evaluation: Evaluation, what: str) -> str:

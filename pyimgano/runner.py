@@ -83,6 +83,9 @@ class Case:
     export_submission : path or None
         ``mvtec_ad2`` with ``pixel``: also infer ``test_private`` and ``test_private_mixed``
         and write the evaluation server's submission there (:mod:`pyimgano.protocols.submission`).
+    memory_budget : int, str or None
+        Bytes the pixel metrics may use (``"4GiB"``, ``"auto"``); over it they stream
+        (docs/REFERENCE.md, "Memory"). None: no budget.
     """
 
     model: str
@@ -111,6 +114,7 @@ class Case:
     protocol: str | None = None
     calibration: Mapping[str, Any] | None = None
     export_submission: Path | None = None
+    memory_budget: int | str | None = None
 
 
 def model_kwargs_for(case: Case, *, reference: bool = False) -> dict[str, Any]:
@@ -284,6 +288,7 @@ def run_case(case: Case, *, progress: bool = False) -> Evaluation:
         progress=progress,
         memory=memory,
         calibration=case.calibration,
+        memory_budget=case.memory_budget,
     )
     if case.protocol == "anomalib":
         _add_anomalib_metrics(evaluation, model, case.batch_size)

@@ -206,6 +206,8 @@ def _item(
         batch_size=pick(settings.batch_size, own.batch_size, defaults.batch_size,
                         settings.ini_batch_size, fallback=16),
         aupro_limit=pick(own.aupro_limit, defaults.aupro_limit, fallback=0.3),
+        memory_budget=pick(settings.memory_budget, own.memory_budget, defaults.memory_budget,
+                           settings.ini_memory_budget, fallback=None),
         checkpoint_sha256=model.sha256_for(category),
         trust_checkpoint=settings.trust_checkpoints,
         fingerprint=dataset.fingerprint.get(category),

@@ -46,6 +46,8 @@ class PluginOptions:
     update_snapshots: bool = False
     update_new_snapshots_only: bool = False
     worker_id: str | None = None
+    memory_budget: int | str | None = None
+    ini_memory_budget: int | str | None = None
 
     @property
     def run_settings(self) -> RunSettings:
@@ -56,6 +58,8 @@ class PluginOptions:
             ini_device=self.ini_device,
             ini_batch_size=self.ini_batch_size,
             trust_checkpoints=self.trust_checkpoints,
+            memory_budget=self.memory_budget,
+            ini_memory_budget=self.ini_memory_budget,
         )
 
 
@@ -85,6 +89,19 @@ def parse_batch_size_option(value: Any, where: str) -> int | None:
     if number < 1:
         raise pytest.UsageError(f"{where}: expected a positive integer, got {value!r}")
     return number
+
+
+def parse_memory_budget_option(value: Any, where: str) -> int | str | None:
+    """``None`` for an absent value, else ``"auto"`` or a size in bytes."""
+    from pyimgano.errors import ConfigError
+    from pyimgano.memory import parse_budget
+
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        return parse_budget(value, name=where)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _ini_bool(value: Any) -> bool:
@@ -146,6 +163,12 @@ def read_options(config: pytest.Config) -> PluginOptions:
         update_snapshots=bool(getattr(option, "update_snapshots", False)),
         update_new_snapshots_only=bool(getattr(option, "update_new_snapshots_only", False)),
         worker_id=workerinput.get("workerid") if workerinput else None,
+        memory_budget=parse_memory_budget_option(
+            option.pyimgano_memory_budget, "--pyimgano-memory-budget"
+        ),
+        ini_memory_budget=parse_memory_budget_option(
+            getini(config, "pyimgano_memory_budget"), "ini pyimgano_memory_budget"
+        ),
     )
 
 

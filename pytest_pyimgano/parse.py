@@ -38,7 +38,7 @@ TOP_KEYS = (SUITE_KEY, "name", "defaults", "datasets", "models")
 OPTION_KEYS = (
     "pixel", "batch_size", "device", "aupro_limit", "precision", "aupro_limits",
     "auspro_limits", "aupimo_fpr_bounds", "fpr_limits", "protocol", "calibration",
-    "thresholds", "snapshot",
+    "memory_budget", "thresholds", "snapshot",
 )
 DEFAULTS_KEYS = OPTION_KEYS
 MODEL_KEYS = (
@@ -436,8 +436,17 @@ def _options(entry: Mapping[str, Any], source: str, keypath: str) -> Options:
     calibration = None
     if entry.get("calibration") is not None:
         calibration = _calibration(entry["calibration"], source, f"{keypath}.calibration")
+    memory_budget = None
+    if entry.get("memory_budget") is not None:
+        from pyimgano.memory import parse_budget
+
+        try:
+            memory_budget = parse_budget(entry["memory_budget"], name=f"{keypath}.memory_budget")
+        except ConfigError as exc:
+            raise SuiteError(f"{source}: {exc}") from None
     return Options(pixel, batch_size, device, aupro_limit, precision, aupro_limits,
-                   auspro_limits, aupimo_bounds, fpr_limits, protocol, calibration)
+                   auspro_limits, aupimo_bounds, fpr_limits, protocol, calibration,
+                   memory_budget)
 
 
 def _calibration(value: Any, source: str, keypath: str) -> Mapping[str, Any]:

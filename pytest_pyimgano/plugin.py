@@ -48,6 +48,11 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         help="images per forward pass; overrides the suites' batch_size",
     )
     group.addoption(
+        "--pyimgano-memory-budget", default=None, metavar="SIZE",
+        help="memory the pixel metrics may use (512MiB, 4GiB, auto: half the available memory "
+        "shared by the xdist workers); overrides the suites' memory_budget",
+    )
+    group.addoption(
         "--pyimgano-trust-checkpoints", action="store_true", default=False,
         help="load unpinned pickled checkpoints (.pt/.pth); command line only, never ini",
     )
@@ -66,6 +71,8 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
                   default=False)
     parser.addini("pyimgano_batch_size", "default batch size of suite items (an integer)",
                   type="int", default=None)
+    parser.addini("pyimgano_memory_budget",
+                  "default memory budget of the pixel metrics (512MiB, 4GiB, auto)")
     parser.addini("pyimgano_no_plots", "do not draw plots beside reports", type="bool",
                   default=False)
 

@@ -86,6 +86,7 @@ class Options:
     fpr_limits: tuple[float, ...] | None = None
     protocol: str | None = None
     calibration: Mapping[str, Any] | None = None
+    memory_budget: int | str | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,8 @@ class RunSettings:
     ini_device: str | None = None
     ini_batch_size: int | None = None
     trust_checkpoints: bool = False
+    memory_budget: int | str | None = None
+    ini_memory_budget: int | str | None = None
 
 
 @dataclass(frozen=True)

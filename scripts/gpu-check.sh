@@ -69,14 +69,30 @@ fi
 export PYTHONUNBUFFERED=1 SCALE=$scale
 work=${WORK:-/tmp/gpu-check-$scale}
 failed=()
-step() {  # step NAME COMMAND...: run, time, and record a failure without stopping
-    local name=$1 began=$SECONDS
+step() {  # step NAME COMMAND...: run, time, peak memory; record a failure without stopping
+    local name=$1 began=$SECONDS sampler=
     shift
     echo "== $name"
-    if ! "$@"; then
+    if command -v nvidia-smi >/dev/null; then  # device memory in use, sampled every 200 ms
+        nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 \
+            >"$out/.gpu-mem-$name.txt" 2>/dev/null &
+        sampler=$!
+    fi
+    local timer=()
+    if [[ -x /usr/bin/time ]]; then  # peak host RSS of the step's largest process
+        timer=(/usr/bin/time -f "%M" -o "$out/.rss-$name.txt")
+    fi
+    if ! "${timer[@]}" "$@"; then
         failed+=("$name")
         echo "== $name FAILED"
     fi
+    if [[ -n $sampler ]]; then
+        kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null
+    fi
+    local rss=n/a gpu=n/a
+    [[ -s $out/.rss-$name.txt ]] && rss="$(($(tail -1 "$out/.rss-$name.txt") / 1024)) MB"
+    [[ -s $out/.gpu-mem-$name.txt ]] && gpu="$(sort -n "$out/.gpu-mem-$name.txt" | tail -1) MiB"
+    echo "$name: peak host RSS $rss, peak device memory used $gpu" | tee -a "$out/peak_memory.txt"
     echo "== $name: $((SECONDS - began)) s"
 }
 
@@ -150,6 +166,7 @@ for name in ("pixel", "nopixel", "workers8"):
 text = out / "mvtec-scale" / "mvtec_scale.txt"
 print(text.read_text(), end="") if text.exists() else print("mvtec-scale: no summary")
 PY
+cat "$out/peak_memory.txt" 2>/dev/null | tee -a "$out/summary.txt"
 if ((${#failed[@]})); then
     printf 'FAILED: %s\n' "${failed[@]}" | tee -a "$out/summary.txt"
     exit 1

@@ -46,6 +46,7 @@ the summary; the others still run), 2 on bad arguments.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -102,6 +103,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--n-train", type=int, default=d["n_train"], help="training images")
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated")
     parser.add_argument("--batch-size", type=int, default=d["batch_size"])
+    parser.add_argument(
+        "--memory-budget", default=None,
+        help="memory budget of the pixel metrics (512MiB, 4GiB, auto; default none)",
+    )
     parser.add_argument(
         "--processes", type=int, default=os.cpu_count() or 1, help="data generation processes"
     )
@@ -231,6 +236,37 @@ def _warm_up(device: str) -> dict[str, float]:
         torch.zeros(1, device=device).add_(1)
         torch.cuda.synchronize(torch.device(device))
     return {"imports_s": imports_s, "device_init_s": time.perf_counter() - began}
+
+
+def _reset_peaks(device: str) -> None:
+    """Start a case's peak host RSS (Linux VmHWM) and device memory from the current use."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5", encoding="ascii")
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def _peaks(device: str) -> dict[str, float | None]:
+    """Peak host RSS and peak device memory allocated by torch since :func:`_reset_peaks`, MB."""
+    host = None
+    try:
+        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("VmHWM:"):
+                host = int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    if host is None:
+        import resource
+
+        host = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    device_mb = None
+    if device.startswith("cuda"):
+        import torch
+
+        device_mb = torch.cuda.max_memory_allocated(device) / 2**20
+    return {"peak_host_rss_mb": host, "peak_device_mb": device_mb}
 
 
 def _case_figures(report: Any, wall_s: float, forward_s: float) -> dict[str, Any]:
@@ -399,7 +435,9 @@ def main(argv: list[str] | None = None) -> int:
                 root=args.work / "data" / category, category=category,
                 checkpoint=checkpoint.pt_path, checkpoint_sha256=checkpoint.pt_sha256,
                 device=args.device, pixel=True, batch_size=args.batch_size,
+                memory_budget=args.memory_budget,
             )
+            _reset_peaks(args.device)
             started = time.perf_counter()
             forward_before = clock.seconds
             try:
@@ -415,7 +453,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             wall_s = time.perf_counter() - started
             forward_s = clock.seconds - forward_before
-            figures = {"category": category, **_case_figures(evaluation.report, wall_s, forward_s)}
+            figures = {"category": category, **_case_figures(evaluation.report, wall_s, forward_s),
+                       **_peaks(args.device)}
             block["cases"].append(figures)
             write_report(evaluation.report, args.out / "reports" / model / f"{category}.json")
             share = figures["share_outside_forward"]
@@ -424,7 +463,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"{figures['timing']['metrics_s']:.2f} s, outside forward "
                 f"{'n/a' if share is None else f'{100 * share:.0f}%'}, aupro "
                 f"{figures['metrics']['aupro']}, metrics on "
-                f"{figures['environment']['metrics_device']}",
+                f"{figures['environment']['metrics_device']}, peak host RSS "
+                f"{figures['peak_host_rss_mb']:.0f} MB"
+                + ("" if figures["peak_device_mb"] is None
+                   else f", peak device {figures['peak_device_mb']:.0f} MB"),
                 flush=True,
             )
             del evaluation

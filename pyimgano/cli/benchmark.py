@@ -18,6 +18,7 @@ from typing import Any
 from pyimgano.backends.exported import PRECISIONS
 from pyimgano.cli._common import EXIT_GATE, EXIT_OK, EXIT_USAGE, run_cli
 from pyimgano.datasets import FORMATS as DATASET_FORMATS
+from pyimgano.memory import parse_budget
 from pyimgano.metrics.results import METRIC_ORDER
 
 PROG = "pyimgano-benchmark"
@@ -110,6 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="anomalib: also report metrics_anomalib, the numbers anomalib's Engine.test "
         "gives for the same checkpoint and data (a .pt/.ckpt only)",
+    )
+    parser.add_argument(
+        "--memory-budget",
+        default=None,
+        metavar="SIZE",
+        help="memory the pixel metrics may use beyond the maps (512MiB, 4GiB, ...; auto: half "
+        "the memory available at start); over it they stream through a temporary directory "
+        "with the same results",
     )
     parser.add_argument(
         "--output",
@@ -293,6 +302,7 @@ def parse_options(argv: Sequence[str] | None) -> BenchmarkOptions:
             else parse_model_kwargs(args.calibration, source="--calibration")
         ),
         export_submission=args.export_submission,
+        memory_budget=parse_budget(args.memory_budget, name="--memory-budget"),
     )
     return BenchmarkOptions(
         case=case,

@@ -34,6 +34,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -41,15 +42,36 @@ from pyimgano.errors import MetricInputError
 from pyimgano.metrics._regions import Regions, label_regions
 from pyimgano.metrics._sweep import Chunk
 
-__all__ = ["CHUNK_SIZE", "PooledPixels", "count_defect_pixels", "pool_pixels", "threshold_keys"]
+__all__ = [
+    "CHUNK_SIZE",
+    "PooledPixels",
+    "count_defect_pixels",
+    "packable",
+    "pool_pixels",
+    "sweep_chunk_size",
+    "threshold_keys",
+]
 
 #: Pixels per sweep chunk: large enough to amortise Python overhead, small enough that the
 #: chunk's temporaries stay a few percent of the pooled array.
 CHUNK_SIZE = 1 << 21
+#: Largest chunk of the evaluation's sweep (:func:`sweep_chunk_size`).
+SWEEP_CHUNK = 1 << 18
 
 # Position of the key (high) and region id (low) words of a uint64 in its uint32 view.
 _KEY_WORD, _ID_WORD = (1, 0) if sys.byteorder == "little" else (0, 1)
 _FLOAT32_INT_LIMIT = 2**24  # integers up to this magnitude are exact in float32
+
+
+def sweep_chunk_size(n_pixels: int) -> int:
+    """Pixels per sweep chunk for ``n_pixels`` pooled pixels.
+
+    ``2**18``, or a 32nd of the pixels when that is smaller (but at least ``2**16``): a
+    chunk's temporaries take about 100 bytes per chunk pixel, so they stay within a few bytes
+    per pooled pixel at any scale (and 26 MB at most, so that a streamed sweep within a memory
+    budget can use the same chunks).
+    """
+    return int(min(SWEEP_CHUNK, max(1 << 16, int(n_pixels) >> 5)))
 
 
 def count_defect_pixels(masks: Sequence[np.ndarray]) -> int:
@@ -123,6 +145,7 @@ class PooledPixels:
     _values: np.ndarray | None = None
     _ids: np.ndarray | None = None
     _order: np.ndarray | None = None
+    _spill: Any = None  # pyimgano.metrics._spill.SpilledKeys when streamed within a budget
 
     @property
     def n_regions(self) -> int:
@@ -136,16 +159,28 @@ class PooledPixels:
     @property
     def has_pixels(self) -> bool:
         """False for the label tables alone (the torch path keeps the pixels on its device)."""
-        return self._keys is not None or self._values is not None
+        return self._keys is not None or self._values is not None or self._spill is not None
 
     @property
     def packed(self) -> bool:
-        """True on the packed uint64 path (see the module docstring)."""
-        return self._keys is not None
+        """True on the packed uint64 path (see the module docstring), in memory or spilled."""
+        return self._keys is not None or self._spill is not None
+
+    @property
+    def spilled(self) -> bool:
+        """True when the keys are sorted runs in a temporary directory (a memory budget)."""
+        return self._spill is not None
+
+    def close(self) -> None:
+        """Remove the spilled runs' temporary directory, if any (idempotent)."""
+        if self._spill is not None:
+            self._spill.close()
 
     def chunks(self, chunk_size: int = CHUNK_SIZE) -> Iterator[Chunk]:
         """Yield ``(scores, ids, next_score)`` chunks, highest score first."""
-        if self._keys is not None:
+        if self._spill is not None:
+            yield from self._spill.chunks(chunk_size)
+        elif self._keys is not None:
             yield from _packed_chunks(self._keys, chunk_size)
         else:
             assert self._values is not None and self._ids is not None
@@ -173,6 +208,12 @@ def _argsort_chunks(
         yield values[index], ids[index], next_score
 
 
+def packable(maps: Sequence[np.ndarray]) -> bool:
+    """True when ``maps`` take the packed path (every value a float32, under 2**32 pixels)."""
+    n_pixels = sum(amap.size for amap in maps)
+    return n_pixels < 2**32 and all(_is_float32_exact(amap) for amap in maps)
+
+
 def pool_pixels(
     maps: Sequence[np.ndarray],
     masks: Sequence[np.ndarray],
@@ -189,7 +230,7 @@ def pool_pixels(
     """
     n_pixels = sum(amap.size for amap in maps)
     layout = _Layout(masks, regions, defects)
-    if n_pixels < 2**32 and all(_is_float32_exact(amap) for amap in maps):
+    if packable(maps):
         return _pool_packed(maps, layout, n_pixels)
     return _pool_argsort(maps, layout, n_pixels)
 

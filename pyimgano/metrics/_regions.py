@@ -24,14 +24,17 @@ def label_regions(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Returns
     -------
-    labels : ndarray of int32, shape (H, W)
-        0 for normal pixels, ``1..n`` for the pixels of region ``1..n``.
+    labels : ndarray of unsigned integers, shape (H, W)
+        0 for normal pixels, ``1..n`` for the pixels of region ``1..n``, in the smallest of
+        uint8/uint16/uint32 that holds ``n`` (one byte a pixel for most masks). For a mask
+        without defects a read-only zero-strided view of one 0 (no memory per pixel).
     counts : ndarray of int64, shape (n + 1,)
         ``counts[0]`` normal pixels, ``counts[k]`` pixels of region ``k``.
     """
     defect = mask != 0
     if not defect.any():  # good images (about half of a test set) need no labelling
-        return np.zeros(mask.shape, dtype=np.int32), np.array([mask.size], dtype=np.int64)
+        labels = np.broadcast_to(np.zeros(1, dtype=np.uint8), mask.shape)
+        return labels, np.array([mask.size], dtype=np.int64)
     labels, n_regions = ndimage.label(defect, structure=_EIGHT_CONNECTED)
     counts = np.bincount(labels.ravel(), minlength=n_regions + 1).astype(np.int64)
-    return labels, counts
+    return labels.astype(np.min_scalar_type(n_regions), copy=False), counts

@@ -17,16 +17,26 @@ from typing import Any
 import numpy as np
 
 from pyimgano.errors import MetricInputError
+from pyimgano.memory import format_size, resolve_budget
 from pyimgano.metrics._curves import (
     AveragePrecision,
-    CurveCollector,
     F1Max,
     ProArea,
     RocArea,
+    ThinCurveCollector,
     ThresholdCounts,
 )
-from pyimgano.metrics._pixels import CHUNK_SIZE, count_defect_pixels, pool_pixels, threshold_keys
+from pyimgano.metrics._pixels import (
+    CHUNK_SIZE,
+    PooledPixels,
+    count_defect_pixels,
+    packable,
+    pool_pixels,
+    sweep_chunk_size,
+    threshold_keys,
+)
 from pyimgano.metrics._regions import Regions
+from pyimgano.metrics._spill import in_memory_need, pool_spilled
 from pyimgano.metrics._sweep import Consumer, PixelConsumer, sweep
 from pyimgano.metrics._validation import check_limit, check_maps_masks, check_masks
 from pyimgano.metrics.aupimo import (
@@ -93,11 +103,11 @@ class PixelEvaluation:
     aupimo_warnings : tuple of str
         What anomalib would have logged as warnings for AUPIMO (the value stands).
     roc : (fpr, tpr) or None
-        The sweep's pixel ROC curve from (0, 0) to (1, 1), one point per distinct score
-        (``keep_curves=True`` and both classes present).
+        The sweep's pixel ROC curve from (0, 0) to (1, 1), thinned to a few thousand points
+        within ``1/1000`` of the exact curve (``keep_curves=True`` and both classes present).
     pro : (fpr, pro) or None
-        The PRO curve as :func:`~pyimgano.metrics.pro_curve` (``keep_curves=True`` and AU-PRO
-        defined).
+        The PRO curve as :func:`~pyimgano.metrics.pro_curve`, thinned the same way
+        (``keep_curves=True`` and AU-PRO defined).
     metrics_device : str
         Where the sort and sweep ran: ``"cpu"`` (NumPy) or a torch device (``"cuda:0"``).
     spro : SproResults or None
@@ -322,6 +332,7 @@ def evaluate_pixels(
     auspro_limits: Sequence[float] = DEFAULT_LIMITS,
     defect_groups: Sequence[str | None] | None = None,
     seg_f1_threshold: float | None = None,
+    memory_budget: int | str | None = None,
 ) -> PixelEvaluation:
     """Every pixel metric of one category from one sort (the evaluation's entry point).
 
@@ -334,7 +345,9 @@ def evaluate_pixels(
         :func:`~pyimgano.metrics._regions.label_regions` returns them, when the caller has
         computed them already (e.g. in a background thread); labelled here otherwise.
     keep_curves : bool, default False
-        Also return the sweep's ROC and PRO curves (``PixelEvaluation.roc`` / ``.pro``).
+        Also return the sweep's ROC and PRO curves (``PixelEvaluation.roc`` / ``.pro``),
+        thinned while sweeping to the points a plot can show (see
+        :class:`~pyimgano.metrics._curves.ThinCurveCollector`; the metrics are exact).
     device : str, optional
         A torch device (``"cuda"``, ``"cuda:1"``, ``"cpu"``) to run the sort and sweep on; the
         maps are moved there. ``None``: where the maps are — NumPy arrays on the host (NumPy
@@ -353,6 +366,12 @@ def evaluate_pixels(
     seg_f1_threshold : float, optional
         Adds ``seg_f1`` (:func:`seg_f1`) at this threshold, from the same sweep. ``None``
         ``aupimo_fpr_bounds`` leaves AUPIMO out (its keys absent).
+    memory_budget : int or str, optional
+        Bytes the host sort and sweep may use beyond the maps (``"4GiB"``, ``"auto"``: half
+        the memory available now, shared among pytest-xdist workers). When the in-memory sort
+        would need more, the sorted keys are spilled in runs to a temporary directory and
+        merged while sweeping (:mod:`pyimgano.metrics._spill`); the metrics are the same
+        (to ~1e-15). ``None``: no budget. Ignored on the torch path.
 
     Returns
     -------
@@ -364,7 +383,10 @@ def evaluate_pixels(
     ------
     MetricInputError
         As :func:`pixel_metrics`; bad ``aupro_limits`` or ``aupimo_fpr_bounds``; ``regions``
-        whose length or shapes do not match the masks.
+        whose length or shapes do not match the masks; a ``memory_budget`` too small to stream
+        (naming the budget and the least it needs).
+    ConfigError
+        A ``memory_budget`` that is not a size or ``auto``.
     """
     limit = check_limit(aupro_limit)
     extra = check_limits(aupro_limits)
@@ -409,6 +431,7 @@ def evaluate_pixels(
         device=torch_device,
         spro=spro_input,
         seg_f1_threshold=threshold,
+        memory_budget=resolve_budget(memory_budget),
     )
 
 
@@ -484,6 +507,7 @@ def compute_pixel_evaluation(
     device: Any = None,
     spro: tuple[list, list[str | None] | None, list[float]] | None = None,
     seg_f1_threshold: float | None = None,
+    memory_budget: int | None = None,
 ) -> PixelEvaluation:
     """:func:`evaluate_pixels` on validated input.
 
@@ -540,49 +564,56 @@ def compute_pixel_evaluation(
     roc = RocArea(n_normal, n_defect)
     ap = AveragePrecision(n_defect)
     f1 = F1Max(n_defect)
-    collector = CurveCollector() if keep_curves else None
     spro_results = spro_accumulator if isinstance(spro_accumulator, SproResults) else None
     at_threshold: ThresholdCounts | None = None
     threshold = None if seg_f1_threshold is None else np.array([seg_f1_threshold], np.float64)
+    collector: ThinCurveCollector | None = None
     if device is None:
         defect_masks = None
         if isinstance(spro_accumulator, SproAccumulator):
             defect_masks = [[mask for mask, _ in image] for _, image in spro[0]]
-        pooled = pool_pixels(maps, masks, regions, defect_masks)
-        areas = [ProArea(n_normal, pooled.n_regions, value) for value in (limit, *aupro_limits)]
-        consumers: list[Consumer] = [roc, ap, f1, *areas]
-        if collector is not None:
-            consumers.append(collector)
-        if threshold is not None:
-            at_threshold = ThresholdCounts(threshold_keys(pooled, threshold))
-            consumers.append(at_threshold)
-        accumulator = (
-            AupimoAccumulator.create(maps, pooled, aupimo_fpr_bounds)
-            if aupimo_fpr_bounds is not None
-            else AupimoResult.undefined(n_images, "not asked for")
-        )
-        pixel_consumers: list[PixelConsumer] = []
-        if isinstance(accumulator, AupimoAccumulator):
-            pixel_consumers.append(accumulator)
-        if isinstance(spro_accumulator, SproAccumulator):
-            spro_accumulator.bind(pooled, maps)
-            pixel_consumers.append(spro_accumulator)
-        sweep(
-            pooled.chunks(chunk_size or CHUNK_SIZE),
-            consumers,
-            weights=pooled.weights,
-            first_defect=pooled.first_defect,
-            pixel_consumers=pixel_consumers,
-            keep_scores=at_threshold is not None,
-        )
-        aupimo = accumulator if isinstance(accumulator, AupimoResult) else accumulator.result()
-        if isinstance(spro_accumulator, SproAccumulator):
-            spro_results = spro_accumulator.result()
+        pooled, budget_chunk = _pool(maps, masks, regions, defect_masks, memory_budget)
+        try:
+            if keep_curves:
+                collector = ThinCurveCollector(n_normal, n_defect, pooled.n_regions)
+            areas = [ProArea(n_normal, pooled.n_regions, value) for value in (limit, *aupro_limits)]
+            consumers: list[Consumer] = [roc, ap, f1, *areas]
+            if collector is not None:
+                consumers.append(collector)
+            if threshold is not None:
+                at_threshold = ThresholdCounts(threshold_keys(pooled, threshold))
+                consumers.append(at_threshold)
+            accumulator = (
+                AupimoAccumulator.create(maps, pooled, aupimo_fpr_bounds)
+                if aupimo_fpr_bounds is not None
+                else AupimoResult.undefined(n_images, "not asked for")
+            )
+            pixel_consumers: list[PixelConsumer] = []
+            if isinstance(accumulator, AupimoAccumulator):
+                pixel_consumers.append(accumulator)
+            if isinstance(spro_accumulator, SproAccumulator):
+                spro_accumulator.bind(pooled, maps)
+                pixel_consumers.append(spro_accumulator)
+            sweep(
+                pooled.chunks(chunk_size or budget_chunk),
+                consumers,
+                weights=pooled.weights,
+                first_defect=pooled.first_defect,
+                pixel_consumers=pixel_consumers,
+                keep_scores=at_threshold is not None,
+            )
+            aupimo = accumulator if isinstance(accumulator, AupimoResult) else accumulator.result()
+            if isinstance(spro_accumulator, SproAccumulator):
+                spro_results = spro_accumulator.result()
+        finally:
+            pooled.close()  # a spilled sort's temporary files, whatever happened
     else:
         from pyimgano.metrics._torch import TorchPixels, default_chunk_size
 
         pixels = TorchPixels(list(maps), masks, regions, device)
         pooled = pixels.pooled
+        if keep_curves:
+            collector = ThinCurveCollector(n_normal, n_defect, pooled.n_regions)
         aupimo = (
             pixels.aupimo(aupimo_fpr_bounds)
             if aupimo_fpr_bounds is not None
@@ -637,6 +668,37 @@ def compute_pixel_evaluation(
         metrics_device=metrics_device,
         spro=spro_results,
     )
+
+
+def _pool(
+    maps: Sequence[np.ndarray],
+    masks: Sequence[np.ndarray],
+    regions: Sequence[Regions] | None,
+    defect_masks: Sequence[Sequence[np.ndarray]] | None,
+    memory_budget: int | None,
+) -> tuple[PooledPixels, int]:
+    """The pooled pixels and the sweep's chunk size: in memory, or spilled within the budget.
+
+    Raises
+    ------
+    MetricInputError
+        Over the budget with maps that are not float32 values (only the packed keys can be
+        spilled), or a budget too small to stream at all (naming the budget and the need).
+    """
+    sizes = [int(amap.size) for amap in maps]
+    n_pixels = sum(sizes)
+    if memory_budget is None or in_memory_need(sizes) <= memory_budget:
+        return pool_pixels(maps, masks, regions, defect_masks), sweep_chunk_size(n_pixels)
+    if not packable(maps):
+        need = 20 * n_pixels
+        raise MetricInputError(
+            f"the memory budget {format_size(memory_budget)} ({memory_budget} bytes) is too "
+            f"small for the pixel metrics of {n_pixels} pixels: maps whose values are not "
+            f"float32 values are sorted in memory only and need about {format_size(need)} "
+            f"({need} bytes); raise memory_budget or give float32 maps"
+        )
+    pooled, layout = pool_spilled(maps, masks, regions, defect_masks, memory_budget)
+    return pooled, layout.chunk
 
 
 def _device_name(device: Any) -> str:

@@ -1,0 +1,256 @@
+"""The pooled pixels of :mod:`pyimgano.metrics._pixels` within a memory budget: sorted runs
+spilled to a temporary directory and merged while sweeping.
+
+The packed uint64 keys (``score key << 32 | label``) of the images are written run by run:
+a run buffer is filled image by image (an image may straddle two runs), sorted in place and
+written to ``run-<i>.u64`` in a private temporary directory. The sweep then reads the runs
+from their top (highest keys) in rounds: from each run the next ``merge`` keys; every key not
+below ``t`` — the largest, over runs that still hold keys below their buffer, of the smallest
+key buffered — is certainly among the highest keys left, so those are merged (one sort of at
+most ``runs * merge`` keys) and swept, and the rest is read again in the next round. The keys
+come out in exactly the order of the in-memory sort (equal keys are equal pixels for every
+metric), and they are cut into the in-memory path's chunks, so every metric is the in-memory
+one bit for bit — unless the budget is too small for those chunks (under about 100 MB), when
+smaller chunks change the order of floating-point sums (differences ~1e-15).
+
+Memory (bytes, ``L`` the largest image's pixels): ``32 L`` while one image's keys are made,
+``8`` per run-buffer pixel, ``16 * runs * merge`` while merging, about ``100`` per sweep-chunk
+pixel. :func:`plan` sizes the three from the budget. The directory is removed by
+:meth:`SpilledKeys.close` (called on success, error and Ctrl-C by the caller) and on any
+error while the runs are written.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pyimgano.errors import MetricInputError
+from pyimgano.memory import format_size
+from pyimgano.metrics._pixels import (
+    _ID_WORD,
+    _KEY_WORD,
+    PooledPixels,
+    _float32_keys,
+    _Layout,
+    sweep_chunk_size,
+)
+from pyimgano.metrics._regions import Regions
+from pyimgano.metrics._sweep import Chunk
+
+__all__ = ["SpilledKeys", "in_memory_need", "plan", "pool_spilled"]
+
+#: Bytes per pixel of the largest image while its keys and labels are made.
+IMAGE_BYTES = 32
+#: Bytes of sweep temporaries per chunk pixel.
+CHUNK_BYTES = 100
+_MIN_CHUNK = 256
+_MIN_RUN = 1024
+_MIN_MERGE = 64
+
+
+def in_memory_need(sizes: Sequence[int]) -> int:
+    """Bytes the in-memory packed path needs beyond the maps for images of ``sizes`` pixels."""
+    n_pixels = int(sum(sizes))
+    largest = max(sizes, default=0)
+    return 8 * n_pixels + CHUNK_BYTES * sweep_chunk_size(n_pixels) + IMAGE_BYTES * largest
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a budget is spent: pixels per run, keys read per run and round, sweep chunk."""
+
+    run: int
+    merge: int
+    chunk: int
+    runs: int
+
+
+def _too_small(budget: int, n_pixels: int, largest: int, need: int) -> MetricInputError:
+    return MetricInputError(
+        f"the memory budget {format_size(budget)} ({budget} bytes) is too small for the pixel "
+        f"metrics of {n_pixels} pixels (largest image {largest} pixels): streamed, they need "
+        f"at least {format_size(need)} ({need} bytes); raise memory_budget"
+    )
+
+
+def plan(sizes: Sequence[int], budget: int) -> Plan:
+    """Split ``budget`` bytes between run buffer, merge buffers and sweep chunk.
+
+    Raises
+    ------
+    MetricInputError
+        The budget cannot hold one image's keys plus the smallest run, merge and chunk
+        (the message names the budget and the least that would do).
+    """
+    n_pixels = int(sum(sizes))
+    largest = max(sizes, default=0)
+    chunk = sweep_chunk_size(n_pixels)  # the in-memory chunks: the same sums, bit for bit
+    if CHUNK_BYTES * chunk > budget // 4:  # unless the budget is tiny (then equal to ~1e-15)
+        chunk = max(_MIN_CHUNK, budget // (8 * CHUNK_BYTES))
+    sweep_bytes = CHUNK_BYTES * chunk
+    run = (budget - sweep_bytes - IMAGE_BYTES * largest) // 8
+    least_run = IMAGE_BYTES * largest + 8 * _MIN_RUN + CHUNK_BYTES * _MIN_CHUNK
+    if run < _MIN_RUN:
+        raise _too_small(budget, n_pixels, largest, least_run)
+    run = min(run, max(n_pixels, 1))
+    runs = max(1, math.ceil(n_pixels / run))
+    merge = (budget - sweep_bytes) // (16 * runs)
+    if merge < _MIN_MERGE:
+        # the runs alone need this much to be merged _MIN_MERGE keys at a time
+        need = sweep_bytes + 16 * _MIN_MERGE * runs
+        raise _too_small(budget, n_pixels, largest, max(need, least_run))
+    return Plan(run=int(run), merge=int(merge), chunk=int(chunk), runs=runs)
+
+
+class SpilledKeys:
+    """Sorted runs of packed keys in a temporary directory (see the module docstring)."""
+
+    def __init__(self, directory: Path, merge: int) -> None:
+        self.directory = directory
+        self._merge = merge
+        self._runs: list[tuple[Path, int]] = []
+
+    def add_run(self, keys: np.ndarray) -> None:
+        """Sort ``keys`` in place and write them as the next run."""
+        keys.sort()
+        path = self.directory / f"run-{len(self._runs)}.u64"
+        keys.tofile(path)
+        self._runs.append((path, int(keys.size)))
+
+    @property
+    def n_runs(self) -> int:
+        return len(self._runs)
+
+    def _rounds(self) -> Iterator[np.ndarray]:
+        """Ascending arrays of keys; each round's keys are all above the next round's."""
+        ends = [count for _, count in self._runs]
+        while any(ends):
+            buffers = []
+            for (path, _), end in zip(self._runs, ends, strict=True):
+                size = min(self._merge, end)
+                offset = (end - size) * 8
+                buffers.append(np.fromfile(path, dtype=np.uint64, count=size, offset=offset))
+            more = [buf[0] for buf, end in zip(buffers, ends, strict=True) if end > buf.size]
+            threshold = max(more) if more else None
+            parts = []
+            for index, buf in enumerate(buffers):
+                start = 0 if threshold is None else int(np.searchsorted(buf, threshold))
+                parts.append(buf[start:])
+                ends[index] -= buf.size - start
+            merged = np.concatenate(parts)
+            del buffers, parts
+            merged.sort()
+            yield merged
+            del merged
+
+    def chunks(self, chunk_size: int) -> Iterator[Chunk]:
+        """``(scores, ids, next_score)`` chunks over every run, highest score first."""
+        return _joined(self._rounds(), chunk_size)
+
+    def close(self) -> None:
+        """Remove the temporary directory (idempotent)."""
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _fixed_chunks(rounds: Iterable[np.ndarray], chunk_size: int) -> Iterator[tuple]:
+    """``(scores, ids)`` in descending order, cut at the in-memory path's chunk borders.
+
+    The in-memory path cuts the sorted keys into ``chunk_size`` pieces from the top (the last,
+    lowest piece shorter); so does this, whatever the rounds' sizes, so the sweep sees the
+    same chunks and gives the same floating-point sums, bit for bit. Chunks that straddle
+    rounds are assembled in copies; the last two pieces of a round are copies too (the
+    consumer still holds them while the next round is read, and the round must be released).
+    """
+    carry: list[tuple[np.ndarray, np.ndarray]] = []
+    carried = 0
+    for merged in rounds:
+        words = merged.view(np.uint32)
+        scores = words[_KEY_WORD::2][::-1]
+        ids = words[_ID_WORD::2][::-1]
+        size = scores.size
+        position = 0
+        if carried:
+            take = min(chunk_size - carried, size)
+            carry.append((scores[:take].copy(), ids[:take].copy()))
+            carried += take
+            position = take
+            if carried == chunk_size:
+                yield np.concatenate([c[0] for c in carry]), np.concatenate([c[1] for c in carry])
+                carry, carried = [], 0
+        while size - position >= chunk_size:
+            stop = position + chunk_size
+            piece = scores[position:stop], ids[position:stop]
+            if size - stop < 2 * chunk_size:  # one of the round's last two pieces
+                piece = piece[0].copy(), piece[1].copy()
+            yield piece
+            del piece
+            position = stop
+        if position < size:
+            carry.append((scores[position:].copy(), ids[position:].copy()))
+            carried += size - position
+        del merged, words, scores, ids
+    if carried:
+        yield np.concatenate([c[0] for c in carry]), np.concatenate([c[1] for c in carry])
+
+
+def _joined(rounds: Iterable[np.ndarray], chunk_size: int) -> Iterator[Chunk]:
+    """:func:`_fixed_chunks` with each chunk told the next chunk's first score."""
+    previous: tuple | None = None
+    for chunk in _fixed_chunks(rounds, chunk_size):
+        if previous is not None:
+            yield previous[0], previous[1], chunk[0][0]
+        previous = chunk
+        del chunk
+    if previous is not None:
+        yield previous[0], previous[1], None
+
+
+def pool_spilled(
+    maps: Sequence[np.ndarray],
+    masks: Sequence[np.ndarray],
+    regions: Sequence[Regions] | None,
+    defects: Sequence[Sequence[np.ndarray]] | None,
+    budget: int,
+) -> tuple[PooledPixels, Plan]:
+    """:func:`~pyimgano.metrics._pixels.pool_pixels` on the packed path, spilled in runs.
+
+    The caller must :meth:`PooledPixels.close` the result (its temporary directory).
+    """
+    sizes = [int(amap.size) for amap in maps]
+    layout_plan = plan(sizes, budget)
+    spill = SpilledKeys(Path(tempfile.mkdtemp(prefix="pyimgano-metrics-")), layout_plan.merge)
+    try:
+        layout = _Layout(masks, regions, defects)
+        run = np.empty(min(layout_plan.run, max(sum(sizes), 1)), dtype=np.uint64)
+        filled = 0
+        for index, amap in enumerate(maps):
+            keys = np.empty(amap.size, dtype=np.uint64)
+            words = keys.view(np.uint32)
+            words[_KEY_WORD::2] = _float32_keys(amap)
+            layout.fill(index, words[_ID_WORD::2])
+            del words
+            start = 0
+            while start < keys.size:
+                take = min(run.size - filled, keys.size - start)
+                run[filled : filled + take] = keys[start : start + take]
+                filled += take
+                start += take
+                if filled == run.size:
+                    spill.add_run(run)
+                    filled = 0
+            del keys
+        if filled:
+            spill.add_run(run[:filled])
+        del run
+        dtype = np.result_type(*(amap.dtype for amap in maps))
+        return layout.pooled(dtype, _spill=spill), layout_plan
+    except BaseException:
+        spill.close()
+        raise
