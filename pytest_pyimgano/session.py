@@ -14,15 +14,18 @@ import contextlib
 import json
 import re
 import time
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pyimgano.manifest import owned, read_manifest, record_files
 from pyimgano.summary import (
     NOT_RUN,
     SUMMARY_JSON,
+    SUMMARY_KIND,
     SUMMARY_MD,
     ItemRecord,
     compact_parity,
@@ -34,6 +37,7 @@ from pyimgano.summary import (
     summary_object,
     terminal_lines,
 )
+from pytest_pyimgano.warnings import ReportDirWarning
 
 SUMMARY_LOCK = ".summary.lock"
 UNFINISHED = "the item did not finish (session interrupted)"
@@ -222,10 +226,25 @@ class PyImganoSession:
             )
             records = sorted(own + [ItemRecord.from_dict(i) for i in others],
                              key=lambda r: r.nodeid)
-            return [
-                write_text_atomic(self.report_dir / SUMMARY_JSON, dumps(summary_object(items))),
-                write_text_atomic(self.report_dir / SUMMARY_MD, markdown(records, self.report_dir)),
+            texts = {
+                SUMMARY_JSON: dumps(summary_object(items)),
+                SUMMARY_MD: markdown(records, self.report_dir),
+            }
+            refused = foreign_summaries(self.report_dir)
+            for path in refused:
+                warnings.warn(
+                    f"{path}: exists and was not written by pyimgano; the session summary is "
+                    "not written over it (move it, or choose another --pyimgano-report-dir)",
+                    ReportDirWarning,
+                    stacklevel=1,
+                )
+            written = [
+                write_text_atomic(self.report_dir / name, text)
+                for name, text in texts.items()
+                if self.report_dir / name not in refused
             ]
+            record_files(self.report_dir, written)
+            return written
 
     def _concurrent_items(self) -> list[dict[str, Any]]:
         """Items of a ``summary.json`` written after this session started (else none)."""
@@ -240,6 +259,34 @@ class PyImganoSession:
         if not isinstance(items, list):
             return []
         return [i for i in items if isinstance(i, dict) and isinstance(i.get("nodeid"), str)]
+
+
+def foreign_summaries(report_dir: Path) -> list[Path]:
+    """``summary.json`` / ``summary.md`` in ``report_dir`` that pyimgano did not write.
+
+    A file is pyimgano's when the report dir's manifest lists it unchanged, or (a report dir
+    from before manifests) when ``summary.json`` is a pyimgano summary (its ``kind``) — the
+    ``summary.md`` beside such a one is taken as its pair. Anything else is never overwritten.
+    """
+    entries = read_manifest(report_dir)
+    json_path, md_path = report_dir / SUMMARY_JSON, report_dir / SUMMARY_MD
+    ours_json = json_path.exists() and (
+        owned(report_dir, json_path, entries) or _is_summary(json_path)
+    )
+    foreign = []
+    if json_path.exists() and not ours_json:
+        foreign.append(json_path)
+    if md_path.exists() and not (owned(report_dir, md_path, entries) or ours_json):
+        foreign.append(md_path)
+    return foreign
+
+
+def _is_summary(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("kind") == SUMMARY_KIND
 
 
 @contextlib.contextmanager

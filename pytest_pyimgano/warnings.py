@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "LegacySnapshotWarning",
     "PyImganoWarning",
+    "ReportDirWarning",
     "SnapshotToleranceWarning",
     "SpeedGateWarning",
     "StaleReportWarning",
@@ -36,3 +37,8 @@ class LegacySnapshotWarning(PyImganoWarning):
 class StaleReportWarning(PyImganoWarning):
     """A stale report file was kept because it changed since pyimgano wrote it
     (docs/REFERENCE.md §8)."""
+
+
+class ReportDirWarning(PyImganoWarning):
+    """A file in the report dir that pyimgano did not write is in the way of one it writes
+    (``summary.json``/``summary.md``); it is left as it is (docs/REFERENCE.md §8)."""

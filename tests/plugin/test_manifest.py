@@ -31,6 +31,11 @@ def manifest(report_dir: Path) -> dict[str, dict]:
     return data["files"]
 
 
+def item_entries(report_dir: Path) -> set[str]:
+    """The manifest's entries of item outputs (the session's summary files left out)."""
+    return set(manifest(report_dir)) - SESSION_FILES
+
+
 def item_files(report_dir: Path, under: str = "suites") -> set[str]:
     """Every file under ``report_dir/under`` (relative POSIX paths)."""
     return {p.relative_to(report_dir).as_posix()
@@ -44,7 +49,8 @@ def test_the_manifest_lists_every_written_file_with_its_digest(suite_dir):
     files = manifest(out)
     expected = {f"suites/release/fake/{c}.{ext}" for c in ("disk", "tiles")
                 for ext in ("json", "jsonl")}
-    assert set(files) == expected == item_files(out)
+    assert set(files) == expected | {"summary.json", "summary.md"}
+    assert expected == item_files(out)
     for key, entry in files.items():
         data = (out / key).read_bytes()
         assert entry == {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
@@ -81,7 +87,7 @@ def test_user_files_survive_in_a_report_dir_at_the_rootdir(suite_dir):
                                                                    "golden.json"]
     assert sorted(p.name for p in (release / "fake").iterdir()) == [
         "cable.json", "diagram.png", "notes.json", "tiles.json", "tiles.jsonl"]
-    assert set(manifest(root)) == {"suites/release/fake/tiles.json",
+    assert item_entries(root) == {"suites/release/fake/tiles.json",
                                    "suites/release/fake/tiles.jsonl"}
     assert (root / "suites/release.yaml").is_file()
 
@@ -138,7 +144,7 @@ def test_a_report_dir_from_before_manifests(suite_dir):
     result.assert_outcomes(passed=1)
     assert "stale report file" not in result.stdout.str()
     assert (out / "suites/release/fake/disk.json").is_file()  # unknown: kept
-    assert set(manifest(out)) == {"suites/release/fake/tiles.json",
+    assert item_entries(out) == {"suites/release/fake/tiles.json",
                                   "suites/release/fake/tiles.jsonl"}
 
 
@@ -149,10 +155,37 @@ def test_xdist_workers_keep_the_manifest_complete(suite_dir):
     args = ["-n", "2", "--pyimgano-device", "cpu", *BASE]
     suite_dir.runpytest_subprocess(*args).assert_outcomes(passed=4)
     out = suite_dir.path / "pyimgano-reports"
-    assert set(manifest(out)) == item_files(out) and len(item_files(out)) == 8
+    assert item_entries(out) == item_files(out) and len(item_files(out)) == 8
     write_suite(suite_dir, suite_text())
     result = suite_dir.runpytest_subprocess(*args)
     result.assert_outcomes(passed=2)
-    assert set(manifest(out)) == item_files(out) == {
+    assert item_entries(out) == item_files(out) == {
         f"suites/release/fake/{c}.{ext}" for c in ("disk", "tiles") for ext in ("json", "jsonl")}
     assert not (out / "suites/release/gone").exists()
+
+
+def test_a_users_summary_files_are_never_overwritten(suite_dir):
+    """``summary.json`` / ``summary.md`` that pyimgano did not write stay as they are (with a
+    warning); pyimgano's own summary of an earlier run is replaced and recorded."""
+    write_suite(suite_dir, suite_text())
+    args = [*BASE, "--pyimgano-report-dir", "."]
+    root = suite_dir.path
+    mine = {root / "summary.json": b'{"my": "summary"}', root / "summary.md": b"# my notes\n"}
+    for path, data in mine.items():
+        path.write_bytes(data)
+    result = suite_dir.runpytest(*args)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*ReportDirWarning*summary.json: exists and was not written "
+                                 "by pyimgano*"])
+    for path, data in mine.items():
+        assert path.read_bytes() == data, path
+    assert "summary.json" not in manifest(root)
+
+    for path in mine:  # the user moves them away: pyimgano's summary is written, then replaced
+        path.unlink()
+    suite_dir.runpytest(*args).assert_outcomes(passed=2)
+    first = json.loads((root / "summary.json").read_text("utf-8"))
+    assert first["kind"] == "pyimgano-summary" and len(first["items"]) == 2
+    assert {"summary.json", "summary.md"} <= set(manifest(root))
+    suite_dir.runpytest(*args, "-k", "tiles").assert_outcomes(passed=1)
+    assert json.loads((root / "summary.json").read_text("utf-8"))["items"] != first["items"]
