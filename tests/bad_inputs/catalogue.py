@@ -1280,6 +1280,39 @@ _CASES += [
         "file is left as it was.",
         "Move or delete the file, or give another `--pyimgano-report-dir`.",
     ),
+    Case(
+        "suite.evaluate_entry",
+        "A `pyimgano_evaluate(...)` call (pytest fixture) with an unknown key, `categories=`, "
+        "`snapshot=` or without `model` / `dataset` / `category`",
+        SuiteError, (ITEM,),
+        "pyimgano_evaluate() in {test}: {problem}",
+        "The call takes the keys of one suite model entry plus `category` and is checked as a "
+        "suite is; the test fails before anything runs.",
+        "Use the keys the message lists; one category per call; a snapshot tolerance is "
+        "`MetricsSnapshotExtension.with_tolerance(...)`.",
+    ),
+    Case(
+        "suite.snapshot_tolerance",
+        "`MetricsSnapshotExtension.with_tolerance(...)` with an unknown metric, a speed metric, "
+        "or a tolerance that is negative, non-finite or not a number",
+        ConfigError, (API,),
+        "MetricsSnapshotExtension.with_tolerance(): {problem}",
+        "The tolerance is parsed as a suite's `snapshot: {tolerance: …}`; speed metrics are "
+        "never snapshotted.",
+        "Give a number >= 0 or `{metric: tolerance}` with metric names from the message.",
+    ),
+    Case(
+        "metrics.calibration_nonfinite",
+        "MVTec AD 2 calibration (`calibration_threshold`) over validation maps with NaN/Inf "
+        "pixels, or over no pixel at all (API)",
+        MetricInputError, (API,),
+        "validation map {index} holds {bad} NaN or Inf value(s); the threshold is calibrated "
+        "on finite maps only: fix the model's output for that image",
+        "Through the CLI or a suite a non-finite map is refused earlier, naming the image "
+        "(see *Model output*); with no pixel the message is `calibration needs at least one "
+        "validation map pixel; got none: …`.",
+        "Hand finite maps of the `validation/good` images.",
+    ),
 ]
 
 CASES: dict[str, Case] = {case.id: case for case in _CASES}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pyimgano.errors import MetricInputError
 from pyimgano.memory import parse_budget
 from tests.bad_inputs.catalogue import CASES, covers
 from tests.bad_inputs.helpers import (
@@ -195,3 +196,63 @@ def test_bad_fpr_limits(base_data, child):
                    key="--fpr-limits", value=repr(text), part=part, problem=problem)
     found = collection_error(child, fake_suite(base_data, model="fpr_limits: [0.01, 0]"))
     assert "suites/bad.yaml: models[0].fpr_limits[1]: must be in (0, 1], got 0" in found, found
+
+
+# ------------------------------------------------------------------ pytest fixture, syrupy
+
+
+@covers("suite.evaluate_entry")
+def test_bad_pyimgano_evaluate_call(base_data, child):
+    calls = {
+        "typo": ("pixle=True", "unknown key 'pixle'; allowed keys: id, model, "),
+        "several": ("categories=['tiles']", "categories: pyimgano_evaluate() evaluates one "
+                    "category: give category='name'"),
+        "snapshot": ("snapshot={'tolerance': 0.1}", "snapshot: not a key of "
+                     "pyimgano_evaluate(); the tolerance is the snapshot extension's"),
+    }
+    lines = []
+    for name, (extra, _) in calls.items():
+        lines += [f"def test_{name}(pyimgano_evaluate):",
+                  f"    pyimgano_evaluate(model='bad_fake', category='tiles', dataset={{"
+                  f"'format': 'mvtec', 'root': {str(base_data)!r}}}, {extra})", ""]
+    lines += ["def test_no_category(pyimgano_evaluate):",
+              f"    pyimgano_evaluate(model='bad_fake', dataset={{'format': 'mvtec', "
+              f"'root': {str(base_data)!r}}})", ""]
+    (child.path / "test_calls.py").write_text("\n".join(lines), encoding="utf-8")
+    _, outcomes = run_child(child, "test_calls.py", "-p", "no:xdist")
+    calls["no_category"] = ("", "missing required key 'category'")
+    assert len(outcomes) == len(calls), outcomes
+    for name, (_, problem) in calls.items():
+        (outcome,) = [o for key, o in outcomes.items() if key.endswith(f"::test_{name}")]
+        assert outcome.kind == "failed", outcome.text
+        assert "Traceback" not in outcome.text
+        CASES["suite.evaluate_entry"].check(outcome.text, test=f"test_calls.py::test_{name}",
+                                            problem=problem)
+
+
+@covers("suite.snapshot_tolerance")
+def test_bad_snapshot_extension_tolerance():
+    from pyimgano.testing import MetricsSnapshotExtension
+
+    for bad, problem in [
+        ({"aupr": 0.1}, "aupr: unknown metric 'aupr'; allowed keys: "),
+        ({"ms_per_image": 1}, "ms_per_image: speed metrics are never snapshotted"),
+        (-0.1, "a tolerance cannot be negative"),
+        ("0.1", "expected a finite number, got '0.1'"),
+        (float("inf"), "expected a finite number, got inf"),
+    ]:
+        expect_raise("suite.snapshot_tolerance",
+                     lambda b=bad: MetricsSnapshotExtension.with_tolerance(b), problem=problem)
+
+
+@covers("metrics.calibration_nonfinite")
+def test_calibration_over_nonfinite_maps():
+    from pyimgano.protocols.mvtec_ad2 import calibration_threshold
+
+    maps = [np.zeros((4, 4), np.float32) for _ in range(3)]
+    maps[2][1, 1], maps[2][3, 0] = np.nan, np.inf
+    expect_raise("metrics.calibration_nonfinite", lambda: calibration_threshold(maps),
+                 index=2, bad=2)
+    with pytest.raises(MetricInputError) as info:
+        calibration_threshold([np.zeros((0, 0))])
+    assert "needs at least one validation map pixel; got none" in str(info.value)
