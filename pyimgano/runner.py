@@ -324,14 +324,15 @@ def _check_protocol_options(case: Case) -> None:
         if case.dataset_format != "mvtec_ad2":
             raise ConfigError(
                 f"calibration applies to the mvtec_ad2 format only (its seg_f1 threshold), "
-                f"not {case.dataset_format!r}"
+                f"not {case.dataset_format!r}; remove calibration (--calibration) or evaluate "
+                "an mvtec_ad2 dataset"
             )
         parse_calibration(case.calibration)
     if case.export_submission is not None:
         if case.dataset_format != "mvtec_ad2":
             raise ConfigError(
                 f"--export-submission is for --dataset mvtec_ad2 (the MVTec AD 2 evaluation "
-                f"server), not {case.dataset_format!r}"
+                f"server), not {case.dataset_format!r}; remove --export-submission"
             )
         if not case.pixel:
             raise ConfigError(

@@ -76,7 +76,8 @@ def _too_small(budget: int, n_pixels: int, largest: int, need: int) -> MetricInp
     return MetricInputError(
         f"the memory budget {format_size(budget)} ({budget} bytes) is too small for the pixel "
         f"metrics of {n_pixels} pixels (largest image {largest} pixels): streamed, they need "
-        f"at least {format_size(need)} ({need} bytes); raise memory_budget"
+        f"at least {format_size(need)} ({need} bytes); raise the memory budget "
+        "(--memory-budget, suite memory_budget) or leave it unset"
     )
 
 

@@ -695,7 +695,8 @@ def _pool(
             f"the memory budget {format_size(memory_budget)} ({memory_budget} bytes) is too "
             f"small for the pixel metrics of {n_pixels} pixels: maps whose values are not "
             f"float32 values are sorted in memory only and need about {format_size(need)} "
-            f"({need} bytes); raise memory_budget or give float32 maps"
+            f"({need} bytes); raise the memory budget (--memory-budget, suite "
+            "memory_budget), leave it unset or give float32 maps"
         )
     pooled, layout = pool_spilled(maps, masks, regions, defect_masks, memory_budget)
     return pooled, layout.chunk

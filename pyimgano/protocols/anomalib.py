@@ -66,6 +66,9 @@ def anomalib_module(model: Any) -> Any:
     needed = ("pre_processor", "model", "post_processor")
     if module is None or not all(hasattr(module, name) for name in needed):
         runtime = getattr(model, "runtime", None) or type(model).__name__
+        path = getattr(model, "checkpoint_path", None)
+        if path is not None:
+            runtime = f"{runtime} from {path}"
         raise ConfigError(
             f"protocol 'anomalib' needs a torch anomalib checkpoint (.pt or .ckpt): it runs the "
             f"module's own pre-processor, model and post-processor as Engine.test does; this "

@@ -144,10 +144,17 @@ def calibration_threshold(maps: Sequence[Any], rule: CalibrationRule | None = No
     rule = rule or CalibrationRule()
     arrays = [np.asarray(to_numpy(amap)).ravel() for amap in maps]
     if not arrays or not sum(a.size for a in arrays):
-        raise MetricInputError("calibration needs at least one validation map pixel; got none")
+        raise MetricInputError(
+            "calibration needs at least one validation map pixel; got none: give the maps of "
+            "the validation/good images"
+        )
     for index, array in enumerate(arrays):
         if not np.all(np.isfinite(array)):
-            raise MetricInputError(f"validation map {index} holds NaN or Inf values")
+            bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+            raise MetricInputError(
+                f"validation map {index} holds {bad} NaN or Inf value(s); the threshold is "
+                "calibrated on finite maps only: fix the model's output for that image"
+            )
     if rule.rule == "quantile":
         pooled = np.concatenate([a.astype(np.float64, copy=False) for a in arrays])
         return float(np.quantile(pooled, rule.q))

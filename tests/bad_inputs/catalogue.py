@@ -26,7 +26,9 @@ from pyimgano.errors import (
     DatasetError,
     DeviceError,
     GateFailure,
+    MetricInputError,
     ModelOutputError,
+    ReportError,
     SuiteError,
 )
 from pyimgano.protocols.submission import SubmissionError
@@ -38,10 +40,13 @@ AREAS = {
     "dataset": "Datasets",
     "output": "Model output",
     "metrics": "Metrics",
+    "memory": "Memory budget (`--memory-budget`, suite `memory_budget`)",
+    "protocol": "Evaluation protocols (`--protocol`, MVTec AD 2 calibration and submission)",
     "checkpoint": "Checkpoints",
     "device": "Devices",
     "export": "Exported artifacts (ONNX, OpenVINO)",
     "parity": "Export parity (`reference`, `parity`)",
+    "report": "Report directories",
     "interrupt": "Interruptions and crashes",
     "concurrency": "Concurrent runs",
 }
@@ -1148,6 +1153,165 @@ _CASES += [
         "alignment routine) before `map_max_abs` is taken",
         "Maps are compared at the reference's resolution.",
         "Nothing to do.",
+    ),
+    # ------------------------------------------------------------------ round 3 options
+    Case(
+        "metrics.fpr_limits",
+        "`--fpr-limits` (operating points) that is not a comma-separated list of distinct "
+        "numbers in (0, 1] (`0.1,abc`, `2`, `0.1,0.1`); in a suite, `fpr_limits: [0.01, 0]`",
+        ConfigError, (CLI, COLLECT),
+        "{key} {value}: {part} {problem}",
+        "Each limit gives one `image_tpr_at_fpr_<x>`; a limit outside (0, 1] has no ROC point. "
+        "In a suite the message is `<suite>: <key>[i]: must be in (0, 1], got <value>` "
+        "(a collection error).",
+        "Give FPRs such as `0.01,0.05`, each once.",
+    ),
+    Case(
+        "memory.bad_value",
+        "A memory budget that is not `auto` or a positive size (`--memory-budget lots`, "
+        "`0`, `-1GiB`, `memory_budget: 12 apples`, `true`, `--pyimgano-memory-budget lots`)",
+        ConfigError, (CLI, COLLECT),
+        "{name} is {value}; expected ...",
+        "The budget bounds the memory of the pixel metrics beyond the maps; pyimgano never "
+        "guesses a unit. The pytest option (or ini `pyimgano_memory_budget`) is a usage error "
+        "(exit 4) before collection.",
+        "Write `auto`, a number of bytes or a size with a unit (B, KB, MB, GB, TB, KiB, MiB, "
+        "GiB, TiB), e.g. `4GiB`.",
+    ),
+    Case(
+        "memory.too_small",
+        "A memory budget too small to stream the pixel metrics (`--pixel --memory-budget 1KiB`)",
+        MetricInputError, (CLI, API),
+        "the memory budget ... ({budget} bytes) is too small for the pixel metrics of {pixels} "
+        "pixels (largest image ... pixels): streamed, they need at least ... bytes); raise the "
+        "memory budget ...",
+        "Streamed, the metrics still hold one image's sort keys, one run, the merge buffers and "
+        "a sweep chunk; the message names the least budget that would do. The need depends "
+        "on the maps' sizes, so the check comes after inference, before any pixel is sorted.",
+        "Give at least the budget named, or leave the budget unset (in memory).",
+    ),
+    Case(
+        "memory.not_float32",
+        "Anomaly maps that are not float32 values (float64, for instance, through the API) "
+        "whose in-memory sort exceeds the memory budget",
+        MetricInputError, (API,),
+        "the memory budget ... ({budget} bytes) is too small for the pixel metrics of {pixels} "
+        "pixels: maps whose values are not float32 values are sorted in memory only and need "
+        "about ... bytes); raise the memory budget ..., leave it unset or give float32 maps",
+        "Only float32 values pack into the 8-byte keys that can be spilled to disk; other "
+        "dtypes are used at their own precision, in memory. The same budget streams float32 "
+        "maps.",
+        "Raise or unset the budget, or cast the maps to float32.",
+    ),
+    Case(
+        "protocol.unknown",
+        "A protocol that does not exist (`protocol: mvtec` in a suite; on the CLI, "
+        "`--protocol` accepts only `anomalib` and argparse refuses others with exit 2)",
+        ConfigError, (COLLECT, API),
+        "{key}: {value} is not a protocol; expected one of: ...",
+        "A protocol adds a second set of numbers computed another way (`metrics_anomalib`); "
+        "a misspelt one would silently add nothing.",
+        "Use `anomalib`, or remove the key.",
+    ),
+    Case(
+        "protocol.anomalib_not_torch",
+        "`--protocol anomalib` / `protocol: anomalib` on an exported ONNX/OpenVINO artifact or "
+        "a model that is not an anomalib torch checkpoint",
+        ConfigError, (CLI, API),
+        "protocol 'anomalib' needs a torch anomalib checkpoint (.pt or .ckpt): ...this model "
+        "({runtime}) has none. Remove protocol, or evaluate the .pt/.ckpt it came from",
+        "The protocol runs the checkpoint's own pre-processor, model and post-processor as "
+        "`Engine.test` does; an exported graph or another detector has none of them. The "
+        "model is refused once loaded, before any inference; an exported artifact is named "
+        "(`onnxruntime from <path>`).",
+        "Drop the protocol for this model, or evaluate the `.pt`/`.ckpt` the artifact came from.",
+    ),
+    Case(
+        "protocol.calibration_format",
+        "`--calibration` / `calibration:` on a dataset format other than `mvtec_ad2`",
+        ConfigError, (CLI, API),
+        "calibration applies to the mvtec_ad2 format only (its seg_f1 threshold), not {fmt}; "
+        "remove calibration (--calibration) or evaluate an mvtec_ad2 dataset",
+        "Only MVTec AD 2 calibrates a threshold (on `validation/good`); elsewhere the option "
+        "would be ignored.",
+        "Remove the option, or evaluate an `mvtec_ad2` dataset.",
+    ),
+    Case(
+        "protocol.calibration_malformed",
+        "A calibration rule that is not `{rule: mean_std[, k]}` / `{rule: quantile[, q]}` "
+        "(`rule: max`, `q: 1.5`, `k: \"3\"`), on the CLI or in a suite",
+        ConfigError, (CLI, COLLECT, API),
+        "{key}={value}: expected ...",
+        "The rule fixes the `seg_f1` threshold from the validation maps: mean + k·std or "
+        "the q-quantile; nothing else is defined. An unknown key is refused alike "
+        "(`calibration: unknown key(s) …`).",
+        "Use `mean_std` with a finite `k` or `quantile` with `q` in [0, 1].",
+    ),
+    Case(
+        "protocol.submission_format",
+        "`--export-submission` on a dataset format other than `mvtec_ad2`",
+        ConfigError, (CLI, API),
+        "--export-submission is for --dataset mvtec_ad2 (the MVTec AD 2 evaluation server), "
+        "not {fmt}; remove --export-submission",
+        "The submission is the MVTec AD 2 server's layout of the private test splits; no other "
+        "format has one. Nothing is written.",
+        "Remove the flag, or evaluate `--dataset mvtec_ad2`.",
+    ),
+    Case(
+        "protocol.submission_needs_pixel",
+        "`--export-submission` without `--pixel`",
+        ConfigError, (CLI, API),
+        "--export-submission needs --pixel: the submission's masks use the seg_f1 threshold "
+        "calibrated on validation/good with the pixel metrics",
+        "The submission's binary masks are the maps at the calibrated threshold, which only "
+        "the pixel metrics compute. Nothing is written.",
+        "Add `--pixel`.",
+    ),
+    Case(
+        "report.not_written_by_pyimgano",
+        "A suite item whose report, JSONL or plot path under `--pyimgano-report-dir` holds a "
+        "file pyimgano did not write (or one changed since)",
+        ReportError, (ITEM,),
+        "{path}: exists and was not written by pyimgano (not in {report_dir}..., or changed "
+        "since); pyimgano never overwrites such a file: move or delete it, or choose another "
+        "--pyimgano-report-dir",
+        "pyimgano records what it writes in the report dir's manifest and replaces only those "
+        "files (or a report of this very item); the item fails before anything runs, and the "
+        "file is left as it was.",
+        "Move or delete the file, or give another `--pyimgano-report-dir`.",
+    ),
+    Case(
+        "suite.evaluate_entry",
+        "A `pyimgano_evaluate(...)` call (pytest fixture) with an unknown key, `categories=`, "
+        "`snapshot=` or without `model` / `dataset` / `category`",
+        SuiteError, (ITEM,),
+        "pyimgano_evaluate() in {test}: {problem}",
+        "The call takes the keys of one suite model entry plus `category` and is checked as a "
+        "suite is; the test fails before anything runs.",
+        "Use the keys the message lists; one category per call; a snapshot tolerance is "
+        "`MetricsSnapshotExtension.with_tolerance(...)`.",
+    ),
+    Case(
+        "suite.snapshot_tolerance",
+        "`MetricsSnapshotExtension.with_tolerance(...)` with an unknown metric, a speed metric, "
+        "or a tolerance that is negative, non-finite or not a number",
+        ConfigError, (API,),
+        "MetricsSnapshotExtension.with_tolerance(): {problem}",
+        "The tolerance is parsed as a suite's `snapshot: {tolerance: …}`; speed metrics are "
+        "never snapshotted.",
+        "Give a number >= 0 or `{metric: tolerance}` with metric names from the message.",
+    ),
+    Case(
+        "metrics.calibration_nonfinite",
+        "MVTec AD 2 calibration (`calibration_threshold`) over validation maps with NaN/Inf "
+        "pixels, or over no pixel at all (API)",
+        MetricInputError, (API,),
+        "validation map {index} holds {bad} NaN or Inf value(s); the threshold is calibrated "
+        "on finite maps only: fix the model's output for that image",
+        "Through the CLI or a suite a non-finite map is refused earlier, naming the image "
+        "(see *Model output*); with no pixel the message is `calibration needs at least one "
+        "validation map pixel; got none: …`.",
+        "Hand finite maps of the `validation/good` images.",
     ),
 ]
 
