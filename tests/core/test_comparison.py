@@ -1,0 +1,206 @@
+"""Release decisions (docs/REFERENCE.md §12): a candidate against a baseline on the same images.
+
+:class:`tests.fakes.CheckpointFakeDetector` reads a number from its checkpoint file and adds it
+to every score and map value (the same ranking, so the same metrics: an *equal* candidate), or
+``constant``: every image scores 0.5 with an all-zero map (a *truly worse* candidate). The
+expected numbers are recomputed here from the written per-image records with the statistics
+of :mod:`pyimgano.metrics.stats`, never read from the code under test.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from pyimgano.comparison import Bound, parse_compare, parse_compare_flag
+from pyimgano.errors import ConfigError
+from pyimgano.metrics.stats import (
+    bootstrap_ci,
+    delong_test,
+    image_bootstrap_metric,
+    paired_bootstrap,
+)
+from pyimgano.report import read_report, records_path, validate_report, write_report
+from pyimgano.runner import Case, run_case
+
+CHECKPOINT_FAKE = "test_checkpoint_fake_compare"
+
+
+@pytest.fixture
+def make_case(synthetic_root, tmp_path):
+    """``make_case(candidate_text, baseline_text, **case_fields)``: a Case of the checkpoint fake
+    on synthetic ``tiles`` with both checkpoint files written."""
+    from pyimgano.models import register_model, unregister_model
+
+    register_model(CHECKPOINT_FAKE, "tests.fakes:CheckpointFakeDetector",
+                   metadata={"backend": "test", "requires_checkpoint": True}, overwrite=True)
+
+    def make(candidate: str, baseline: str | None, **fields) -> Case:
+        (tmp_path / "candidate.txt").write_text(candidate, "utf-8")
+        base = None
+        if baseline is not None:
+            base = tmp_path / "baseline.txt"
+            base.write_text(baseline, "utf-8")
+        return Case(model=CHECKPOINT_FAKE, dataset_format="mvtec", root=synthetic_root,
+                    category="tiles", checkpoint=tmp_path / "candidate.txt", baseline=base,
+                    batch_size=4, **fields)
+
+    yield make
+    unregister_model(CHECKPOINT_FAKE)
+
+
+def _written(evaluation, tmp_path):
+    path = write_report(evaluation.report, tmp_path / "report.json")
+    records = [json.loads(line) for line in records_path(path).read_text("utf-8").splitlines()]
+    return read_report(path), records
+
+
+def _columns(records):
+    labels = np.array([r["label"] for r in records])
+    return (labels, np.array([r["score"] for r in records], dtype=np.float64),
+            np.array([r["baseline_score"] for r in records], dtype=np.float64))
+
+
+BOUNDS = {"image_auroc": {"max_drop": 0.005}, "image_ap": {"max_drop": 0.01}}
+
+
+def test_worse_candidate_fails_with_the_recomputed_numbers(make_case, tmp_path):
+    evaluation = run_case(make_case("constant", "0", compare=BOUNDS))
+    report, records = _written(evaluation, tmp_path)
+    validate_report(report)
+    labels, cand, base = _columns(records)
+    assert np.all(cand == 0.5) and len(set(base)) > 2  # the candidate really is worse
+    expected = delong_test(labels, base, cand, max_drop=0.005, alpha=0.05).as_dict()
+    assert report["comparison"]["image_auroc"] == pytest.approx(expected)
+    assert report["comparison"]["image_auroc"]["passed"] is False
+    assert report["comparison"]["image_auroc"]["method"] == "delong"
+    ap = paired_bootstrap(labels, image_bootstrap_metric("image_ap"), base, cand,
+                          max_drop=0.01).as_dict()
+    assert report["comparison"]["image_ap"] == pytest.approx(ap)
+    assert report["comparison"]["image_ap"]["passed"] is False
+    # The candidate's point estimate is the report's own metric.
+    assert report["comparison"]["image_auroc"]["candidate"] == pytest.approx(
+        report["metrics"]["image_auroc"])
+    assert report["model"]["baseline"]["checkpoint"].endswith("baseline.txt")
+
+    from pyimgano.gates import recorded_failures
+
+    failed = [f for f in recorded_failures(report) if f.cause == "comparison"]
+    assert len(failed) == 2
+
+
+def test_equal_candidate_passes(make_case, tmp_path):
+    evaluation = run_case(make_case("0.01", "0", compare=BOUNDS))
+    report, records = _written(evaluation, tmp_path)
+    labels, cand, base = _columns(records)
+    assert np.allclose(cand - base, 0.01, atol=1e-6)
+    for name in BOUNDS:
+        entry = report["comparison"][name]
+        assert entry["passed"] is True, entry
+        assert entry["delta"] == pytest.approx(0.0, abs=1e-12)
+    expected = delong_test(labels, base, cand, max_drop=0.005).as_dict()
+    assert report["comparison"]["image_auroc"] == pytest.approx(expected)
+
+
+def test_non_inferiority_needs_evidence(make_case, tmp_path):
+    """Equal models with a margin of 0: a drop > 0 can never be ruled out, so it fails."""
+    evaluation = run_case(make_case(
+        "0", "0", compare={"image_ap": {"max_drop": 0.0, "mode": "non_inferior"}}))
+    entry = evaluation.report.comparison["image_ap"]
+    assert entry["passed"] is False and entry["p_value"] >= 0.05
+
+
+def test_pixel_metrics_compared_from_per_image_statistics(make_case, tmp_path):
+    evaluation = run_case(make_case(
+        "constant", "0", pixel=True,
+        compare={"aupro": {"max_drop": 0.01}, "pixel_auroc": {"max_drop": 0.01}}))
+    report, records = _written(evaluation, tmp_path)
+    validate_report(report)
+    comparison = report["comparison"]
+    assert {comparison[n]["passed"] for n in comparison} == {False}
+    assert comparison["pixel_auroc"]["candidate"] == pytest.approx(0.5)
+    assert comparison["aupro"]["candidate"] == pytest.approx(report["metrics"]["aupro"])
+    assert "threshold grid" in report["metric_notes"]["comparison.aupro"]
+
+    # 64 px images: AUPIMO needs FPR bounds a few normal pixels can reach.
+    equal = run_case(make_case("0", "0", pixel=True, aupimo_fpr_bounds=(1e-3, 1e-2), compare={
+        "aupro": {"max_drop": 0.01}, "aupimo_mean": {"max_drop": 0.01}}))
+    report, records = _written(equal, tmp_path)
+    for name in ("aupro", "aupimo_mean"):
+        entry = report["comparison"][name]
+        assert entry["passed"] is True and entry["delta"] == pytest.approx(0.0, abs=1e-6)
+    assert report["comparison"]["aupimo_mean"]["method"] == "wilcoxon"
+    assert report["comparison"]["aupimo_mean"]["candidate"] == pytest.approx(
+        report["metrics"]["aupimo_mean"])
+    cand = np.array([math.nan if r["aupimo"] is None else r["aupimo"] for r in records])
+    assert np.isfinite(cand).sum() >= 5
+
+
+def test_metrics_ci_without_a_baseline(make_case, tmp_path):
+    evaluation = run_case(make_case("0", None, ci=0.9))
+    report, records = _written(evaluation, tmp_path)
+    validate_report(report)
+    labels = np.array([r["label"] for r in records])
+    scores = np.array([r["score"] for r in records], dtype=np.float64)
+    interval = bootstrap_ci(labels, image_bootstrap_metric("image_auroc"), scores, level=0.9)
+    assert report["metrics_ci"]["image_auroc"] == pytest.approx([interval.low, interval.high])
+    assert "comparison" not in report
+    assert "baseline_score" not in records[0]
+
+
+def test_pixel_comparison_without_pixel_is_refused_before_loading(make_case):
+    with pytest.raises(ConfigError, match="'aupro'.*pixel"):
+        run_case(make_case("0", "0", compare={"aupro": {"max_drop": 0.01}}))
+
+
+def test_compare_without_baseline_is_refused(make_case):
+    with pytest.raises(ConfigError, match="without a baseline"):
+        run_case(make_case("0", None, compare=BOUNDS))
+
+
+@pytest.mark.parametrize(
+    ("compare", "message"),
+    [
+        ({"image_aroc": {"max_drop": 0.1}}, "compare.image_aroc: unknown metric 'image_aroc'"),
+        ({"image_auroc": {"max_dorp": 0.1}}, "compare.image_auroc: unknown key 'max_dorp'"),
+        ({"image_auroc": {}}, "compare.image_auroc: max_drop is missing"),
+        ({"image_auroc": {"max_drop": -0.1}}, r"compare.image_auroc.max_drop is -0.1"),
+        ({"image_auroc": {"max_drop": 0.1, "mode": "strict"}}, "mode is 'strict'"),
+        ({"image_auroc": {"max_drop": 0.1, "alpha": 0.5}}, r"alpha is 0.5; expected .*\(0, 0.5\)"),
+        ({"image_auroc": 0.1}, "compare.image_auroc is 0.1"),
+        ([], "expected a mapping"),
+    ],
+)
+def test_bad_compare_names_key(compare, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_compare(compare)
+
+
+def test_compare_flag():
+    bounds = parse_compare_flag("image_auroc=0.005, aupro=0.01", alpha=0.1)
+    assert bounds == {"image_auroc": Bound(0.005, "regression", 0.1),
+                      "aupro": Bound(0.01, "regression", 0.1)}
+    with pytest.raises(ConfigError, match="--compare: 'image_auroc' is not <metric>=<max_drop>"):
+        parse_compare_flag("image_auroc")
+    with pytest.raises(ConfigError, match="--compare.image_ap.max_drop is -1.0"):
+        parse_compare_flag("image_ap=-1")
+    assert math.isclose(parse_compare({"image_ap": {"max_drop": 0}})["image_ap"].alpha, 0.05)
+
+
+def test_baseline_gets_the_batch_independence_policy(synthetic_root):
+    """A batch-dependent baseline runs one image at a time, named in the batch note, and its
+    scores are those of per-image inference."""
+    from pyimgano.inference import run_inference
+    from tests.fakes import FakeDetector
+
+    paths = sorted((synthetic_root / "tiles" / "test").rglob("*.png"))[:6]
+    model, baseline = FakeDetector(), FakeDetector(noise=0.01)
+    baseline.batch_independent = False
+    result = run_inference(model, paths, batch_size=3, baseline=baseline)
+    assert result.reference is None and len(result.baseline) == len(paths)
+    assert "baseline FakeDetector is batch-dependent" in result.batch_note
+    alone = [FakeDetector(noise=0.01)._output(p)["pred_score"] for p in paths]
+    assert [p.score for p in result.baseline] == pytest.approx([float(s) for s in alone])
