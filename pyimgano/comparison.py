@@ -307,3 +307,33 @@ def _nanmean(labels: np.ndarray, values: np.ndarray) -> float | None:
     """Mean of the defined per-image values (AUPIMO: the anomalous images)."""
     defined = values[np.isfinite(values)]
     return float(defined.mean()) if defined.size else None
+
+
+def comparison_table(
+    comparison: Mapping[str, Mapping[str, Any]], bounds: Mapping[str, Any] | None = None
+) -> str:
+    """A plain-text table of a report's ``comparison``: metric, candidate, baseline, Δ,
+    interval, p, bound, verdict (``bounds``: ``settings.compare``, for the bound column)."""
+    from pyimgano.parity import _table
+
+    rows = [("metric", "candidate", "baseline", "Δ", "interval", "p", "bound", "verdict")]
+    for metric in sorted(comparison):
+        entry = comparison[metric]
+        bound = (bounds or {}).get(metric) or {}
+        if isinstance(bound, Bound):
+            bound = {"max_drop": bound.max_drop, "mode": bound.mode, "alpha": bound.alpha}
+        bound_text = (
+            f"drop <= {bound['max_drop']:g} ({bound.get('mode', 'regression')}, "
+            f"alpha {bound.get('alpha', 0.05):g})" if "max_drop" in bound else "?"
+        )
+        rows.append((
+            metric,
+            f"{entry['candidate']:.4f}",
+            f"{entry['baseline']:.4f}",
+            f"{entry['delta']:+.4f}",
+            f"[{entry['ci_low']:+.4f}, {entry['ci_high']:+.4f}]",
+            f"{entry['p_value']:.3g}",
+            bound_text,
+            ("pass" if entry["passed"] else "FAIL") + f" ({entry['method']})",
+        ))
+    return "\n".join(_table(rows))

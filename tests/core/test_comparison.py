@@ -52,6 +52,18 @@ def make_case(synthetic_root, tmp_path):
     unregister_model(CHECKPOINT_FAKE)
 
 
+def assert_same_comparison(a, b):
+    """Two reports' ``comparison`` agree: the same metrics, numbers to rounding, verdicts."""
+    assert set(a) == set(b)
+    for metric in a:
+        assert set(a[metric]) == set(b[metric])
+        for key, value in a[metric].items():
+            if isinstance(value, float):
+                assert value == pytest.approx(b[metric][key], rel=1e-9, abs=1e-12), (metric, key)
+            else:
+                assert value == b[metric][key], (metric, key)
+
+
 def _written(evaluation, tmp_path):
     path = write_report(evaluation.report, tmp_path / "report.json")
     records = [json.loads(line) for line in records_path(path).read_text("utf-8").splitlines()]
@@ -204,3 +216,93 @@ def test_baseline_gets_the_batch_independence_policy(synthetic_root):
     assert "baseline FakeDetector is batch-dependent" in result.batch_note
     alone = [FakeDetector(noise=0.01)._output(p)["pred_score"] for p in paths]
     assert [p.score for p in result.baseline] == pytest.approx([float(s) for s in alone])
+
+
+# ----------------------------------------------------------------------------- the CLI
+
+
+def _cli(capsys, *argv):
+    from pyimgano.cli.benchmark import main
+
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.err
+
+
+def _cli_args(make_case, candidate, baseline):
+    case = make_case(candidate, baseline)
+    return ["--dataset", "mvtec", "--root", case.root, "--category", "tiles",
+            "--model", CHECKPOINT_FAKE, "--checkpoint-path", case.checkpoint,
+            "--baseline-checkpoint", case.baseline, "--batch-size", "4",
+            "--no-progress", "--no-plots"]
+
+
+def test_cli_worse_candidate_exits_1_with_the_table_and_the_plugin_numbers(
+    capsys, make_case, tmp_path
+):
+    out = tmp_path / "cli.json"
+    code, stderr = _cli(capsys, *_cli_args(make_case, "constant", "0"),
+                        "--compare", "image_auroc=0.005,image_ap=0.01", "--output", out)
+    assert code == 1, stderr
+    header = next(line for line in stderr.splitlines() if line.startswith("metric"))
+    assert header.split() == ["metric", "candidate", "baseline", "Δ", "interval", "p", "bound",
+                              "verdict"]
+    row = next(line for line in stderr.splitlines() if line.startswith("image_auroc"))
+    assert "FAIL (delong)" in row and "drop <= 0.005" in row
+    assert "gate failed (comparison image_ap" in stderr
+    cli = json.loads(out.read_text("utf-8"))
+    # The same case through the runner (the plugin's path) gives the same numbers.
+    runner = run_case(make_case("constant", "0", compare=BOUNDS)).report.to_dict()
+    assert_same_comparison(cli["comparison"], runner["comparison"])
+    assert cli["settings"]["compare"]["image_auroc"] == {
+        "max_drop": 0.005, "mode": "regression", "alpha": 0.05}
+
+
+def test_cli_equal_candidate_exits_0(capsys, make_case, tmp_path):
+    code, stderr = _cli(capsys, *_cli_args(make_case, "0", "0"),
+                        "--compare", "image_auroc=0.005", "--alpha", "0.1", "--ci", "0.95",
+                        "--output", tmp_path / "r.json")
+    assert code == 0, stderr
+    assert "pass (delong)" in stderr and "alpha 0.1" in stderr
+    report = json.loads((tmp_path / "r.json").read_text("utf-8"))
+    assert set(report["metrics_ci"]) >= {"image_auroc", "image_ap"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--compare", "image_aroc=0.1"], "unknown metric 'image_aroc'"),
+        (["--compare", "aupro=0.01"], "'aupro', a pixel metric this item does not compute"),
+        (["--alpha", "0.7", "--compare", "image_auroc=0.1"], r"alpha is 0.7"),
+        (["--ci", "1.5"], r"--ci must be a confidence level in \(0, 1\)"),
+    ],
+)
+def test_cli_bad_compare_exits_2(capsys, make_case, extra, message):
+    import re
+
+    code, stderr = _cli(capsys, *_cli_args(make_case, "0", "0"), *extra)
+    assert code == 2 and re.search(message, stderr), stderr
+    assert "Traceback" not in stderr
+
+
+def test_cli_compare_needs_a_baseline(capsys, make_case):
+    args = _cli_args(make_case, "0", "0")
+    i = args.index("--baseline-checkpoint")
+    del args[i:i + 2]
+    code, stderr = _cli(capsys, *args, "--compare", "image_auroc=0.1")
+    assert code == 2 and "--compare needs --baseline-checkpoint FILE" in stderr
+
+
+def test_cli_baseline_pin_checked_before_loading(capsys, synthetic_root, tmp_path):
+    """The baseline's sha256 pin fails before any model is loaded (an anomalib entry, whose
+    files are checked up front), naming the baseline."""
+    candidate, baseline = tmp_path / "v2.ckpt", tmp_path / "v1.ckpt"
+    candidate.write_bytes(b"candidate")
+    baseline.write_bytes(b"baseline")
+    code, stderr = _cli(capsys, "--dataset", "mvtec", "--root", synthetic_root, "--category",
+                        "tiles", "--model", "vision_patchcore_anomalib", "--checkpoint-path",
+                        candidate, "--trust-checkpoint", "--baseline-checkpoint", baseline,
+                        "--baseline-sha256", "0" * 64, "--compare", "image_auroc=0.01",
+                        "--no-progress")
+    assert code == 2, stderr
+    assert "baseline" in stderr and "0" * 64 in stderr and "Traceback" not in stderr
