@@ -306,3 +306,46 @@ def test_cli_baseline_pin_checked_before_loading(capsys, synthetic_root, tmp_pat
                         "--no-progress")
     assert code == 2, stderr
     assert "baseline" in stderr and "0" * 64 in stderr and "Traceback" not in stderr
+
+
+# ----------------------------------------------------------------------------- pyimgano-diff
+
+
+def test_diff_paired_gives_the_plugin_numbers(capsys, make_case, tmp_path):
+    """Two separate runs (baseline, then candidate) diffed with --paired give the numbers of
+    one run with baseline + compare (the plugin's and the CLI's path), the tolerance being
+    the margin."""
+    from pyimgano.cli.diff import main as diff_main
+
+    old = write_report(run_case(make_case("0", None)).report, tmp_path / "old" / "r.json")
+    new = write_report(run_case(make_case("constant", None)).report, tmp_path / "new" / "r.json")
+    code = diff_main([str(old), str(new), "--paired", "--tolerance", "0.01",
+                      "--tolerance", "image_auroc=0.005", "--format", "json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1  # the tolerance verdict is unchanged: AUROC fell by far more than 0.005
+    paired = out["items"][0]["paired"]
+    assert {"image_auroc", "image_ap"} <= set(paired)
+    bounds = {name: {"max_drop": 0.005 if name == "image_auroc" else 0.01} for name in paired}
+    together = run_case(make_case("constant", "0", compare=bounds)).report.to_dict()
+    assert_same_comparison(paired, together["comparison"])
+    assert paired["image_auroc"]["passed"] is False
+
+    code = diff_main([str(old), str(new), "--paired", "--tolerance", "image_auroc=0.005"])
+    table = capsys.readouterr().out
+    assert "paired tests, new against old (same images):" in table
+    row = next(line for line in table.splitlines() if line.strip().startswith("image_auroc")
+               and "delong" in line)
+    entry = paired["image_auroc"]
+    assert f"{entry['delta']:+.4f}" in row and f"{entry['p_value']:.3g}" in row
+
+
+def test_diff_paired_needs_the_same_images(make_case, tmp_path):
+    from pyimgano.diff import diff_paths
+
+    old_report = run_case(make_case("0", None)).report
+    old_report.records = old_report.records[1:]  # one image fewer
+    old = write_report(old_report, tmp_path / "old" / "r.json")
+    new = write_report(run_case(make_case("0", None)).report, tmp_path / "new" / "r.json")
+    item = diff_paths(old, new, paired=True).items[0]
+    assert item.paired is None
+    assert "paired tests skipped: the two runs did not score the same images" in item.notes
