@@ -14,7 +14,8 @@
   (each image decoded once) and the reference's predictions are returned beside the model's.
   The reference gets the same policy on its own ``batch_independent``: one image at a time
   when it is batch-dependent, the batch guard when that is unknown (a batch-dependent
-  reference would otherwise move the parity numbers).
+  reference would otherwise move the parity numbers). A release decision's ``baseline`` (§12)
+  is paired the same way (the same code: each paired detector is a ``_Companion``).
   Detectors that only implement ``predict`` (fakes, injected inferencers) are run one after the
   other instead, each decoding for itself.
 - **Device failures** during a forward pass (CUDA out of memory, a CUDA error) become one
