@@ -43,8 +43,8 @@ OPTION_KEYS = (
 DEFAULTS_KEYS = OPTION_KEYS
 MODEL_KEYS = (
     "id", "model", "checkpoint", "sha256", "model_kwargs", "dataset", "categories",
-    "reference", "reference_sha256", "parity", "baseline", "baseline_model",
-    "baseline_sha256", "compare", "ci", *OPTION_KEYS,
+    "reference", "reference_sha256", "parity", *OPTION_KEYS, "baseline", "baseline_model",
+    "baseline_sha256", "compare", "ci",
 )
 DATASET_BASE_KEYS = ("format", "root", "fingerprint")
 SNAPSHOT_KEYS = ("tolerance",)
