@@ -274,12 +274,15 @@ def metrics_ci(
     *,
     level: float,
     aupimo: Sequence[float | None] | None = None,
+    pixel: Mapping[str, Any] | None = None,
 ) -> dict[str, list[float]]:
     """``metrics_ci{<metric>: [low, high]}``: a bootstrap over images stratified by label.
 
     Every image metric of ``metrics`` with a finite value (``image_auroc``, ``image_ap``,
-    ``image_f1_max``, ``image_tpr_at_fpr_<x>``) and, given per-image ``aupimo``,
-    ``aupimo_mean``; the same resamples as the comparisons (2000, seed 0). ``level`` in (0, 1).
+    ``image_f1_max``, ``image_tpr_at_fpr_<x>``); given per-image ``aupimo``, ``aupimo_mean``;
+    given ``pixel`` (``{"stats": PixelStatistics, "aupro_limit": float}``), ``pixel_auroc``
+    and ``aupro`` (resampled on the threshold grid around the exact value). The same
+    resamples as the comparisons (2000, seed 0). ``level`` in (0, 1).
     """
     from pyimgano.metrics import stats
 
@@ -287,9 +290,16 @@ def metrics_ci(
     data = np.asarray(scores, dtype=np.float64)
     out: dict[str, list[float]] = {}
     for name, value in metrics.items():
-        if _number(value) is None or name in PIXEL_METRICS or not comparable(name):
+        if _number(value) is None or not comparable(name):
             continue
-        if name == "aupimo_mean":
+        if name in PIXEL_METRICS:
+            if pixel is None:
+                continue
+            metric = (stats.pixel_auroc_metric() if name == "pixel_auroc"
+                      else stats.aupro_metric(float(pixel.get("aupro_limit", 0.3))))
+            interval = stats.bootstrap_ci(y, metric, pixel["stats"], level=level,
+                                          exact=float(value))
+        elif name == "aupimo_mean":
             if aupimo is None:
                 continue
             interval = stats.bootstrap_ci(

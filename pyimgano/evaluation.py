@@ -468,11 +468,24 @@ def evaluate(
         if ci is not None:
             from pyimgano.comparison import metrics_ci
 
+            pixel_ci = None
+            if outcome is not None and outcome.data is not None:
+                from pyimgano.metrics.stats import pixel_statistics
+                from pyimgano.outputs import to_numpy
+
+                pixel_ci = {
+                    "stats": pixel_statistics(
+                        [to_numpy(m, float32=True) for m in outcome.data.maps],
+                        outcome.data.masks,
+                    ),
+                    "aupro_limit": options.aupro_limit,
+                }
             intervals = metrics_ci(
                 labels, scores, metrics, level=ci,
                 aupimo=None if outcome is None or outcome.data is None else [
                     outcome.per_image.get(i, {}).get("aupimo") for i in range(len(paths))
                 ],
+                pixel=pixel_ci,
             )
         metrics_s = time.perf_counter() - metrics_started
         facts = environment.result()

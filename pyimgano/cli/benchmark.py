@@ -231,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         metavar="LEVEL",
-        help="add metrics_ci: bootstrap intervals of the image metrics at LEVEL, e.g. 0.95",
+        help="add metrics_ci: bootstrap intervals over images at LEVEL, e.g. 0.95",
     )
     return parser
 

@@ -349,3 +349,21 @@ def test_diff_paired_needs_the_same_images(make_case, tmp_path):
     item = diff_paths(old, new, paired=True).items[0]
     assert item.paired is None
     assert "paired tests skipped: the two runs did not score the same images" in item.notes
+
+
+def test_metrics_ci_of_pixel_metrics(make_case, tmp_path):
+    """With pixel metrics, ``metrics_ci`` covers pixel_auroc and aupro: an interval that holds
+    the exact value, from the same resampling as ``bootstrap_ci`` on per-image statistics."""
+    from pyimgano.metrics.stats import pixel_auroc_metric, pixel_statistics
+
+    evaluation = run_case(make_case("0", None, pixel=True, ci=0.95))
+    report = evaluation.report.to_dict()
+    validate_report(report)
+    for name in ("pixel_auroc", "aupro", "image_auroc"):
+        low, high = report["metrics_ci"][name]
+        assert low <= report["metrics"][name] <= high, name
+    labels = np.array([r["label"] for r in evaluation.report.records])
+    stats = pixel_statistics(evaluation.pixel.maps, evaluation.pixel.masks)
+    interval = bootstrap_ci(labels, pixel_auroc_metric(), stats, level=0.95,
+                            exact=report["metrics"]["pixel_auroc"])
+    assert report["metrics_ci"]["pixel_auroc"] == pytest.approx([interval.low, interval.high])
