@@ -21,7 +21,7 @@ import numpy as np
 
 from pyimgano.datasets.base import GOOD, Dataset
 from pyimgano.environment import environment_facts, worker_count
-from pyimgano.errors import ModelOutputError
+from pyimgano.errors import ConfigError, ModelOutputError
 from pyimgano.inference import run_inference
 from pyimgano.memory import resolve_budget
 from pyimgano.models.base import Detector, ModelDescription
@@ -47,6 +47,7 @@ class Evaluation:
     aupro_limit: float = 0.3
     pixel: PixelData | None = None
     reference_predictions: list[Prediction] | None = None
+    baseline_predictions: list[Prediction] | None = None
     submission: Any = None  # mvtec_ad2 --export-submission: a SubmissionResult
 
 
@@ -283,6 +284,9 @@ def evaluate(
     memory: PeakMemory | None = None,
     calibration: Any = None,
     memory_budget: int | str | None = None,
+    baseline: Detector | None = None,
+    compare: Mapping[str, Any] | None = None,
+    ci: float | None = None,
 ) -> Evaluation:
     """Evaluate ``model`` on every test sample of ``dataset``.
 
@@ -307,6 +311,15 @@ def evaluate(
         ``parity`` (:mod:`pyimgano.parity`) and each record its ``reference_score``.
     parity : mapping, optional
         Parity bounds ``{score, map, decisions}``.
+    baseline : Detector, optional
+        Release decision (docs/REFERENCE.md §12): the baseline model, run on the same decoded
+        images; each record gains its ``baseline_score``.
+    compare : mapping, optional
+        ``{metric: Bound}`` (:func:`pyimgano.comparison.parse_compare`); needs ``baseline``.
+        The report gains ``comparison`` (:func:`pyimgano.comparison.compare_models`). A
+        compared metric the item does not compute is a :class:`ConfigError`.
+    ci : float, optional
+        A level in (0, 1): the report gains ``metrics_ci`` (bootstrap over images).
     model_name, model_kwargs
         Recorded in the report's ``model`` section.
     progress : bool
@@ -358,6 +371,17 @@ def evaluate(
             from pyimgano.datasets.loco import defects_config
 
             defects_config(dataset)  # a missing defects_config.json fails before inference
+    if compare:
+        from pyimgano.comparison import as_bounds
+
+        compare = as_bounds(compare)
+        if baseline is None:
+            raise ConfigError(
+                "compare bounds given without a baseline checkpoint to compare with"
+            )
+    if ci is not None and (isinstance(ci, bool) or not isinstance(ci, (int, float))
+                           or not 0 < ci < 1):
+        raise ConfigError(f"ci is {ci!r}; expected a confidence level in (0, 1), e.g. 0.95")
     memory = memory if memory is not None else PeakMemory.start()
     calibrated = None
     if pixel and dataset.format == "mvtec_ad2":  # validation/good first: the SegF1 threshold
@@ -390,6 +414,7 @@ def evaluate(
                 paths,
                 batch_size=batch_size,
                 reference=reference,
+                baseline=baseline,
                 on_batch=None if prepared is None else prepared.add,
                 advance=bar.update,
             )
@@ -435,6 +460,33 @@ def evaluate(
             ):
                 accumulator.update(index, mine, theirs)
             parity_report = accumulator.result(parity or {}, [str(p) for p in paths])
+        comparison, comparison_notes = _comparison(
+            compare, inference.baseline, labels, scores, metrics, outcome, options
+        )
+        notes.update(comparison_notes)
+        intervals = None
+        if ci is not None:
+            from pyimgano.comparison import metrics_ci
+
+            pixel_ci = None
+            if outcome is not None and outcome.data is not None:
+                from pyimgano.metrics.stats import pixel_statistics
+                from pyimgano.outputs import to_numpy
+
+                pixel_ci = {
+                    "stats": pixel_statistics(
+                        [to_numpy(m, float32=True) for m in outcome.data.maps],
+                        outcome.data.masks,
+                    ),
+                    "aupro_limit": options.aupro_limit,
+                }
+            intervals = metrics_ci(
+                labels, scores, metrics, level=ci,
+                aupimo=None if outcome is None or outcome.data is None else [
+                    outcome.per_image.get(i, {}).get("aupimo") for i in range(len(paths))
+                ],
+                pixel=pixel_ci,
+            )
         metrics_s = time.perf_counter() - metrics_started
         facts = environment.result()
     finally:
@@ -476,6 +528,8 @@ def evaluate(
         if inference.reference is not None:
             record["reference_score"] = inference.reference[index].score
             record["reference_pred_label"] = inference.reference[index].pred_label
+        if inference.baseline is not None:
+            record["baseline_score"] = inference.baseline[index].score
         records.append(record)
     settings: dict[str, Any] = {
         "pixel": bool(pixel),
@@ -515,6 +569,21 @@ def evaluate(
             "runtime": ref.runtime,
             "precision": ref.precision,
         }
+    if baseline is not None:
+        base = baseline.describe()
+        model_section["baseline"] = {
+            "checkpoint": base.checkpoint,
+            "checkpoint_sha256": base.checkpoint_sha256,
+            "runtime": base.runtime,
+            "precision": base.precision,
+        }
+    if comparison is not None:
+        settings["compare"] = {
+            name: {"max_drop": b.max_drop, "mode": b.mode, "alpha": b.alpha}
+            for name, b in compare.items()  # type: ignore[union-attr]
+        }
+    if ci is not None:
+        settings["ci"] = float(ci)
     report = Report(
         metrics=metrics,
         metric_notes=notes,
@@ -552,6 +621,8 @@ def evaluate(
         parity=parity_report,
         records=records,
         calibration=None if calibrated is None else calibrated.to_report(),
+        comparison=comparison,
+        metrics_ci=intervals,
     )
     return Evaluation(
         report=report,
@@ -560,7 +631,79 @@ def evaluate(
         aupro_limit=options.aupro_limit,
         pixel=None if outcome is None else outcome.data,
         reference_predictions=inference.reference,
+        baseline_predictions=inference.baseline,
     )
+
+
+def _comparison(
+    compare: Mapping[str, Any] | None,
+    baseline: list[Prediction] | None,
+    labels: np.ndarray,
+    scores: np.ndarray,
+    metrics: Mapping[str, Any],
+    outcome: _PixelOutcome | None,
+    options: PixelOptions,
+) -> tuple[dict[str, dict[str, Any]] | None, dict[str, str]]:
+    """The report's ``comparison`` and its notes (docs/REFERENCE.md §12); None without bounds.
+
+    Pixel metrics and ``aupimo_mean`` run the baseline's aligned maps through the same pixel
+    metrics (exact values, per-image AUPIMO) and per-image statistics on a threshold grid.
+    """
+    from pyimgano.comparison import (
+        GRID_NOTE,
+        PIXEL_METRICS,
+        check_computed,
+        compare_models,
+    )
+
+    if not compare:
+        return None, {}
+    if baseline is None:
+        raise ConfigError("compare bounds given without a baseline checkpoint to compare with")
+    check_computed(compare, metrics, "compare")
+    base_scores = np.asarray([p.score for p in baseline], dtype=np.float64)
+    pixel_names = [n for n in compare if n in PIXEL_METRICS or n == "aupimo_mean"]
+    kwargs: dict[str, Any] = {}
+    notes: dict[str, str] = {}
+    if pixel_names:
+        if outcome is None or outcome.data is None:
+            raise ConfigError(
+                f"compare: {pixel_names[0]} needs the model's anomaly maps; it yields none"
+            )
+        from pyimgano.alignment import align_maps
+        from pyimgano.metrics.pixel import evaluate_pixels
+        from pyimgano.metrics.stats import pixel_statistics
+        from pyimgano.outputs import to_numpy
+
+        masks = outcome.data.masks
+        if any(p.anomaly_map is None for p in baseline):
+            raise ConfigError(f"compare: {pixel_names[0]} needs the baseline's anomaly maps; "
+                              "it yields none")
+        base_maps = align_maps(
+            [to_numpy(p.anomaly_map, float32=True).squeeze() for p in baseline],
+            [tuple(m.shape) for m in masks],
+        )
+        theirs = evaluate_pixels(
+            base_maps, masks, aupro_limit=options.aupro_limit,
+            aupimo_fpr_bounds=options.aupimo_fpr_bounds, memory_budget=options.memory_budget,
+        )
+        n = len(labels)
+        kwargs["candidate_aupimo"] = [outcome.per_image.get(i, {}).get("aupimo")
+                                      for i in range(n)]
+        kwargs["baseline_aupimo"] = list(theirs.aupimo_per_image)
+        if any(name in PIXEL_METRICS for name in pixel_names):
+            mine = [to_numpy(m, float32=True) for m in outcome.data.maps]
+            kwargs["pixel"] = {
+                "candidate": pixel_statistics(mine, masks),
+                "baseline": pixel_statistics(base_maps, masks),
+                "exact": {name: (metrics[name], theirs.metrics.get(name))
+                          for name in PIXEL_METRICS if name in compare},
+                "aupro_limit": options.aupro_limit,
+            }
+            for name in PIXEL_METRICS:
+                if name in compare:
+                    notes[f"comparison.{name}"] = GRID_NOTE
+    return compare_models(labels, scores, base_scores, compare, **kwargs), notes
 
 
 def _sample_ids(dataset: Dataset) -> list[str] | None:

@@ -14,7 +14,8 @@
   (each image decoded once) and the reference's predictions are returned beside the model's.
   The reference gets the same policy on its own ``batch_independent``: one image at a time
   when it is batch-dependent, the batch guard when that is unknown (a batch-dependent
-  reference would otherwise move the parity numbers).
+  reference would otherwise move the parity numbers). A release decision's ``baseline`` (§12)
+  is paired the same way (the same code: each paired detector is a ``_Companion``).
   Detectors that only implement ``predict`` (fakes, injected inferencers) are run one after the
   other instead, each decoding for itself.
 - **Device failures** during a forward pass (CUDA out of memory, a CUDA error) become one
@@ -51,6 +52,8 @@ class Inference:
         ``predictions[i]`` belongs to image ``i``.
     reference : list of Prediction or None
         The reference detector's predictions, same order; None without a reference.
+    baseline : list of Prediction or None
+        The release baseline's predictions (docs/REFERENCE.md §12), same order; None without.
     batch_ms : list of float
         The model's forward time per image of each batch, in the order run (ms).
     batch_size : int
@@ -64,6 +67,7 @@ class Inference:
     batch_ms: list[float]
     batch_size: int
     batch_note: str | None
+    baseline: list[Prediction] | None = None
 
 
 def infers_decoded(model: Detector) -> bool:
@@ -165,29 +169,35 @@ def run_inference(
     *,
     batch_size: int,
     reference: Detector | None = None,
+    baseline: Detector | None = None,
     on_batch: OnBatch | None = None,
     advance: Callable[[int], None] | None = None,
 ) -> Inference:
-    """Infer every image of ``paths`` once with ``model`` (and ``reference``, if given).
+    """Infer every image of ``paths`` once with ``model`` (and the paired ``reference`` and
+    ``baseline``, if given).
 
-    The reference gets the model's batching policy on its own facts: one image at a time when
-    it is batch-dependent, the batch guard when that is unknown (its note joins
-    ``batch_note``, prefixed ``reference``). ``on_batch(indices, predictions)`` receives each of
+    A paired detector (export parity's reference, a release comparison's baseline) infers the
+    same decoded images and gets the model's batching policy on its own facts: one image at a
+    time when it is batch-dependent, the batch guard when that is unknown (its note joins
+    ``batch_note``, prefixed with its role). ``on_batch(indices, predictions)`` receives each of
     the model's checked batches as it arrives (mask reading and alignment overlap the next
     forward pass); ``advance(n)`` moves a progress bar. Raises :class:`ModelOutputError` when a
     prediction is missing or repeated.
     """
     names = [str(p) for p in paths]
     n = len(names)
-    decoded_path = infers_decoded(model) and (reference is None or infers_decoded(reference))
+    paired = [(role, detector) for role, detector in (("reference", reference),
+                                                      ("baseline", baseline))
+              if detector is not None]
+    decoded_path = infers_decoded(model) and all(infers_decoded(d) for _, d in paired)
     policy = _Policy.of(model, "", batch_size, decoded_path)
     effective = 1 if policy.one_by_one else batch_size
-    ref_policy = (
-        None if reference is None else _Policy.of(reference, "reference ", effective, decoded_path)
-    )
+    companions = [
+        _Companion(role, _Policy.of(detector, f"{role} ", effective, decoded_path), [None] * n)
+        for role, detector in paired
+    ]
     device = str(getattr(model, "device", "cpu"))
     predictions: list[Prediction | None] = [None] * n
-    ref_predictions: list[Prediction | None] | None = None if reference is None else [None] * n
     seen = [False] * n
     batch_ms: list[float] = []
 
@@ -202,55 +212,69 @@ def run_inference(
         if advance is not None:
             advance(len(batch.indices))
 
-    def take_reference(batch: Batch) -> None:
-        assert ref_predictions is not None
-        for index, prediction in zip(batch.indices, batch.predictions, strict=True):
-            if 0 <= index < n:
-                ref_predictions[index] = prediction
-
     if decoded_path:
         from pyimgano.backends.images import decoded_batches
 
         workers = int(getattr(model, "decode_workers", 2))
         # A model's own preparation (a fixed-size graph's resize) runs on the decoding threads,
-        # unless a reference must see the images as decoded (infer applies it again: idempotent).
-        prepare = model.prepare_image if reference is None else None
+        # unless a paired detector must see the images as decoded (infer applies it again:
+        # idempotent).
+        prepare = model.prepare_image if not companions else None
         for decoded in decoded_batches(list(paths), effective, workers, prepare=prepare):
             with device_errors(device, "the forward pass", batch_size=len(decoded)):
                 take(policy.run(decoded))
-            if ref_policy is not None:
-                ref_device = str(getattr(reference, "device", "cpu"))
-                with device_errors(ref_device, "the reference's forward pass",
+            for companion in companions:
+                with device_errors(companion.device, f"the {companion.role}'s forward pass",
                                    batch_size=len(decoded)):
-                    take_reference(ref_policy.run(decoded))
+                    companion.take(companion.policy.run(decoded))
     else:
         with device_errors(device, "the forward pass", batch_size=effective):
             for batch in model.predict(list(paths), batch_size=effective):
                 take(batch)
-        if ref_policy is not None:
-            ref_size = 1 if ref_policy.one_by_one else effective
-            with device_errors(str(getattr(reference, "device", "cpu")),
-                               "the reference's forward pass", batch_size=ref_size):
-                for batch in reference.predict(list(paths), batch_size=ref_size):  # type: ignore[union-attr]
-                    take_reference(batch)
+        for companion in companions:
+            size = 1 if companion.policy.one_by_one else effective
+            with device_errors(companion.device, f"the {companion.role}'s forward pass",
+                               batch_size=size):
+                for batch in companion.policy.model.predict(list(paths), batch_size=size):
+                    companion.take(batch)
 
     missing = [names[i] for i, p in enumerate(predictions) if p is None]
     if missing:
         raise ModelOutputError(
             f"model returned no score for {len(missing)} image(s), first: {missing[0]}"
         )
-    if ref_predictions is not None:
-        missing = [names[i] for i, p in enumerate(ref_predictions) if p is None]
+    for companion in companions:
+        missing = [names[i] for i, p in enumerate(companion.predictions) if p is None]
         if missing:
             raise ModelOutputError(
-                f"reference model returned no score for {len(missing)} image(s), "
+                f"{companion.role} model returned no score for {len(missing)} image(s), "
                 f"first: {missing[0]}"
             )
-    notes = [p.note for p in (policy, ref_policy) if p is not None and p.note]
+    notes = [p.note for p in (policy, *(c.policy for c in companions)) if p.note]
+    by_role = {c.role: c.predictions for c in companions}
     return Inference(
         predictions=predictions,  # type: ignore[arg-type]
-        reference=ref_predictions,  # type: ignore[arg-type]
+        reference=by_role.get("reference"),  # type: ignore[arg-type]
         batch_ms=batch_ms,
         batch_size=1 if policy.one_by_one else effective,
         batch_note="; ".join(notes) or None,
+        baseline=by_role.get("baseline"),  # type: ignore[arg-type]
     )
+
+
+@dataclass
+class _Companion:
+    """A detector paired with the model (``role``: ``reference`` or ``baseline``)."""
+
+    role: str
+    policy: _Policy
+    predictions: list[Prediction | None]
+
+    @property
+    def device(self) -> str:
+        return str(getattr(self.policy.model, "device", "cpu"))
+
+    def take(self, batch: Batch) -> None:
+        for index, prediction in zip(batch.indices, batch.predictions, strict=True):
+            if 0 <= index < len(self.predictions):
+                self.predictions[index] = prediction

@@ -68,6 +68,8 @@ class Report:
     metrics_by_defect_type: dict[str, dict[str, float | None]] = field(default_factory=dict)
     metrics_anomalib: dict[str, float | None] | None = None
     calibration: dict[str, Any] | None = None
+    comparison: dict[str, dict[str, Any]] | None = None
+    metrics_ci: dict[str, list[float]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = self._required()
@@ -81,6 +83,10 @@ class Report:
             data["metrics_anomalib"] = dict(self.metrics_anomalib)
         if self.calibration is not None:
             data["calibration"] = dict(self.calibration)
+        if self.comparison is not None:
+            data["comparison"] = {k: dict(v) for k, v in self.comparison.items()}
+        if self.metrics_ci is not None:
+            data["metrics_ci"] = {k: list(v) for k, v in self.metrics_ci.items()}
         return data
 
     def _required(self) -> dict[str, Any]:

@@ -86,6 +86,17 @@ class Case:
     memory_budget : int, str or None
         Bytes the pixel metrics may use (``"4GiB"``, ``"auto"``); over it they stream
         (docs/REFERENCE.md, "Memory"). None: no budget.
+    baseline : path or None
+        Release decision (docs/REFERENCE.md §12): the baseline checkpoint (any format), run on
+        the same decoded images.
+    baseline_model : str or None
+        The baseline's registry model when it is another class (default: ``model``).
+    baseline_sha256 : str or None
+        Pin for the baseline checkpoint's bytes.
+    compare : mapping or None
+        ``{metric: Bound}`` (:func:`pyimgano.comparison.parse_compare`); needs ``baseline``.
+    ci : float or None
+        A level in (0, 1): the report's ``metrics_ci``.
     """
 
     model: str
@@ -115,13 +126,22 @@ class Case:
     calibration: Mapping[str, Any] | None = None
     export_submission: Path | None = None
     memory_budget: int | str | None = None
+    baseline: Path | None = None
+    baseline_model: str | None = None
+    baseline_sha256: str | None = None
+    compare: Mapping[str, Any] | None = None
+    ci: float | None = None
 
 
-def model_kwargs_for(case: Case, *, reference: bool = False) -> dict[str, Any]:
+def model_kwargs_for(
+    case: Case, *, reference: bool = False, baseline: bool = False
+) -> dict[str, Any]:
     """The constructor kwargs for ``case`` (docs/REFERENCE.md §7 precedence and validation).
 
     With ``reference``, those of the parity reference: the same model and user kwargs, with
     ``case.reference`` as the checkpoint and ``case.reference_sha256`` as its pin, at f32.
+    With ``baseline``, those of the release baseline likewise (``case.baseline``,
+    ``case.baseline_sha256``, f32); a ``baseline_model`` of another class gets no user kwargs.
     """
     from pyimgano.models import get_entry, resolve_model_kwargs
     from pyimgano.models.kwargs import constructor_parameters
@@ -139,9 +159,12 @@ def model_kwargs_for(case: Case, *, reference: bool = False) -> dict[str, Any]:
     from pyimgano.backends.exported import check_precision
 
     check_precision(case.precision)
-    entry = get_entry(case.model)
-    pin = case.reference_sha256 if reference else case.checkpoint_sha256
-    precision = "f32" if reference else case.precision
+    paired = reference or baseline
+    other_class = baseline and case.baseline_model not in (None, case.model)
+    entry = get_entry(case.baseline_model if other_class else case.model)
+    pin = (case.reference_sha256 if reference else case.baseline_sha256 if baseline
+           else case.checkpoint_sha256)
+    precision = "f32" if paired else case.precision
     defaults: dict[str, Any] = {"device": case.device, "precision": precision}
     if case.cache_dir is not None:
         defaults["cache_dir"] = os.fspath(case.cache_dir)
@@ -149,13 +172,14 @@ def model_kwargs_for(case: Case, *, reference: bool = False) -> dict[str, Any]:
         defaults["checkpoint_sha256"] = pin.lower()
     if case.trust_checkpoint:
         defaults["trust_checkpoint"] = True
-    user = dict(case.model_kwargs)
-    if reference:
+    user = {} if other_class else dict(case.model_kwargs)
+    if paired:
         user.pop("checkpoint_path", None)
     kwargs = resolve_model_kwargs(
         entry,
         user,
-        checkpoint_path=case.reference if reference else case.checkpoint,
+        checkpoint_path=(case.reference if reference else case.baseline if baseline
+                         else case.checkpoint),
         defaults=defaults,
     )
     accepted, _ = constructor_parameters(entry)
@@ -195,9 +219,13 @@ def load_case_dataset(case: Case):
 
 
 def check_checkpoint_files(
-    case: Case, kwargs: Mapping[str, Any], reference_kwargs: Mapping[str, Any] | None
+    case: Case,
+    kwargs: Mapping[str, Any],
+    reference_kwargs: Mapping[str, Any] | None,
+    baseline_kwargs: Mapping[str, Any] | None = None,
 ) -> None:
-    """Check the checkpoint (and reference) files of a registry checkpoint model before loading.
+    """Check the checkpoint (reference, baseline) files of a registry checkpoint model before
+    loading.
 
     For the models whose factory picks the backend by the file suffix
     (:data:`pyimgano.backends.formats.open_checkpoint`: every anomalib entry): the files exist,
@@ -208,15 +236,19 @@ def check_checkpoint_files(
     from pyimgano.backends.formats import check_checkpoint_input, open_checkpoint
     from pyimgano.models import get_entry
 
-    if get_entry(case.model).resolve_factory() is not open_checkpoint:
-        return
-    for role, values in (("checkpoint", kwargs), ("reference", reference_kwargs)):
-        path = None if values is None else values.get("checkpoint_path")
+    own = get_entry(case.model).resolve_factory() is open_checkpoint
+    base = get_entry(case.baseline_model or case.model).resolve_factory() is open_checkpoint
+    for role, values, checked in (("checkpoint", kwargs, own),
+                                  ("reference", reference_kwargs, own),
+                                  ("baseline", baseline_kwargs, base)):
+        path = None if values is None or not checked else values.get("checkpoint_path")
         if path is not None:
             check_checkpoint_input(path, sha256=values.get("checkpoint_sha256"), role=role)
 
 
-def check_case(case: Case) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def check_case(
+    case: Case,
+) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None]:
     """Every input check of ``case`` that needs no heavy import (torch, anomalib, a runtime).
 
     The category exists; parity has a reference; kwargs, device string, precision and batch
@@ -225,8 +257,8 @@ def check_case(case: Case) -> tuple[dict[str, Any], dict[str, Any] | None]:
 
     Returns
     -------
-    (dict, dict or None)
-        The model's kwargs and the reference's (None without a reference).
+    (dict, dict or None, dict or None)
+        The model's kwargs, the reference's and the baseline's (None without).
 
     Raises
     ------
@@ -241,10 +273,31 @@ def check_case(case: Case) -> tuple[dict[str, Any], dict[str, Any] | None]:
     check_category(case.dataset_format, case.root, case.category, **dict(case.dataset_options))
     if case.parity is not None and case.reference is None:
         raise ConfigError("parity bounds given without a reference checkpoint to compare with")
+    _check_comparison(case)
     kwargs = model_kwargs_for(case)
     reference_kwargs = None if case.reference is None else model_kwargs_for(case, reference=True)
-    check_checkpoint_files(case, kwargs, reference_kwargs)
-    return kwargs, reference_kwargs
+    baseline_kwargs = None if case.baseline is None else model_kwargs_for(case, baseline=True)
+    check_checkpoint_files(case, kwargs, reference_kwargs, baseline_kwargs)
+    return kwargs, reference_kwargs, baseline_kwargs
+
+
+def _check_comparison(case: Case) -> None:
+    """Compare bounds need a baseline, and pixel metrics need ``pixel`` (before loading)."""
+    from pyimgano.comparison import PIXEL_METRICS
+
+    if case.baseline is None:
+        for what, value in (("compare bounds", case.compare),
+                            ("a baseline sha256 pin", case.baseline_sha256),
+                            ("a baseline model", case.baseline_model)):
+            if value:
+                raise ConfigError(f"{what} given without a baseline checkpoint to compare with")
+        return
+    for name in case.compare or {}:
+        if (name in PIXEL_METRICS or name == "aupimo_mean") and not case.pixel:
+            raise ConfigError(
+                f"compare names {name!r}, a pixel metric this item does not compute; enable "
+                "pixel metrics (pixel: true / --pixel) or compare image metrics only"
+            )
 
 
 def run_case(case: Case, *, progress: bool = False) -> Evaluation:
@@ -252,7 +305,7 @@ def run_case(case: Case, *, progress: bool = False) -> Evaluation:
     (found by :func:`check_case` before anything heavy is imported)."""
     from pyimgano.models import create_model
 
-    kwargs, reference_kwargs = check_case(case)
+    kwargs, reference_kwargs, baseline_kwargs = check_case(case)
     dataset = load_case_dataset(case)
     if case.export_submission is not None:  # the server's private images, before inference
         from pyimgano.protocols.submission import private_images
@@ -264,6 +317,9 @@ def run_case(case: Case, *, progress: bool = False) -> Evaluation:
     if not getattr(model, "load_seconds", 0.0):
         model.load_seconds = time.perf_counter() - started
     reference = None if reference_kwargs is None else create_model(case.model, **reference_kwargs)
+    baseline = None if baseline_kwargs is None else create_model(
+        case.baseline_model or case.model, **baseline_kwargs
+    )
     recorded = {k: v for k, v in kwargs.items() if k not in (*RESERVED_KWARGS, "cache_dir")}
     if "checkpoint_path" in recorded:
         recorded["checkpoint_path"] = os.fspath(recorded["checkpoint_path"])
@@ -289,6 +345,9 @@ def run_case(case: Case, *, progress: bool = False) -> Evaluation:
         memory=memory,
         calibration=case.calibration,
         memory_budget=case.memory_budget,
+        baseline=baseline,
+        compare=case.compare,
+        ci=case.ci,
     )
     if case.protocol == "anomalib":
         _add_anomalib_metrics(evaluation, model, case.batch_size)

@@ -23,7 +23,7 @@ NOT_RUN = "not_run"
 #: snapshot states an item may record (``None``: the item never reached the snapshot step).
 SNAPSHOT_STATES = ("created", "updated", "matched", "changed", "missing")
 #: why a failed item failed (``None`` for an item that did not fail).
-FAILURE_CAUSES = ("threshold", "parity", "snapshot", "error")
+FAILURE_CAUSES = ("threshold", "parity", "comparison", "snapshot", "error")
 #: Columns of the terminal table and summary.md (where at least one item has a value):
 #: ``sample_auroc`` for Real-IAD items, ``seg_f1`` for MVTec AD 2 items (docs/REFERENCE.md §5).
 HEADLINE_METRICS = ("image_auroc", "image_ap", "sample_auroc", "pixel_auroc", "aupro", "seg_f1")
@@ -31,6 +31,11 @@ HEADLINE_METRICS = ("image_auroc", "image_ap", "sample_auroc", "pixel_auroc", "a
 PARITY_KEYS = ("score_max_abs", "map_max_abs", "decision_flips", "passed")
 #: Parity columns of the terminal table and summary.md (when at least one item has parity).
 PARITY_COLUMNS = (("parity Δscore", "score_max_abs"), ("flips", "decision_flips"))
+#: What an item's summary keeps of each entry of its report's ``comparison`` (§12).
+COMPARISON_KEYS = ("delta", "ci_low", "ci_high", "p_value", "passed")
+#: Comparison columns of the terminal table and summary.md (when at least one item has one):
+#: the failing metric (else the first), its Δ and p-value.
+COMPARISON_COLUMNS = (("Δ baseline", "delta"), ("p", "p_value"))
 #: What an item's summary keeps of its report's ``resources`` object (docs/REFERENCE.md §6).
 RESOURCE_KEYS = ("peak_rss_mb", "peak_device_mb")
 #: Memory columns (MiB) of the terminal table and summary.md (when at least one item has one).
@@ -55,6 +60,7 @@ class ItemRecord:
     failure_cause: str | None = None
     parity: dict[str, Any] | None = None  # PARITY_KEYS of the report's parity; None: no parity
     resources: dict[str, Any] | None = None  # RESOURCE_KEYS of the report's resources
+    comparison: dict[str, Any] | None = None  # {metric: COMPARISON_KEYS}; None: no baseline
 
     def to_dict(self, report_dir: Path) -> dict[str, Any]:
         """The ``summary.json`` item; the ``parity`` key only where the item has parity."""
@@ -75,6 +81,8 @@ class ItemRecord:
             item["parity"] = dict(self.parity)
         if self.resources is not None:
             item["resources"] = dict(self.resources)
+        if self.comparison is not None:
+            item["comparison"] = {m: dict(e) for m, e in self.comparison.items()}
         return item
 
     @classmethod
@@ -94,6 +102,7 @@ class ItemRecord:
             failure_cause=item.get("failure_cause"),
             parity=compact_parity(item.get("parity")),
             resources=compact_resources(item.get("resources")),
+            comparison=compact_comparison(item.get("comparison")),
         )
 
 
@@ -102,6 +111,18 @@ def compact_parity(parity: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if not isinstance(parity, Mapping):
         return None
     return {key: parity.get(key) for key in PARITY_KEYS}
+
+
+def compact_comparison(comparison: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The :data:`COMPARISON_KEYS` of each entry of a report's ``comparison`` (None stays
+    None)."""
+    if not isinstance(comparison, Mapping):
+        return None
+    return {
+        str(metric): {key: entry.get(key) for key in COMPARISON_KEYS}
+        for metric, entry in comparison.items()
+        if isinstance(entry, Mapping)
+    }
 
 
 def compact_resources(resources: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -163,6 +184,22 @@ def _parity_cell(record: ItemRecord, key: str) -> str:
     return str(value)
 
 
+def _comparison_columns(records: Sequence[ItemRecord]) -> tuple[tuple[str, str], ...]:
+    return COMPARISON_COLUMNS if any(r.comparison for r in records) else ()
+
+
+def _comparison_cell(record: ItemRecord, key: str) -> str:
+    """``<metric> <Δ>`` / the p-value of the item's failing comparison (else the first)."""
+    if not record.comparison:
+        return "-"
+    ordered = sorted(record.comparison.items())
+    metric, entry = next(((m, e) for m, e in ordered if e.get("passed") is False), ordered[0])
+    value = entry.get(key)
+    if not isinstance(value, (int, float)):
+        return "-"
+    return f"{metric} {value:+.4f}" if key == "delta" else f"{value:.3g}"
+
+
 def _resource_columns(records: Sequence[ItemRecord]) -> tuple[tuple[str, str], ...]:
     return tuple(
         (title, key)
@@ -186,12 +223,14 @@ def terminal_lines(records: Sequence[ItemRecord]) -> list[str]:
     """
     columns = headline_columns(records)
     parity = _parity_columns(records)
+    compared = _comparison_columns(records)
     memory = _resource_columns(records)
     header = ["item", *columns, *(title for title, _ in parity),
-              *(title for title, _ in memory), "result"]
+              *(title for title, _ in compared), *(title for title, _ in memory), "result"]
     rows = [
         [r.nodeid, *(_fmt(r.metrics.get(m)) for m in columns),
          *(_parity_cell(r, key) for _, key in parity),
+         *(_comparison_cell(r, key) for _, key in compared),
          *(_resource_cell(r, key) for _, key in memory), _result_word(r.outcome).upper()]
         for r in records
     ]
@@ -256,8 +295,10 @@ def markdown(records: Sequence[ItemRecord], report_dir: Path) -> str:
     """``summary.md``: a Markdown table for CI job pages."""
     columns = headline_columns(records)
     parity = _parity_columns(records)
+    compared = _comparison_columns(records)
     memory = _resource_columns(records)
-    titles = [*columns, *(_md(title) for title, _ in parity), *(title for title, _ in memory)]
+    titles = [*columns, *(_md(title) for title, _ in parity),
+              *(_md(title) for title, _ in compared), *(title for title, _ in memory)]
     lines = [
         "# pyimgano summary",
         "",
@@ -276,6 +317,7 @@ def markdown(records: Sequence[ItemRecord], report_dir: Path) -> str:
             note = "gates failed: " + ", ".join(failed)
         cells = [f"`{_md(r.nodeid)}`", *(_fmt(r.metrics.get(m)) for m in columns),
                  *(_parity_cell(r, key) for _, key in parity),
+                 *(_md(_comparison_cell(r, key)) for _, key in compared),
                  *(_resource_cell(r, key) for _, key in memory), result,
                  r.snapshot or "-", r.failure_cause or "-", _md(note)]
         lines.append("| " + " | ".join(cells) + " |")

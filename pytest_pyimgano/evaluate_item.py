@@ -34,9 +34,10 @@ SNAPSHOT_STATES = (SNAPSHOT_CREATED, SNAPSHOT_UPDATED, SNAPSHOT_MATCHED, SNAPSHO
 #: why a failed item failed (``failure_cause`` in summary.json / junit), in order of precedence.
 CAUSE_THRESHOLD = "threshold"
 CAUSE_PARITY = "parity"
+CAUSE_COMPARISON = "comparison"
 CAUSE_SNAPSHOT = "snapshot"
 CAUSE_ERROR = "error"
-CAUSES = (CAUSE_THRESHOLD, CAUSE_PARITY, CAUSE_SNAPSHOT, CAUSE_ERROR)
+CAUSES = (CAUSE_THRESHOLD, CAUSE_PARITY, CAUSE_COMPARISON, CAUSE_SNAPSHOT, CAUSE_ERROR)
 
 
 @dataclass(frozen=True)
@@ -78,20 +79,39 @@ class ItemResult:
         return not parity_failed(self.parity)
 
     @property
+    def comparison(self) -> Mapping[str, Any] | None:
+        """``report.comparison`` (release decision, docs/REFERENCE.md §12), when there is one."""
+        comparison = getattr(self.report, "comparison", None)
+        return comparison if isinstance(comparison, Mapping) else None
+
+    @property
+    def comparison_passed(self) -> bool:
+        """No compared metric has ``passed: false`` (the gate of
+        :func:`pyimgano.gates.recorded_failures`)."""
+        from pyimgano.gates import recorded_failures
+
+        return not any(f.cause == CAUSE_COMPARISON
+                       for f in recorded_failures({"comparison": self.comparison}))
+
+    @property
     def gates_passed(self) -> bool:
         return all(row.passed for row in self.gate_rows)
 
     @property
     def passed(self) -> bool:
-        return self.snapshot.passed and self.gates_passed and self.parity_passed
+        return (self.snapshot.passed and self.gates_passed and self.parity_passed
+                and self.comparison_passed)
 
     @property
     def failure_cause(self) -> str | None:
-        """``threshold``, ``parity`` or ``snapshot`` (the first that failed), None if passed."""
+        """``threshold``, ``parity``, ``comparison`` or ``snapshot`` (the first that failed),
+        None if passed."""
         if not self.gates_passed:
             return CAUSE_THRESHOLD
         if not self.parity_passed:
             return CAUSE_PARITY
+        if not self.comparison_passed:
+            return CAUSE_COMPARISON
         if not self.snapshot.passed:
             return CAUSE_SNAPSHOT
         return None
@@ -279,6 +299,8 @@ def user_properties(result: ItemResult) -> list[tuple[str, Any]]:
         properties.append(("pyimgano_failure_cause", result.failure_cause))
     if result.parity is not None:
         properties.append(("pyimgano_parity", json.dumps(result.parity, sort_keys=True)))
+    if result.comparison is not None:
+        properties.append(("pyimgano_comparison", json.dumps(result.comparison, sort_keys=True)))
     resources = getattr(report, "resources", None)
     if isinstance(resources, Mapping):
         properties.append(("pyimgano_resources", json.dumps(resources, sort_keys=True)))

@@ -99,6 +99,7 @@ def expand_suite(
             (dataset.root, f"datasets.{dataset.name}.root"),
             (model.checkpoint, f"{keypath}.checkpoint"),
             (model.reference, f"{keypath}.reference"),
+            (model.baseline, f"{keypath}.baseline"),
         ])
         categories: Sequence[str]
         if model.categories is not None:
@@ -120,7 +121,7 @@ def expand_suite(
             categories = found
             check_selected(model.per_category, categories, suite.source,
                            f"{keypath}.thresholds.{PER_CATEGORY}")
-            for key in ("sha256", "reference_sha256"):
+            for key in ("sha256", "reference_sha256", "baseline_sha256"):
                 pins = getattr(model, key)
                 if isinstance(pins, Mapping):
                     check_selected(pins, categories, suite.source, f"{keypath}.{key}")
@@ -187,6 +188,9 @@ def _item(
     reference = model.reference.for_category(category) if model.reference else None
     if reference is not None and model.reference is not None:
         paths.append((_label(model.reference, "reference checkpoint"), reference))
+    baseline = model.baseline.for_category(category) if model.baseline else None
+    if baseline is not None and model.baseline is not None:
+        paths.append((_label(model.baseline, "baseline checkpoint"), baseline))
     extra: dict[str, Any] = {}
     for key in ("precision", "aupro_limits", "auspro_limits", "aupimo_fpr_bounds", "fpr_limits",
                 "protocol", "calibration"):
@@ -215,6 +219,11 @@ def _item(
         reference=reference,
         reference_sha256=model.reference_sha256_for(category),
         parity=_parity_for(model),
+        baseline=baseline,
+        baseline_model=model.baseline_model,
+        baseline_sha256=model.baseline_sha256_for(category),
+        compare=None if model.compare is None else dict(model.compare),
+        ci=model.ci,
         **extra,
     )
     return ItemSpec(suite, model.id, category, case=case, bounds=frozen(bounds),

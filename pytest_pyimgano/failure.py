@@ -146,6 +146,8 @@ def failed_checks(result: ItemResult, rows: Sequence[Mapping[str, Any]] | None =
     rows = failure_rows(result) if rows is None else rows
     names = [r["metric"] for r in rows if not r["passed"]]
     names += [f"parity.{r['name']}" for r in parity_rows(result) if not r["passed"]]
+    names += [f"comparison.{m}" for m, e in sorted((result.comparison or {}).items())
+              if e.get("passed") is False]
     return names
 
 
@@ -157,7 +159,7 @@ def summary_line(result: ItemResult, rows: Sequence[Mapping[str, Any]] | None = 
     rows = failure_rows(result) if rows is None else rows
     failed_rows = [r for r in rows if not r["passed"]]
     failed = failed_checks(result, rows)
-    checks = len(rows) + len(parity_rows(result))
+    checks = len(rows) + len(parity_rows(result)) + len(result.comparison or {})
     count = f"{len(failed)} of {checks} checks failed: {', '.join(failed)}"
     if result.snapshot.state == SNAPSHOT_MISSING:
         missing = (f"no snapshot at {result.snapshot.path}; run pytest with --snapshot-update "
@@ -174,6 +176,13 @@ def summary_line(result: ItemResult, rows: Sequence[Mapping[str, Any]] | None = 
     if not result.parity_passed:
         degenerate = (result.parity or {}).get("degenerate")
         return f"parity: degenerate artifact: {degenerate}" if degenerate else "parity failed"
+    worse = [(m, e) for m, e in sorted((result.comparison or {}).items())
+             if e.get("passed") is False]
+    if worse:
+        metric, entry = worse[0]
+        return (f"comparison {metric}: Δ {entry['delta']:+.4f} against the baseline "
+                f"[{entry['ci_low']:+.4f}, {entry['ci_high']:+.4f}], p {entry['p_value']:.3g}; "
+                f"{count}")
     return count
 
 
@@ -220,6 +229,12 @@ def failure_text(
     lines += _rows_table(shown)
     if not result.parity_passed:
         lines += ["", *parity_table(result)]
+    if not result.comparison_passed:
+        from pyimgano.comparison import comparison_table
+
+        settings = getattr(result.report, "settings", None) or {}
+        lines += ["", *comparison_table(result.comparison or {},
+                                        settings.get("compare")).splitlines()]
     reasons = [r for r in rows if r["reason"] and not r["passed"]]
     if reasons and not short:
         lines.append("")

@@ -43,7 +43,8 @@ OPTION_KEYS = (
 DEFAULTS_KEYS = OPTION_KEYS
 MODEL_KEYS = (
     "id", "model", "checkpoint", "sha256", "model_kwargs", "dataset", "categories",
-    "reference", "reference_sha256", "parity", *OPTION_KEYS,
+    "reference", "reference_sha256", "parity", *OPTION_KEYS, "baseline", "baseline_model",
+    "baseline_sha256", "compare", "ci",
 )
 DATASET_BASE_KEYS = ("format", "root", "fingerprint")
 SNAPSHOT_KEYS = ("tolerance",)
@@ -676,6 +677,7 @@ def _model(
                                  f"{keypath}.reference_sha256")
     if entry.get("parity") is not None:
         parity = frozen(_parity(entry["parity"], source, f"{keypath}.parity"))
+    release = _release(entry, source, keypath, base, environ)
     kwargs = dict(_mapping(entry.get("model_kwargs") or {}, source, f"{keypath}.model_kwargs"))
     for key, why in FORBIDDEN_KWARGS.items():
         if key in kwargs:
@@ -702,6 +704,9 @@ def _model(
             check_selected(sha256, categories, source, f"{keypath}.sha256")
         if isinstance(reference_sha256, Mapping):
             check_selected(reference_sha256, categories, source, f"{keypath}.reference_sha256")
+        if isinstance(release.get("baseline_sha256"), Mapping):
+            check_selected(release["baseline_sha256"], categories, source,
+                           f"{keypath}.baseline_sha256")
     return ModelSpec(
         index=index,
         id=model_id,
@@ -718,7 +723,48 @@ def _model(
         reference=reference,
         reference_sha256=reference_sha256,
         parity=parity,
+        **release,
     )
+
+
+def _release(
+    entry: Mapping[str, Any], source: str, keypath: str, base: Path, environ: Mapping[str, str]
+) -> dict[str, Any]:
+    """The entry's release-decision keys (docs/REFERENCE.md §12): ``baseline``,
+    ``baseline_model``, ``baseline_sha256``, ``compare`` and ``ci``."""
+    from pyimgano.comparison import parse_compare
+
+    out: dict[str, Any] = {}
+    if entry.get("baseline") is not None:
+        out["baseline"] = _path(entry["baseline"], source, f"{keypath}.baseline", base,
+                                environ, category_placeholder=True)
+    for key in ("baseline_model", "baseline_sha256", "compare"):
+        if entry.get(key) is not None and "baseline" not in out:
+            raise SuiteError(
+                f"{source}: {keypath}.{key}: {key} needs a baseline: checkpoint in the same "
+                "model entry"
+            )
+    if entry.get("baseline_model") is not None:
+        name = _string(entry["baseline_model"], source, f"{keypath}.baseline_model")
+        _check_model_name(name, source, f"{keypath}.baseline_model")
+        out["baseline_model"] = name
+    if entry.get("baseline_sha256") is not None:
+        out["baseline_sha256"] = _pins(entry["baseline_sha256"], source,
+                                       f"{keypath}.baseline_sha256")
+    if entry.get("compare") is not None:
+        try:
+            out["compare"] = frozen(parse_compare(entry["compare"], where=f"{keypath}.compare"))
+        except ConfigError as exc:
+            raise SuiteError(f"{source}: {exc}") from None
+    if entry.get("ci") is not None:
+        level = _number(entry["ci"], source, f"{keypath}.ci")
+        if not 0 < level < 1:
+            raise SuiteError(
+                f"{source}: {keypath}.ci: {entry['ci']!r} is not a confidence level in (0, 1); "
+                "expected e.g. 0.95"
+            )
+        out["ci"] = level
+    return out
 
 
 def check_selected(

@@ -28,6 +28,7 @@ from pyimgano.summary import (
     SUMMARY_KIND,
     SUMMARY_MD,
     ItemRecord,
+    compact_comparison,
     compact_parity,
     compact_resources,
     footer_line,
@@ -46,7 +47,7 @@ _CLOCK_SLACK_NS = 50_000_000
 
 _OWN = ("pyimgano_item", "pyimgano_report", "pyimgano_device", "pyimgano_snapshot",
         "pyimgano_thresholds", "pyimgano_failure_cause", "pyimgano_parity",
-        "pyimgano_resources")
+        "pyimgano_resources", "pyimgano_comparison")
 _NODE_NAME = re.compile(r"^(?P<id>[^\[\]:]+)\[(?P<category>[^\[\]]+)\]$")
 
 
@@ -168,6 +169,9 @@ class PyImganoSession:
             elif name == "pyimgano_parity":
                 record.parity = compact_parity(json.loads(value) if isinstance(value, str)
                                                else value)
+            elif name == "pyimgano_comparison":
+                record.comparison = compact_comparison(
+                    json.loads(value) if isinstance(value, str) else value)
             elif name == "pyimgano_resources":
                 record.resources = compact_resources(json.loads(value) if isinstance(value, str)
                                                      else value)

@@ -106,7 +106,9 @@ class ModelSpec:
 
     ``reference``/``reference_sha256``/``parity`` describe export parity (docs/REFERENCE.md
     §11): ``parity`` is ``None`` when the entry gives none (with a reference: parity is
-    reported, not bounded).
+    reported, not bounded). ``baseline``/``baseline_model``/``baseline_sha256``/``compare``
+    describe a release decision (§12, ``compare`` as :class:`pyimgano.comparison.Bound`);
+    ``ci`` adds ``metrics_ci``.
     """
 
     index: int
@@ -124,6 +126,11 @@ class ModelSpec:
     reference: PathRef | None = None
     reference_sha256: str | Mapping[str, str] | None = None
     parity: Mapping[str, float] | None = None
+    baseline: PathRef | None = None
+    baseline_model: str | None = None
+    baseline_sha256: str | Mapping[str, str] | None = None
+    compare: Mapping[str, Any] | None = None
+    ci: float | None = None
 
     def sha256_for(self, category: str) -> str | None:
         """The checkpoint pin of ``category`` (one string pins every category)."""
@@ -132,6 +139,10 @@ class ModelSpec:
     def reference_sha256_for(self, category: str) -> str | None:
         """The reference checkpoint pin of ``category``."""
         return _pin_for(self.reference_sha256, category)
+
+    def baseline_sha256_for(self, category: str) -> str | None:
+        """The baseline checkpoint pin of ``category`` (docs/REFERENCE.md §12)."""
+        return _pin_for(self.baseline_sha256, category)
 
 
 def _pin_for(pins: str | Mapping[str, str] | None, category: str) -> str | None:

@@ -88,6 +88,7 @@ MANIFEST_NAME = "manifest.json"
 PIN_OPTIONS = {
     "checkpoint": ("--checkpoint-sha256", "sha256"),
     "reference": ("--reference-sha256", "reference_sha256"),
+    "baseline": ("--baseline-sha256", "baseline_sha256"),
 }
 
 

@@ -192,6 +192,47 @@ def build_parser() -> argparse.ArgumentParser:
         "(any subset; needs --reference-checkpoint). Without it parity is reported, "
         "not gated",
     )
+    release = parser.add_argument_group("release decisions (docs/REFERENCE.md §12)")
+    release.add_argument(
+        "--baseline-checkpoint",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the baseline (production) checkpoint, any format, run on the same decoded images",
+    )
+    release.add_argument(
+        "--baseline-sha256",
+        default=None,
+        metavar="HEX",
+        help="pin for the baseline checkpoint's bytes (needs --baseline-checkpoint)",
+    )
+    release.add_argument(
+        "--baseline-model",
+        default=None,
+        metavar="NAME",
+        help="the baseline's registry model when it is another class (default: --model)",
+    )
+    release.add_argument(
+        "--compare",
+        default=None,
+        metavar="BOUNDS",
+        help="max drops against the baseline, e.g. image_auroc=0.005,aupro=0.01 (paired "
+        "one-sided tests, mode regression; needs --baseline-checkpoint); exit 1 when one fails",
+    )
+    release.add_argument(
+        "--alpha",
+        type=float,
+        default=None,
+        metavar="A",
+        help="level of the --compare tests, in (0, 0.5) (default 0.05)",
+    )
+    release.add_argument(
+        "--ci",
+        type=float,
+        default=None,
+        metavar="LEVEL",
+        help="add metrics_ci: bootstrap intervals over images at LEVEL, e.g. 0.95",
+    )
     return parser
 
 
@@ -252,6 +293,35 @@ def _parity_bounds(args: argparse.Namespace) -> dict[str, float] | None:
     return parse_parity_text(args.parity)
 
 
+def _compare_bounds(args: argparse.Namespace) -> dict[str, Any] | None:
+    from pyimgano.errors import ConfigError
+
+    if args.baseline_checkpoint is None:
+        for flag, value in (("--compare", args.compare), ("--baseline-sha256",
+                                                          args.baseline_sha256),
+                            ("--baseline-model", args.baseline_model), ("--alpha", args.alpha)):
+            if value is not None:
+                raise ConfigError(f"{flag} needs --baseline-checkpoint FILE (the baseline the "
+                                  "candidate is compared with)")
+        return None
+    if args.compare is None:
+        if args.alpha is not None:
+            raise ConfigError("--alpha needs --compare BOUNDS (the comparisons it is the "
+                              "level of)")
+        return None
+    from pyimgano.comparison import parse_compare_flag
+
+    return parse_compare_flag(args.compare, alpha=args.alpha)
+
+
+def _ci_level(value: float | None) -> float | None:
+    from pyimgano.errors import ConfigError
+
+    if value is not None and not (math.isfinite(value) and 0.0 < value < 1.0):
+        raise ConfigError(f"--ci must be a confidence level in (0, 1), e.g. 0.95; got {value}")
+    return value
+
+
 def parse_options(argv: Sequence[str] | None) -> BenchmarkOptions:
     """Parse ``argv`` into options; argparse exits 2 on syntax errors, bad values raise
     :class:`~pyimgano.errors.ConfigError` (also exit 2, one line)."""
@@ -303,6 +373,11 @@ def parse_options(argv: Sequence[str] | None) -> BenchmarkOptions:
         ),
         export_submission=args.export_submission,
         memory_budget=parse_budget(args.memory_budget, name="--memory-budget"),
+        baseline=args.baseline_checkpoint,
+        baseline_sha256=args.baseline_sha256,
+        baseline_model=args.baseline_model,
+        compare=_compare_bounds(args),
+        ci=_ci_level(args.ci),
     )
     return BenchmarkOptions(
         case=case,
@@ -478,6 +553,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{PROG}: {evaluation.submission.describe()}", file=sys.stderr)
         from pyimgano.gates import parity_failed, recorded_failures
 
+        if data.get("comparison"):  # the release decision, passed or not
+            from pyimgano.comparison import comparison_table
+
+            print(comparison_table(data["comparison"], data["settings"].get("compare")),
+                  file=sys.stderr)
         failures = recorded_failures(data)
         if not failures:
             return EXIT_OK

@@ -2,6 +2,7 @@
 
     pyimgano-diff OLD NEW [--tolerance T | --tolerance METRIC=T ...]
                   [--format table|markdown|json] [--changed-only] [--top N] [--plot DIR]
+                  [--paired]
     pyimgano-diff --merge OUT INPUT [INPUT ...]
 
 Exit codes (diff): 0 no metric moved beyond tolerance; 1 a metric moved beyond tolerance,
@@ -77,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="write an old-vs-new score scatter per item (needs matplotlib) into DIR",
     )
     parser.add_argument(
+        "--paired",
+        action="store_true",
+        help="also run the paired release tests of NEW against OLD on the per-image records "
+        "when both runs scored the same images (image metrics, AUPIMO; docs/REFERENCE.md §12): "
+        "delta, interval and p-value per metric, the tolerance as the margin",
+    )
+    parser.add_argument(
         "--merge",
         type=Path,
         default=None,
@@ -98,6 +106,7 @@ class DiffOptions:
     changed_only: bool
     top: int
     plot_dir: Path | None
+    paired: bool = False
 
 
 def _diff_options(args: argparse.Namespace) -> DiffOptions:
@@ -111,6 +120,7 @@ def _diff_options(args: argparse.Namespace) -> DiffOptions:
         changed_only=args.changed_only,
         top=10 if args.top is None else args.top,
         plot_dir=args.plot,
+        paired=args.paired,
     )
 
 
@@ -130,6 +140,7 @@ def _check_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> No
             ("--top", args.top),
             ("--plot", args.plot),
             ("--changed-only", args.changed_only or None),
+            ("--paired", args.paired or None),
         )
         if value is not None
     ]
@@ -140,7 +151,8 @@ def _check_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> No
 def _run_diff(options: DiffOptions) -> int:
     from pyimgano.diff import diff_paths, render
 
-    result = diff_paths(options.old, options.new, options.tolerances, top=options.top)
+    result = diff_paths(options.old, options.new, options.tolerances, top=options.top,
+                        paired=options.paired)
     sys.stdout.write(render(result, options.format, changed_only=options.changed_only))
     if options.plot_dir is not None:
         from pyimgano.plots import write_diff_plots

@@ -74,7 +74,9 @@ def diff_paths(
     tolerances: Tolerances | None = None,
     *,
     top: int = 10,
+    paired: bool = False,
 ) -> DiffResult:
-    """Load two report files / report dirs / summaries and compare them."""
+    """Load two report files / report dirs / summaries and compare them (``paired``: also
+    the paired tests of NEW against OLD, docs/REFERENCE.md §12)."""
     old_side, new_side = load_sides(Path(old), Path(new))
-    return diff_sides(old_side, new_side, tolerances or Tolerances(), top=top)
+    return diff_sides(old_side, new_side, tolerances or Tolerances(), top=top, paired=paired)

@@ -479,6 +479,7 @@ class ItemDiff:
     old_path: str | None = None
     new_path: str | None = None
     nodeid: str | None = None
+    paired: Mapping[str, Mapping[str, Any]] | None = None
 
     @property
     def failed(self) -> bool:
@@ -514,6 +515,8 @@ class ItemDiff:
             "rows": [row.to_dict() for row in self.rows],
             "notes": list(self.notes),
             "images": None if self.images is None else self.images.to_dict(),
+            **({} if self.paired is None else {"paired": {k: dict(v)
+                                                          for k, v in self.paired.items()}}),
         }
 
 
@@ -561,10 +564,60 @@ def diff_reports(
     return ItemDiff(key=key, rows=rows, notes=tuple(_context_notes(old, new)))
 
 
+def paired_tests(
+    old: ItemInput, new: ItemInput, tolerances: Tolerances, *, alpha: float = 0.05
+) -> tuple[dict[str, dict[str, Any]] | None, str | None]:
+    """``--paired``: the release-decision tests (docs/REFERENCE.md §12) of NEW (candidate)
+    against OLD (baseline) on their per-image records, when both sides scored the same images.
+
+    Compared: every image metric both reports have (``image_auroc`` by DeLong, the others by
+    the paired bootstrap) and ``aupimo_mean`` when both have per-image AUPIMO; the margin δ is
+    the metric's tolerance (mode ``regression``). Returns ``(tests, None)`` or ``(None, why
+    not)``.
+    """
+    from pyimgano.comparison import IMAGE_METRICS, Bound, comparable, compare_models
+
+    if old.records is None or new.records is None:
+        return None, "paired tests need per-image records on both sides"
+    old_root = _section(old.report, "dataset").get("root")
+    new_root = _section(new.report, "dataset").get("root")
+    old_by = {image_key(str(r["path"]), old_root): r for r in old.records}
+    new_by = {image_key(str(r["path"]), new_root): r for r in new.records}
+    if set(old_by) != set(new_by) or len(old_by) != len(old.records):
+        return None, "paired tests skipped: the two runs did not score the same images"
+    keys = sorted(old_by)
+    if any(int(old_by[k]["label"]) != int(new_by[k]["label"]) for k in keys):
+        return None, "paired tests skipped: an image's label differs between the runs"
+    old_metrics, new_metrics = _section(old.report, "metrics"), _section(new.report, "metrics")
+    names = [n for n in new_metrics if n in old_metrics and comparable(n)
+             and (n in IMAGE_METRICS or n.startswith("image_tpr_at_fpr_"))
+             and new_metrics[n] is not None and old_metrics[n] is not None]
+    aupimo = all("aupimo" in r for r in (*old.records, *new.records))
+    kwargs: dict[str, Any] = {}
+    if aupimo and "aupimo_mean" in new_metrics and new_metrics.get("aupimo_mean") is not None:
+        names.append("aupimo_mean")
+        kwargs = {"baseline_aupimo": [old_by[k].get("aupimo") for k in keys],
+                  "candidate_aupimo": [new_by[k].get("aupimo") for k in keys]}
+    bounds = {n: Bound(float(tolerances.for_metric(n) or 0.0), "regression", alpha)
+              for n in sorted(names)}
+    if not bounds:
+        return None, "paired tests: no image metric on both sides"
+    labels = [int(old_by[k]["label"]) for k in keys]
+    tests = compare_models(labels, [float(new_by[k]["score"]) for k in keys],
+                           [float(old_by[k]["score"]) for k in keys], bounds, **kwargs)
+    return tests, None
+
+
 def diff_items(
-    old: ItemInput | None, new: ItemInput | None, tolerances: Tolerances, *, top: int = 10
+    old: ItemInput | None,
+    new: ItemInput | None,
+    tolerances: Tolerances,
+    *,
+    top: int = 10,
+    paired: bool = False,
 ) -> ItemDiff:
-    """Compare one item; either side may be missing (the item is then listed, not compared)."""
+    """Compare one item; either side may be missing (the item is then listed, not compared).
+    With ``paired``, also :func:`paired_tests` (NEW against OLD)."""
     if old is None or new is None:
         present = old if old is not None else new
         assert present is not None
@@ -591,6 +644,11 @@ def diff_items(
     elif old.records is not None or new.records is not None:
         side = "new" if new.records is None else "old"
         notes.append(f"no per-image records on the {side} side: images not compared")
+    tests = None
+    if paired:
+        tests, why = paired_tests(old, new, tolerances)
+        if why is not None:
+            notes.append(why)
     return ItemDiff(
         key=old.key,
         rows=base.rows,
@@ -599,6 +657,7 @@ def diff_items(
         old_path=old.path,
         new_path=new.path,
         nodeid=new.nodeid or old.nodeid,
+        paired=tests,
     )
 
 
@@ -708,11 +767,15 @@ def check_tolerance_names(tolerances: Tolerances, items: Iterable[ItemDiff]) -> 
         )
 
 
-def diff_sides(old: Side, new: Side, tolerances: Tolerances, *, top: int = 10) -> DiffResult:
-    """Compare every item of two sides, matched by key (sorted by key)."""
+def diff_sides(
+    old: Side, new: Side, tolerances: Tolerances, *, top: int = 10, paired: bool = False
+) -> DiffResult:
+    """Compare every item of two sides, matched by key (sorted by key); ``paired``: also the
+    paired tests of each item (:func:`paired_tests`)."""
     keys = sorted(set(old.items) | set(new.items))
     items = tuple(
-        diff_items(old.items.get(key), new.items.get(key), tolerances, top=top) for key in keys
+        diff_items(old.items.get(key), new.items.get(key), tolerances, top=top, paired=paired)
+        for key in keys
     )
     check_tolerance_names(tolerances, items)
     return DiffResult(

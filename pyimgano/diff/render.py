@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from pyimgano.diff.compare import (
     BEYOND,
@@ -239,6 +240,18 @@ def _image_lines(images: ImageDiff) -> list[str]:
     return lines
 
 
+def paired_lines(item: ItemDiff, tolerances: Any) -> list[str]:
+    """The ``--paired`` table of one item (NEW against OLD; the tolerance as the margin), the
+    release-decision table of :func:`pyimgano.comparison.comparison_table`."""
+    if not item.paired:
+        return []
+    from pyimgano.comparison import comparison_table
+
+    bounds = {m: {"max_drop": float(tolerances.for_metric(m) or 0.0), "mode": "regression",
+                  "alpha": 0.05} for m in item.paired}
+    return comparison_table(item.paired, bounds).splitlines()
+
+
 def render_table(result: DiffResult, *, changed_only: bool = False) -> str:
     """Plain-text report for terminals and CI logs."""
     lines = [
@@ -259,6 +272,9 @@ def render_table(result: DiffResult, *, changed_only: bool = False) -> str:
             table += [_row_cells(row) for row in rows]
             lines += _table(table, "  ", right=(1, 2, 3, 4))
         lines += [f"  note: {note}" for note in item.notes]
+        if item.paired:
+            lines.append("  paired tests, new against old (same images):")
+            lines += [f"    {line}" for line in paired_lines(item, result.tolerances)]
         if _images_interesting(item.images):
             assert item.images is not None
             lines += _image_lines(item.images)
@@ -356,7 +372,7 @@ def render_markdown(result: DiffResult, *, changed_only: bool = False) -> str:
     )
     for item in result.items:
         rows = _shown_rows(item, changed_only)
-        if not (rows or item.notes or _images_interesting(item.images)):
+        if not (rows or item.notes or item.paired or _images_interesting(item.images)):
             continue
         lines += ["", f"### `{_md(item.key)}` — {_headline(item)}", ""]
         if rows:
@@ -368,6 +384,9 @@ def render_markdown(result: DiffResult, *, changed_only: bool = False) -> str:
         if item.notes:
             lines.append("")
             lines += [f"- {_md(note)}" for note in item.notes]
+        if item.paired:
+            lines += ["", "Paired tests, new against old (same images):", "", "```",
+                      *paired_lines(item, result.tolerances), "```"]
         if _images_interesting(item.images):
             assert item.images is not None
             lines += _md_images(item.images)
