@@ -127,3 +127,12 @@ def suite_text(
         + textwrap.indent(textwrap.dedent(model_extra).strip("\n"), "    ")
         + "\n"
     )
+
+
+@pytest.fixture(autouse=True)
+def _not_an_xdist_worker(monkeypatch):
+    """The pytester runs of these tests are sessions of their own: when this test session runs
+    under xdist, its worker's variables must not make syrupy (or the memory budget) take them
+    for workers."""
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)

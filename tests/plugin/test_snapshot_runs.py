@@ -133,12 +133,9 @@ def test_syrupy_value(snapshot):
 
 
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["in-process", "xdist"])
-def test_syrupy_coexistence(suite_dir, workers, monkeypatch):
+def test_syrupy_coexistence(suite_dir, workers):
     """A syrupy test and a suite in one directory: neither sees the other's snapshots."""
     pytest.importorskip("syrupy")
-    # When this test itself runs on an xdist worker, the in-process run would inherit the
-    # worker's variable and syrupy would take it for a worker (no summary lines).
-    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     if workers:
         pytest.importorskip("xdist")
     write_suite(suite_dir, suite_text())
