@@ -561,22 +561,15 @@ def evaluate(
     }
     if description.artifact_files:
         model_section["artifact_files"] = dict(description.artifact_files)
-    if reference is not None:
-        ref = reference.describe()
-        model_section["reference"] = {
-            "checkpoint": ref.checkpoint,
-            "checkpoint_sha256": ref.checkpoint_sha256,
-            "runtime": ref.runtime,
-            "precision": ref.precision,
-        }
-    if baseline is not None:
-        base = baseline.describe()
-        model_section["baseline"] = {
-            "checkpoint": base.checkpoint,
-            "checkpoint_sha256": base.checkpoint_sha256,
-            "runtime": base.runtime,
-            "precision": base.precision,
-        }
+    for role, companion in (("reference", reference), ("baseline", baseline)):
+        if companion is not None:
+            other = companion.describe()
+            model_section[role] = {
+                "checkpoint": other.checkpoint,
+                "checkpoint_sha256": other.checkpoint_sha256,
+                "runtime": other.runtime,
+                "precision": other.precision,
+            }
     if comparison is not None:
         settings["compare"] = {
             name: {"max_drop": b.max_drop, "mode": b.mode, "alpha": b.alpha}
