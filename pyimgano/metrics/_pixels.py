@@ -342,7 +342,8 @@ class _Layout:
         )
 
 
-def _pool_packed(maps: Sequence[np.ndarray], layout: _Layout, n_pixels: int) -> PooledPixels:
+def packed_keys(maps: Sequence[np.ndarray], layout: _Layout, n_pixels: int) -> np.ndarray:
+    """The packed uint64 keys (float32 score key, label/region id) of every pixel, unsorted."""
     keys = np.empty(n_pixels, dtype=np.uint64)
     words = keys.view(np.uint32)
     start = 0
@@ -351,6 +352,11 @@ def _pool_packed(maps: Sequence[np.ndarray], layout: _Layout, n_pixels: int) -> 
         words[2 * start + _KEY_WORD : 2 * stop : 2] = _float32_keys(amap)
         layout.fill(index, words[2 * start + _ID_WORD : 2 * stop : 2])
         start = stop
+    return keys
+
+
+def _pool_packed(maps: Sequence[np.ndarray], layout: _Layout, n_pixels: int) -> PooledPixels:
+    keys = packed_keys(maps, layout, n_pixels)
     keys.sort()
     return layout.pooled(np.result_type(*(amap.dtype for amap in maps)), _keys=keys)
 

@@ -26,7 +26,8 @@ import numpy as np
 import pytest
 
 from pyimgano.metrics import evaluate_pixels
-from pyimgano.metrics._pixels import _ID_WORD, _KEY_WORD, _float32_keys, _Layout
+from pyimgano.metrics._pixels import _Layout
+from pyimgano.metrics._pixels import packed_keys as _packed_keys
 from pyimgano.metrics._spill import in_memory_need
 
 N_IMAGES = int(os.environ.get("PYIMGANO_BENCH_MEM_IMAGES", "100"))
@@ -56,17 +57,8 @@ def make_case(n_images: int, height: int, width: int, seed: int = 0):
 
 
 def packed_keys(maps, masks) -> np.ndarray:
-    """The packed keys the in-memory path sorts, unsorted (as ``_pool_packed`` builds them)."""
-    layout = _Layout(masks, None)
-    keys = np.empty(sum(amap.size for amap in maps), dtype=np.uint64)
-    words = keys.view(np.uint32)
-    start = 0
-    for index, amap in enumerate(maps):
-        stop = start + amap.size
-        words[2 * start + _KEY_WORD : 2 * stop : 2] = _float32_keys(amap)
-        layout.fill(index, words[2 * start + _ID_WORD : 2 * stop : 2])
-        start = stop
-    return keys
+    """The packed keys the in-memory path sorts, unsorted (``_pool_packed``'s own builder)."""
+    return _packed_keys(maps, _Layout(masks, None), sum(amap.size for amap in maps))
 
 
 def _call(maps, masks, regions=None, **kwargs):
