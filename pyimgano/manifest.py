@@ -179,3 +179,35 @@ def check_writable(report_dir: Path, report: Path, companions: Iterable[Path], *
             f"{manifest_path(report_dir)}, or changed since); pyimgano never overwrites such a "
             "file: move or delete it, or choose another --pyimgano-report-dir"
         )
+
+
+def foreign_summaries(report_dir: Path) -> list[Path]:
+    """``summary.json`` / ``summary.md`` in ``report_dir`` that pyimgano did not write.
+
+    A file is pyimgano's when the report dir's manifest lists it unchanged, or (a report dir
+    from before manifests) when ``summary.json`` is a pyimgano summary (its ``kind``) — the
+    ``summary.md`` beside such a one is taken as its pair. Anything else is never overwritten.
+    """
+    from pyimgano.summary import SUMMARY_JSON, SUMMARY_MD
+
+    entries = read_manifest(report_dir)
+    json_path, md_path = report_dir / SUMMARY_JSON, report_dir / SUMMARY_MD
+    ours_json = json_path.exists() and (
+        owned(report_dir, json_path, entries) or _is_summary(json_path)
+    )
+    foreign = []
+    if json_path.exists() and not ours_json:
+        foreign.append(json_path)
+    if md_path.exists() and not (owned(report_dir, md_path, entries) or ours_json):
+        foreign.append(md_path)
+    return foreign
+
+
+def _is_summary(path: Path) -> bool:
+    from pyimgano.summary import SUMMARY_KIND
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("kind") == SUMMARY_KIND

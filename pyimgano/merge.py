@@ -316,21 +316,66 @@ def report_companions(report_file: Path) -> list[Path]:
     return files
 
 
-def write_merged(
+def _planned_copies(
     entries: Sequence[SummaryEntry], out_dir: Path
-) -> tuple[Path, Path, list[dict[str, Any]]]:
-    """Copy the entries' reports into ``out_dir`` and write ``summary.json`` / ``summary.md``."""
-    items = []
+) -> list[tuple[SummaryEntry, list[tuple[Path, Path]]]]:
+    """Per entry with a report, ``(source, target)`` of its report (first), JSONL and plots."""
+    planned = []
     for entry in entries:
         if entry.report_file is not None and entry.relative is not None:
             target = out_dir / entry.relative
             stem = entry.report_file.stem
-            for file in report_companions(entry.report_file):
-                _copy(file, target.parent / (target.stem + file.name[len(stem) :]))
-        items.append(merged_item(entry))
+            planned.append((entry, [
+                (file, target.parent / (target.stem + file.name[len(stem) :]))
+                for file in report_companions(entry.report_file)
+            ]))
+    return planned
+
+
+def check_targets(
+    planned: Sequence[tuple[SummaryEntry, Sequence[tuple[Path, Path]]]], out_dir: Path
+) -> None:
+    """Refuse, before anything is written, to overwrite a file in ``out_dir`` that pyimgano
+    did not write: an item's files by the rule of :func:`pyimgano.manifest.check_writable`,
+    ``summary.json``/``summary.md`` by :func:`pyimgano.manifest.foreign_summaries`. A target
+    that is its own source (a merge into one of its inputs) is left as it is."""
+    from pyimgano.manifest import check_writable, foreign_summaries
+
+    for entry, copies in planned:
+        (_, report), *companions = copies
+        if report.exists() and os.path.samefile(copies[0][0], report):
+            continue
+        check_writable(out_dir, report, [target for _, target in companions],
+                       nodeid=entry.nodeid)
+    foreign = foreign_summaries(out_dir)
+    if foreign:
+        raise ReportError(
+            f"{foreign[0]}: exists and was not written by pyimgano; the merged summary is not "
+            "written over it: move it, or choose another output dir"
+        )
+
+
+def write_merged(
+    entries: Sequence[SummaryEntry], out_dir: Path
+) -> tuple[Path, Path, list[dict[str, Any]]]:
+    """Copy the entries' reports into ``out_dir`` and write ``summary.json`` / ``summary.md``.
+
+    Nothing is written when a target exists that pyimgano did not write (:func:`check_targets`);
+    every file written is recorded in ``out_dir``'s manifest."""
+    from pyimgano.manifest import record_files
+
+    planned = _planned_copies(entries, out_dir)
+    check_targets(planned, out_dir)
+    copied = []
+    for _, copies in planned:
+        for source, target in copies:
+            _copy(source, target)
+            copied.append(target)
+    items = [merged_item(entry) for entry in entries]
     summary = summary_object(items)
     summary_path = write_text_atomic(out_dir / SUMMARY_NAME, dumps(summary))
     markdown_path = write_text_atomic(out_dir / SUMMARY_MD, summary_markdown(items, out_dir))
+    record_files(out_dir, [*copied, summary_path, markdown_path])
     return summary_path, markdown_path, items
 
 

@@ -224,3 +224,42 @@ def test_a_summary_item_whose_report_failed_a_gate_is_failed(tmp_path):
     (item,) = merge_paths([base], tmp_path / "merged").items
     assert item["outcome"] == "failed" and item["failure_cause"] == "threshold"
     assert "threshold aupro 0.88 outside min 0.9" in item["message"]
+
+
+def test_merge_never_overwrites_a_file_pyimgano_did_not_write(tmp_path, capsys):
+    first, second, _ = shards(tmp_path)
+    out = tmp_path / "merged"
+    foreign = out / relative_of("cable")
+    foreign.parent.mkdir(parents=True)
+    foreign.write_text("my notes", "utf-8")
+    assert main(["--merge", str(out), str(first), str(second)]) == 2
+    err = capsys.readouterr().err
+    assert str(foreign) in err and "not written by pyimgano" in err
+    assert foreign.read_text("utf-8") == "my notes"
+    # refused before anything was written: no other report, no summary
+    assert sorted(p.name for p in out.rglob("*") if p.is_file()) == ["cable.json"]
+
+
+def test_merge_never_overwrites_a_foreign_summary(tmp_path):
+    first, second, _ = shards(tmp_path)
+    out = tmp_path / "merged"
+    out.mkdir()
+    (out / "summary.md").write_text("# my summary\n", "utf-8")
+    with pytest.raises(ReportError, match=r"summary\.md: exists and was not written by pyimgano"):
+        merge_paths([first, second], out)
+    assert (out / "summary.md").read_text("utf-8") == "# my summary\n"
+    assert not (out / "summary.json").exists()
+
+
+def test_a_second_merge_replaces_what_the_first_wrote(tmp_path):
+    first, second, _ = shards(tmp_path)
+    out = tmp_path / "merged"
+    merge_paths([first], out)
+    manifest = json.loads((out / ".pyimgano-manifest.json").read_text("utf-8"))
+    assert {"summary.json", "summary.md", relative_of("bottle")} <= set(manifest["files"])
+    result = merge_paths([first, second], out)
+    assert len(result.items) == 3
+    # a merged file changed by hand since is no longer pyimgano's
+    (out / relative_of("bottle")).write_text("{}", "utf-8")
+    with pytest.raises(ReportError, match="changed since"):
+        merge_paths([first, second], out)
