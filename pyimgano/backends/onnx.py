@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from pyimgano.backends.exported import ExportedGraphDetector, Port, first_line
+from pyimgano.backends.exported import ExportedGraphDetector, Port, runtime_message
 from pyimgano.errors import CheckpointError, ConfigError, DeviceError
 
 #: onnxruntime's type strings -> NumPy dtype names.
@@ -74,7 +74,7 @@ def external_data_files(path: Path) -> list[Path] | None:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # noqa: BLE001 - protobuf errors: truncated or not ONNX
         raise CheckpointError(
-            f"{path}: truncated or corrupt ONNX graph (cannot be parsed: {first_line(exc)}); "
+            f"{path}: truncated or corrupt ONNX graph (cannot be parsed: {runtime_message(exc)}); "
             "re-copy or re-export it"
         ) from None
     needed: dict[str, int] = {}  # file -> bytes the graph reads from it
@@ -182,7 +182,7 @@ class OnnxCheckpoint(ExportedGraphDetector):
                 str(self.checkpoint_path), sess_options=options, providers=providers
             )
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own Fail/InvalidGraph
-            text = first_line(exc)
+            text = runtime_message(exc)
             if "external data" in text.lower():
                 expected = self.checkpoint_path.name + ".data"
                 raise CheckpointError(
