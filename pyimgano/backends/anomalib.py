@@ -220,9 +220,9 @@ class VisionAnomalibCheckpoint(Detector):
     def _load(self, pin: str | None) -> None:
         from pyimgano.backends.checkpoint import load_checkpoint
         from pyimgano.backends.ckpt_files import read_checkpoint
-        from pyimgano.backends.trust import verify_pin
         from pyimgano.backends.ckpt_rebuild import anomalib_class, lightning_loader
         from pyimgano.backends.device import device_facts, resolve_device
+        from pyimgano.backends.trust import verify_pin
 
         started = time.perf_counter()
         assert self.checkpoint_path is not None

@@ -20,8 +20,8 @@ pytestmark = pytest.mark.anomalib
 
 @pytest.fixture
 def counted(padim_detector, monkeypatch):
-    import pyimgano.decoding as data_utils
     import pyimgano.datasets.masks as masks
+    import pyimgano.decoding as data_utils
     import pyimgano.metrics.pixel as metrics_pixel
     import pyimgano.pixel_inputs as pixel_inputs
 
