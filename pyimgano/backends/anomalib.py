@@ -110,6 +110,10 @@ class VisionAnomalibCheckpoint(Detector):
         Pin: expected sha256 of the checkpoint file.
     trust_checkpoint : bool, default False
         Unpickle a ``.pt``/``.pth`` (or a ``.ckpt`` that needs full unpickling) without a pin.
+
+    There is no ``cache_dir``: the torch runtime keeps no cache, so one given is refused by
+    :data:`pyimgano.backends.formats.open_checkpoint` (the plugin passes its cache directory
+    only to a backend that takes it).
     inferencer : object, optional
         Anything with ``.predict(image_path)`` returning dict-like or object-like
         predictions (``pred_score``, optional ``anomaly_map``/``pred_label``). It is called once
@@ -122,9 +126,6 @@ class VisionAnomalibCheckpoint(Detector):
         operators on its lower-precision list (convolutions, matmuls) in bfloat16/float16;
         scores and maps are returned as float32. Refused (ConfigError) where the torch build
         has no autocast for that device and dtype.
-    cache_dir : path, optional
-        Accepted and without effect: the torch runtime writes no cache (the plugin passes its
-        cache directory to every backend).
     maps_on_device : bool, optional
         Keep each prediction's ``anomaly_map`` on the model's device as a 2-D float32 tensor
         (no host copy; see :mod:`pyimgano.models.base`). Default: True on a CUDA device, False
@@ -146,7 +147,6 @@ class VisionAnomalibCheckpoint(Detector):
         inferencer: Any = None,
         decode_workers: int = 2,
         precision: str = "f32",
-        cache_dir: str | os.PathLike[str] | None = None,
         maps_on_device: bool | None = None,
     ) -> None:
         self.precision = check_precision(precision)
@@ -179,7 +179,6 @@ class VisionAnomalibCheckpoint(Detector):
         self._allowed_by: str | None = None
         self._written_by: str | None = None
         self._facts: dict[str, Any] = {"gpu": None, "cuda": None, "threads": None}
-        self.cache_dir = None if cache_dir is None else Path(cache_dir)
         if inferencer is None:
             self._load(checkpoint_sha256)
             self._check_autocast()

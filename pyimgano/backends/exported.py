@@ -237,7 +237,8 @@ class ExportedGraphDetector(Detector):
 
     Subclasses set :attr:`runtime`, :attr:`suffix` and :attr:`what`, and implement
     :meth:`_open` and :meth:`_run`. Constructor arguments are those of
-    :class:`pyimgano.backends.onnx.OnnxCheckpoint`.
+    :class:`pyimgano.backends.openvino.OpenVINOCheckpoint` (``cache_dir`` included; the ONNX
+    class, whose runtime keeps no cache, does not take it).
     """
 
     runtime = ""
