@@ -83,8 +83,8 @@ def check_checkpoint(
     """Input checks of a torch checkpoint before anything heavy is imported.
 
     :func:`check_checkpoint_file`, and with a pin the file's sha256 (streamed, nothing kept)
-    against it (:func:`verify_pin`). :func:`load_checkpoint` checks the pin again on the bytes
-    it loads.
+    against it (:func:`verify_pin`). :func:`pyimgano.backends.checkpoint.load_checkpoint`
+    checks the pin again on the bytes it loads.
     """
     path = check_checkpoint_file(path)
     pin = normalize_pin(sha256)
