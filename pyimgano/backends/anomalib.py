@@ -34,7 +34,6 @@ This module imports torch and anomalib inside methods only, so ``import
 pyimgano.backends.anomalib`` works without them.
 """
 
-
 from __future__ import annotations
 
 import os
@@ -110,10 +109,6 @@ class VisionAnomalibCheckpoint(Detector):
         Pin: expected sha256 of the checkpoint file.
     trust_checkpoint : bool, default False
         Unpickle a ``.pt``/``.pth`` (or a ``.ckpt`` that needs full unpickling) without a pin.
-
-    There is no ``cache_dir``: the torch runtime keeps no cache, so one given is refused by
-    :data:`pyimgano.backends.formats.open_checkpoint` (the plugin passes its cache directory
-    only to a backend that takes it).
     inferencer : object, optional
         Anything with ``.predict(image_path)`` returning dict-like or object-like
         predictions (``pred_score``, optional ``anomaly_map``/``pred_label``). It is called once
@@ -131,6 +126,10 @@ class VisionAnomalibCheckpoint(Detector):
         (no host copy; see :mod:`pyimgano.models.base`). Default: True on a CUDA device, False
         on the CPU; True on the CPU gives CPU tensors (tests of the device path). Ignored with
         an injected inferencer (its outputs are read as they come).
+
+    There is no ``cache_dir``: the torch runtime keeps no cache, so one given is refused by
+    :data:`pyimgano.backends.formats.open_checkpoint` (the plugin passes its cache directory
+    only to a backend that takes it).
 
     The checkpoint is loaded in the constructor (``load_seconds`` is set); every error is a
     :class:`~pyimgano.errors.PyImganoError` naming the file or value.

@@ -41,7 +41,6 @@ module, and their public names are re-exported here (the import path of earlier 
     load_errors.py    describe_load_error
 """
 
-
 from __future__ import annotations
 
 import io

@@ -33,7 +33,6 @@ torch, lightning and anomalib are imported inside :func:`train_checkpoint` only.
 ``pyimgano.training`` (still importable, deprecated).
 """
 
-
 from __future__ import annotations
 
 import contextlib
