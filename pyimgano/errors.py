@@ -72,6 +72,19 @@ class BatchDependenceWarning(PyImganoWarning):
     """A model's batched outputs differed from per-image inference; it ran one image at a time."""
 
 
+def first_line(exc: BaseException, *, limit: int | None = None, empty: str | None = None) -> str:
+    """The first line of ``str(exc)`` (surrounding whitespace stripped), for a one-line message.
+
+    ``limit`` cuts it to that many characters. An exception with an empty message gives
+    ``empty``, or its type name when ``empty`` is None. The one "first line of an exception"
+    rule of pyimgano's messages (the graph runtimes' nested messages have their own reader,
+    :func:`pyimgano.backends.exported.runtime_message`).
+    """
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else (type(exc).__name__ if empty is None else empty)
+    return text if limit is None else text[:limit]
+
+
 @contextmanager
 def device_errors(device: str, stage: str, *, batch_size: int | None = None) -> Iterator[None]:
     """Turn a device failure during ``stage`` into one :class:`DeviceError` line.
@@ -89,7 +102,7 @@ def device_errors(device: str, stage: str, *, batch_size: int | None = None) -> 
     except DeviceError:
         raise
     except Exception as exc:
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = first_line(exc)
         kind = type(exc).__name__
         at = "" if batch_size is None else f" at batch size {batch_size}"
         if kind == "OutOfMemoryError" or "out of memory" in text.lower():

@@ -224,7 +224,7 @@ DEFAULT_AUSPRO_LIMITS = (0.05,)
 def _single_threaded_torch() -> None:
     """Initializer of the background thread: torch operators there use one thread."""
     if "torch" in sys.modules:
-        from pyimgano.backends.anomalib import single_threaded_torch
+        from pyimgano.threads import single_threaded_torch
 
         single_threaded_torch()
 

@@ -107,7 +107,7 @@ prepare() {
     "$python" - "$work" "$size" "$good" "$bad" <<'PY'
 import sys, time
 from pyimgano.datasets.synthetic import generate
-from pyimgano.training import train_checkpoint
+from pyimgano.demo.training import train_checkpoint
 work, size, good, bad = sys.argv[1], *map(int, sys.argv[2:])
 began = time.perf_counter()
 generate(f"{work}/data", categories=("tiles",), size=size, n_test_good=good,

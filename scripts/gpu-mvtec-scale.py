@@ -13,8 +13,8 @@ epoch), and that one checkpoint is evaluated on all 15 categories. Nothing is do
 
 Phases, each timed: (1) data generation, one process per category
 (:func:`pyimgano.datasets.synthetic.generate`, idempotent: a second run reuses the files);
-(2) training (:func:`pyimgano.training.train_checkpoint`, cached by parameters; CPU, as it always
-trains); (3) evaluation, model by model and category by category, each case loading its model
+(2) training (:func:`pyimgano.demo.training.train_checkpoint`, cached by parameters; CPU, as it
+always trains); (3) evaluation, model by model and category by category, each case loading its model
 (``timing.load_s``) as the CLI does. Per case: the report's ``timing`` (``inference_s``,
 ``metrics_s``, ``load_s``) and the forward seconds, the sum of the backend's own per-batch
 forward timing (``Batch.seconds``: host-to-device copy, forward pass, outputs back, CUDA
@@ -172,7 +172,7 @@ def _generate(args: argparse.Namespace, categories: tuple[str, ...]) -> dict[str
 
 def _train(args: argparse.Namespace, category: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Each model once on the training data; ``({model: TrainedCheckpoint}, figures)``."""
-    from pyimgano.training import train_checkpoint
+    from pyimgano.demo.training import train_checkpoint
 
     trained: dict[str, Any] = {}
     figures: dict[str, Any] = {}

@@ -4,7 +4,7 @@ Loaded as a plugin by ``tests/conftest.py`` so that each model is trained once p
 whichever folders use it.
 
 Everything is trained offline once per session (randomly initialised resnet18,
-``pre_trained=False``; nothing is downloaded) with :func:`pyimgano.training.train_checkpoint`.
+``pre_trained=False``; nothing is downloaded) with :func:`pyimgano.demo.training.train_checkpoint`.
 The synthetic images are 96 px and the models work at 64 px, so the pre-processor's resize is
 a real one.
 """
@@ -40,7 +40,7 @@ def test_images(anomalib_data) -> list[Path]:
 
 def _train(model: str, data_root: Path, out: Path):
     pytest.importorskip("anomalib")
-    from pyimgano.training import train_checkpoint
+    from pyimgano.demo.training import train_checkpoint
 
     return train_checkpoint(
         model, data_root, CATEGORY, out, image_size=MODEL_SIZE, seed=0, max_epochs=1

@@ -21,7 +21,8 @@
   (:mod:`pyimgano.backends.offline`; the state_dict restores every weight). A ``.ckpt`` in the
   anomalib >= 2.7 layout is refused under an older anomalib, which would ignore those config
   entries and rebuild a default pre-processor (silently different scores) — see
-  :func:`_check_release`;
+  :func:`pyimgano.backends.releases.check_release`. The rebuild is
+  :mod:`pyimgano.backends.ckpt_rebuild`;
 - or an injected ``inferencer`` (an object with ``.predict(image)`` like anomalib's
   ``TorchInferencer``), used by tests with fakes.
 
@@ -35,60 +36,28 @@ pyimgano.backends.anomalib`` works without them.
 
 from __future__ import annotations
 
-import inspect
 import os
 import sys
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pyimgano.backends.checkpoint import LIGHTNING_SUFFIXES, TORCH_SUFFIXES
+from pyimgano.backends.ckpt_files import LIGHTNING_SUFFIXES, TORCH_SUFFIXES
 from pyimgano.backends.exported import check_precision
-from pyimgano.backends.images import DecodedBatch
-from pyimgano.errors import CheckpointError, ConfigError
+from pyimgano.backends.releases import check_release, quiet_imports
+from pyimgano.decoding import DecodedBatch
+from pyimgano.errors import CheckpointError, ConfigError, first_line
 from pyimgano.models.base import Batch, Detector, ModelDescription
 from pyimgano.models.kwargs import check_backend_options
 from pyimgano.outputs import split_batch_output, to_numpy, to_prediction
 
 #: The torch dtype autocast runs each lower precision in (docs/REFERENCE.md §3).
 _AUTOCAST_DTYPES = {"bf16": "bfloat16", "f16": "float16"}
-
-
-def _anomalib_class(anomalib_model: str) -> type:
-    """The ``anomalib.models`` class of a snake-case model name (``"patchcore"`` -> Patchcore)."""
-    from pyimgano.models.anomalib_zoo import ANOMALIB_IMAGE_MODELS
-
-    class_name = ANOMALIB_IMAGE_MODELS.get(anomalib_model)
-    if class_name is None:
-        raise ConfigError(
-            f"unknown anomalib_model {anomalib_model!r}; expected one of "
-            f"{', '.join(sorted(ANOMALIB_IMAGE_MODELS))}"
-        )
-    with _quiet_imports():
-        import anomalib.models as models
-    model_class = getattr(models, class_name, None)
-    if model_class is None:
-        import anomalib
-
-        raise ConfigError(
-            f"anomalib_model {anomalib_model!r}: anomalib {anomalib.__version__} has no model "
-            f"class {class_name}"
-        )
-    return model_class
-
-
-@contextmanager
-def _quiet_imports() -> Iterator[None]:
-    """Hide the Future/Deprecation warnings anomalib's imports print (timm, dinov2 shims)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        yield
 
 
 def outputs_normalized(module: Any) -> bool | None:
@@ -152,14 +121,15 @@ class VisionAnomalibCheckpoint(Detector):
         operators on its lower-precision list (convolutions, matmuls) in bfloat16/float16;
         scores and maps are returned as float32. Refused (ConfigError) where the torch build
         has no autocast for that device and dtype.
-    cache_dir : path, optional
-        Accepted and without effect: the torch runtime writes no cache (the plugin passes its
-        cache directory to every backend).
     maps_on_device : bool, optional
         Keep each prediction's ``anomaly_map`` on the model's device as a 2-D float32 tensor
         (no host copy; see :mod:`pyimgano.models.base`). Default: True on a CUDA device, False
         on the CPU; True on the CPU gives CPU tensors (tests of the device path). Ignored with
         an injected inferencer (its outputs are read as they come).
+
+    There is no ``cache_dir``: the torch runtime keeps no cache, so one given is refused by
+    :data:`pyimgano.backends.formats.open_checkpoint` (the plugin passes its cache directory
+    only to a backend that takes it).
 
     The checkpoint is loaded in the constructor (``load_seconds`` is set); every error is a
     :class:`~pyimgano.errors.PyImganoError` naming the file or value.
@@ -176,7 +146,6 @@ class VisionAnomalibCheckpoint(Detector):
         inferencer: Any = None,
         decode_workers: int = 2,
         precision: str = "f32",
-        cache_dir: str | os.PathLike[str] | None = None,
         maps_on_device: bool | None = None,
     ) -> None:
         self.precision = check_precision(precision)
@@ -209,7 +178,6 @@ class VisionAnomalibCheckpoint(Detector):
         self._allowed_by: str | None = None
         self._written_by: str | None = None
         self._facts: dict[str, Any] = {"gpu": None, "cuda": None, "threads": None}
-        self.cache_dir = None if cache_dir is None else Path(cache_dir)
         if inferencer is None:
             self._load(checkpoint_sha256)
             self._check_autocast()
@@ -242,14 +210,17 @@ class VisionAnomalibCheckpoint(Detector):
         path: str | os.PathLike[str], *, sha256: str | None = None, role: str = "checkpoint"
     ) -> None:
         """The input check of :func:`pyimgano.backends.formats.check_checkpoint_input`
-        (:func:`pyimgano.backends.checkpoint.check_checkpoint`: file, suffix, pin)."""
-        from pyimgano.backends.checkpoint import check_checkpoint
+        (:func:`pyimgano.backends.ckpt_files.check_checkpoint`: file, suffix, pin)."""
+        from pyimgano.backends.ckpt_files import check_checkpoint
 
         check_checkpoint(path, sha256=sha256, role=role)
 
     def _load(self, pin: str | None) -> None:
-        from pyimgano.backends.checkpoint import load_checkpoint, read_checkpoint, verify_pin
+        from pyimgano.backends.checkpoint import load_checkpoint
+        from pyimgano.backends.ckpt_files import read_checkpoint
+        from pyimgano.backends.ckpt_rebuild import anomalib_class, lightning_loader
         from pyimgano.backends.device import device_facts, resolve_device
+        from pyimgano.backends.trust import verify_pin
 
         started = time.perf_counter()
         assert self.checkpoint_path is not None
@@ -266,21 +237,21 @@ class VisionAnomalibCheckpoint(Detector):
         verify_pin(ckpt.name, ckpt.sha256, pin)
         model_class = None
         if self.anomalib_model is not None:
-            model_class = _anomalib_class(self.anomalib_model)
+            model_class = anomalib_class(self.anomalib_model)
         device = resolve_device(self.device_spec)
 
         loader = None
         if suffix in LIGHTNING_SUFFIXES and model_class is not None:
-            loader = _lightning_loader(path, model_class, self.anomalib_model, device)
+            loader = lightning_loader(path, model_class, self.anomalib_model, device)
 
-        with _quiet_imports():
+        with quiet_imports():
             loaded = load_checkpoint(
                 ckpt,
                 map_location=device,
                 sha256=pin,
                 trust=self.trust_checkpoint,
                 lightning_loader=loader,
-                check_contents=_check_release,
+                check_contents=check_release,
             )
         module = loaded.payload
         if suffix in TORCH_SUFFIXES:
@@ -307,8 +278,9 @@ class VisionAnomalibCheckpoint(Detector):
         try:
             module = module.to(device).eval()
         except RuntimeError as exc:  # e.g. out of device memory
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise CheckpointError(f"{path}: cannot move the model to {device}: {first}") from None
+            raise CheckpointError(
+                f"{path}: cannot move the model to {device}: {first_line(exc)}"
+            ) from None
         self.module = module
         if self.anomalib_model is None:
             self.anomalib_model = _snake_name(type(module).__name__)
@@ -325,7 +297,7 @@ class VisionAnomalibCheckpoint(Detector):
         """Yield batches of predictions covering every image once (see the class docstring).
 
         With a checkpoint, images are decoded ahead by ``decode_workers`` threads
-        (:func:`pyimgano.backends.images.decoded_batches`: anomalib's ``read_image`` decoding),
+        (:func:`pyimgano.decoding.decoded_batches`: anomalib's ``read_image`` decoding),
         grouped into batches of one image size (order kept within a size), and each batch goes
         through :meth:`infer`. With an injected inferencer, consecutive images form the batches
         and ``seconds`` is the sum of its ``predict`` calls.
@@ -458,238 +430,6 @@ class VisionAnomalibCheckpoint(Detector):
             artifact_files=files,
             extra=extra,
         )
-
-
-#: Constructor parameters naming a training-only augmentation source (DRAEM's and GLASS's DTD
-#: textures): anomalib downloads the dataset when the saved path does not exist.
-_AUGMENTATION_DIRS = ("dtd_dir", "anomaly_source_path")
-
-#: Entries of a Lightning checkpoint read as plain data before the model is built.
-_PLAIN_ENTRIES = ("anomalib_pre_processor_config", "hyper_parameters")
-
-
-def _saved_pre_processor(model_class: type, path: Path, config: Any) -> Any:
-    """The model class's pre-processor with the checkpoint's saved transform, or None.
-
-    anomalib's ``load_from_checkpoint`` builds the model with a *default* pre-processor and
-    restores the saved transform only afterwards (``on_load_checkpoint``), but several models
-    size their layers from the pre-processor's input size at construction (FastFlow, GANomaly,
-    GeneralAD: "size mismatch"; ReverseDistillation, PatchFlow: silently other scores). Passing
-    the saved one to the constructor rebuilds the model as trained.
-    """
-    if not isinstance(config, Mapping) or config.get("transform") is None:
-        return None
-    try:
-        pre_processor = model_class.configure_pre_processor()
-        if not callable(getattr(pre_processor, "load_checkpoint_config", None)):
-            return None
-        pre_processor.load_checkpoint_config(dict(config))
-    except Exception as exc:  # noqa: BLE001 - a saved spec this anomalib cannot rebuild
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CheckpointError(
-            f"{path}: cannot rebuild the pre-processor saved in anomalib_pre_processor_config "
-            f"with {model_class.__name__}.configure_pre_processor ({type(exc).__name__}: "
-            f"{first[:200]})"
-        ) from None
-    return pre_processor
-
-
-def _input_size(pre_processor: Any) -> str:
-    """``"HxW"`` the pre-processor resizes to, or ``"the default size"``."""
-    try:
-        import torch
-
-        size = tuple(pre_processor.transform(torch.zeros(1, 3, 1, 1)).shape[-2:])
-    except Exception:  # noqa: BLE001 - only for a message
-        return "the default size"
-    return "the default size" if size == (1, 1) else f"{size[0]}x{size[1]}"
-
-
-def _lightning_loader(
-    path: Path, model_class: type, anomalib_model: str | None, device: str
-) -> Any:
-    """``loader(stream, weights_only)`` rebuilding ``model_class`` from a ``.ckpt`` as trained.
-
-    - The pre-processor saved in the checkpoint is passed to the constructor
-      (:func:`_saved_pre_processor`), so the model is sized for the input it was trained on.
-    - The model is built offline (:func:`pyimgano.backends.offline.offline_construction`):
-      ``pre_trained=False`` where the constructor takes it, pretrained-weight loads skipped
-      (the strict state_dict load restores every weight), any other download refused with a
-      CheckpointError naming the model, the file and the ``.pt`` alternative.
-    - A training-only augmentation directory (``dtd_dir``) whose saved path does not exist
-      is replaced by an empty temporary one (anomalib would download DTD into it).
-    - A state_dict that does not fit gets a message saying what differs.
-    """
-    from pyimgano.backends.checkpoint import CheckpointBytes, read_plain_entries
-
-    accepted = inspect.signature(model_class.__init__).parameters
-    name = model_class.__name__
-
-    def load(stream: Any, weights_only: bool) -> Any:
-        import tempfile
-
-        from pyimgano.backends.offline import NetworkRequested, offline_construction
-
-        entries = read_plain_entries(
-            CheckpointBytes(path=path, data=stream.getvalue(), sha256=""), _PLAIN_ENTRIES
-        )
-        overrides: dict[str, Any] = {}
-        if "pre_trained" in accepted:
-            overrides["pre_trained"] = False
-        pre_processor = _saved_pre_processor(
-            model_class, path, entries.get("anomalib_pre_processor_config")
-        )
-        if pre_processor is not None:
-            overrides["pre_processor"] = pre_processor
-        saved = entries.get("hyper_parameters") or {}
-        with tempfile.TemporaryDirectory(prefix="pyimgano-empty-") as empty:
-            for key in _AUGMENTATION_DIRS:
-                if key in accepted and not (isinstance(saved.get(key), str)
-                                            and os.path.isdir(saved[key])):
-                    overrides[key] = empty
-            try:
-                with offline_construction():
-                    return model_class.load_from_checkpoint(
-                        stream, map_location=device, weights_only=weights_only, **overrides
-                    )
-            except NetworkRequested as exc:
-                raise CheckpointError(
-                    f"{path}: anomalib {name} (anomalib_model={anomalib_model!r}) asks for a "
-                    f"file from the network while it is rebuilt from this .ckpt "
-                    f"({exc.what}); pyimgano loads checkpoints offline and this file is not "
-                    "in the checkpoint: evaluate the exported model (.pt) of the same "
-                    "training run instead, which holds the whole module"
-                ) from None
-            except RuntimeError as exc:
-                if "state_dict" not in str(exc):
-                    raise
-                raise _state_dict_error(path, name, anomalib_model, pre_processor, exc) from None
-
-    return load
-
-
-def _state_dict_error(
-    path: Path, name: str, anomalib_model: str | None, pre_processor: Any, exc: BaseException
-) -> CheckpointError:
-    """What does not fit when a ``.ckpt``'s state_dict cannot be loaded into the rebuilt model."""
-    text = str(exc)
-    detail = " ".join(line.strip() for line in text.splitlines()[1:2])[:300]
-    if "size mismatch" in text and "Missing key" not in text and "Unexpected key" not in text:
-        size = _input_size(pre_processor) if pre_processor is not None else "the default size"
-        return CheckpointError(
-            f"{path}: its weights have other shapes than anomalib {name} rebuilt from the "
-            f"checkpoint's hyper_parameters at input size {size} "
-            f"(anomalib_model={anomalib_model!r}): {detail}"
-        )
-    return CheckpointError(
-        f"{path}: its weights do not fit anomalib {name} (anomalib_model={anomalib_model!r}): "
-        f"the parameter names differ, is it a checkpoint of another model? {detail}"
-    )
-
-
-def _restores_component_config() -> bool:
-    """Whether the installed anomalib reads the plain-data component config of a >= 2.7 .ckpt."""
-    with _quiet_imports():
-        from anomalib.pre_processing import PreProcessor
-    return callable(getattr(PreProcessor, "load_checkpoint_config", None))
-
-
-def _check_release(ckpt: Any, contents: Any) -> None:
-    """Refuse a Lightning checkpoint whose layout the installed anomalib would misread.
-
-    anomalib 2.7 saves the pre-/post-processor as plain data (``anomalib_pre_processor_config``
-    …) instead of pickling them into ``hyper_parameters``. An older anomalib loads such a file
-    without complaint but ignores those entries: it rebuilds a *default* pre-processor (resize
-    and normalisation) and default post-processor switches. PaDiM then fails in its first forward
-    pass (a shape mismatch) and PatchCore scores images at the wrong size — both far from the
-    load. Called by :func:`~pyimgano.backends.checkpoint.load_checkpoint` before unpickling.
-    """
-    from pyimgano.backends.checkpoint import (
-        COMPONENT_CONFIG_LAYOUT,
-        installed_anomalib,
-        written_by,
-    )
-
-    if contents.layout != COMPONENT_CONFIG_LAYOUT or _restores_component_config():
-        return
-    writer = written_by(ckpt) or "anomalib >= 2.7"
-    installed = installed_anomalib()
-    raise CheckpointError(
-        f"{ckpt.name}: this {contents.describe(ckpt.suffix)} was written by {writer}, and "
-        f"the installed {installed} cannot read that layout (it would ignore the saved "
-        "anomalib_pre_processor_config / anomalib_post_processor_config and rebuild default ones, "
-        "so the scores would not be the trained model's): evaluate the exported model (.pt) of "
-        f"the same training run under {installed}, or this .ckpt under anomalib >= 2.7"
-    )
-
-
-def _openmp_runtimes() -> list[Any]:
-    """The OpenMP runtimes already loaded in this process (torch's first), as ctypes libraries.
-
-    Only libraries already in memory are opened (``RTLD_NOLOAD``): loading a second OpenMP
-    runtime could clash with the one in use. Platforms without ``RTLD_NOLOAD`` get none.
-    """
-    import ctypes
-    import glob
-
-    no_load = getattr(os, "RTLD_NOLOAD", None)
-    if no_load is None:
-        return []
-    torch = sys.modules.get("torch")
-    candidates: list[str] = []
-    if torch is not None and getattr(torch, "__file__", None):
-        lib = os.path.join(os.path.dirname(torch.__file__), "lib")
-        for pattern in ("libgomp*", "libiomp*", "libomp*"):
-            candidates += sorted(glob.glob(os.path.join(lib, pattern)))
-    try:
-        with open("/proc/self/maps", encoding="utf-8") as maps:
-            for line in maps:
-                path = line.split()[-1] if line.strip() else ""
-                name = os.path.basename(path)
-                if name.startswith(("libgomp", "libiomp", "libomp")) and path not in candidates:
-                    candidates.append(path)
-    except OSError:  # not Linux
-        pass
-    runtimes = []
-    for path in candidates:
-        try:
-            runtime = ctypes.CDLL(path, mode=no_load | os.RTLD_LAZY)
-            runtime.omp_set_num_threads  # noqa: B018 - the symbol must exist
-        except (OSError, AttributeError):
-            continue
-        runtimes.append(runtime)
-    return runtimes
-
-
-def single_threaded_torch() -> None:
-    """Make torch's CPU operators run on the calling thread only (a worker-thread initializer).
-
-    Used by the evaluation's background thread (mask reading, map alignment), whose torch
-    operators would otherwise start their own OpenMP team, whose spinning workers compete with
-    the forward pass's team for the cores (measured on a 2-core CPU, demo categories, when the
-    decode threads still converted images with torch: decode + forward took 1.095x the serial
-    floor without this, 1.02-1.08x with it; see BENCHMARKS.md; decoding is NumPy now,
-    :mod:`pyimgano.backends.images`). OpenMP's
-    ``omp_set_num_threads`` sets a per-thread setting, so calling it here changes only this
-    thread: the forward pass and every other thread keep torch's thread count. Results are
-    unchanged (element-wise operators). Does nothing when torch is not imported or no OpenMP
-    runtime is found.
-    """
-    torch = sys.modules.get("torch")
-    if torch is None:
-        return
-    # torch sets each thread's OpenMP thread count lazily on its first parallel operator, to
-    # the process default; trigger that first so that the setting below is not overwritten.
-    if torch.get_num_threads() <= 1:
-        return
-    global _OPENMP_RUNTIMES
-    if _OPENMP_RUNTIMES is None:
-        _OPENMP_RUNTIMES = _openmp_runtimes()
-    for runtime in _OPENMP_RUNTIMES:
-        runtime.omp_set_num_threads(1)
-
-
-_OPENMP_RUNTIMES: list[Any] | None = None
 
 
 def _snake_name(class_name: str) -> str | None:

@@ -23,7 +23,7 @@ decoded, and fails on another size). The graph's own first step is the pre-proce
 export; the torch module's ``forward`` uses the same transform), which is the identity when the
 graph's input size is the model's image size (how ``Engine.export(input_size=...)`` is meant to
 be used). So each image is resized to the graph's input size with that same operation
-(:func:`pyimgano.backends.images.resize_image`: bilinear, ``align_corners=False``, no
+(:func:`pyimgano.decoding.resize_image`: bilinear, ``align_corners=False``, no
 antialiasing) on the decoding threads — the result equals the dynamic graph's and
 ``TorchInferencer``'s to ~1e-7 — and the description's ``preprocessing`` says so.
 
@@ -33,7 +33,7 @@ by name — the output of ``sha256sum`` run on the sorted file names inside the 
 so ``(cd weights/onnx && sha256sum model.onnx model.onnx.data | sha256sum)`` computes it too.
 Nothing is unpickled, so no pin or trust is needed to load; a given pin must match, checked with
 the same rule and message as a torch checkpoint's
-(:func:`pyimgano.backends.checkpoint.verify_pin`) before the runtime is imported.
+(:func:`pyimgano.backends.trust.verify_pin`) before the runtime is imported.
 ``trust_checkpoint`` is accepted (the runner and the plugin's ``--pyimgano-trust-checkpoints``
 pass it to every backend) and has no effect: there is nothing to trust.
 """
@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from pyimgano.backends.images import DecodedBatch, resize_image
+from pyimgano.decoding import DecodedBatch, resize_image
 from pyimgano.digests import combined_sha256
 from pyimgano.digests import file_sha256 as _file_sha256
 from pyimgano.errors import CheckpointError, ConfigError, ModelOutputError
@@ -117,8 +117,8 @@ class ArtifactFiles:
 
     def check_pin(self, pin: str | None, role: str = "checkpoint") -> None:
         """Raise :class:`CheckpointError` when ``pin`` is given and differs from the sha256
-        (:func:`pyimgano.backends.checkpoint.verify_pin`, the rule of every format)."""
-        from pyimgano.backends.checkpoint import verify_pin
+        (:func:`pyimgano.backends.trust.verify_pin`, the rule of every format)."""
+        from pyimgano.backends.trust import verify_pin
 
         listed = ", ".join(f"{name} {digest}" for name, digest in self.files.items())
         verify_pin(self.path, self.sha256, pin, role=role,
@@ -215,7 +215,7 @@ _RUNTIME_PREFIX = re.compile(r"\[ONNXRuntimeError\] : \d+ : \w+ : ")
 _SOURCE_LOCATION = re.compile(r"^\S+\.(?:cc|cpp|h|hpp):\d+:?\s+(?:\S+\s+)?")
 
 
-def first_line(exc: BaseException) -> str:
+def runtime_message(exc: BaseException) -> str:
     """The informative part of a runtime's exception message, on one line.
 
     onnxruntime nests ``[ONNXRuntimeError] : 1 : FAIL : ...`` messages: the innermost one is
@@ -237,7 +237,8 @@ class ExportedGraphDetector(Detector):
 
     Subclasses set :attr:`runtime`, :attr:`suffix` and :attr:`what`, and implement
     :meth:`_open` and :meth:`_run`. Constructor arguments are those of
-    :class:`pyimgano.backends.onnx.OnnxCheckpoint`.
+    :class:`pyimgano.backends.openvino.OpenVINOCheckpoint` (``cache_dir`` included; the ONNX
+    class, whose runtime keeps no cache, does not take it).
     """
 
     runtime = ""
@@ -299,10 +300,10 @@ class ExportedGraphDetector(Detector):
 
         Raises :class:`CheckpointError` for a missing, empty or misnamed main file, a missing
         companion file, and a pin mismatch (``role`` as in
-        :func:`pyimgano.backends.checkpoint.verify_pin`); :class:`ConfigError` for a malformed
+        :func:`pyimgano.backends.trust.verify_pin`); :class:`ConfigError` for a malformed
         pin.
         """
-        from pyimgano.backends.checkpoint import normalize_pin
+        from pyimgano.backends.trust import normalize_pin
 
         normalize_pin(sha256)  # a malformed pin is refused before any file is read
         main = check_artifact_path(path, cls.suffix, cls.what)
@@ -373,7 +374,7 @@ class ExportedGraphDetector(Detector):
                 raise ModelOutputError(
                     f"{batch.names[start]}: {self.runtime} failed on a batch of {n} image(s) "
                     f"of shape {tuple(chunk.shape[1:])} with {self.checkpoint_path.name}: "
-                    f"{first_line(exc)}"
+                    f"{runtime_message(exc)}"
                 ) from None
             seconds += time.perf_counter() - began
             for name in self.contract.outputs:

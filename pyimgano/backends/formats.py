@@ -5,9 +5,11 @@ suffix").
 :data:`FORMATS` is the one table. The registry's anomalib entries (``vision_anomalib_checkpoint``,
 ``vision_<name>_anomalib``) use :func:`open_checkpoint` as their factory, which picks the
 backend class from the checkpoint's suffix; its signature is the union of the backend classes'
-keyword arguments, so the kwargs rules of :mod:`pyimgano.models.kwargs` (defaults such as
-``device``, ``precision``, ``cache_dir`` injected only when accepted; unknown keys refused) see
-every backend's parameters. Adding a runtime is one new module with a
+keyword arguments, so the kwargs rules of :mod:`pyimgano.models.kwargs` (unknown keys refused)
+see every backend's parameters; defaults such as ``device``, ``precision``, ``cache_dir`` are
+injected only where the backend of the checkpoint's format takes them
+(:meth:`_OpenCheckpoint.keywords_for`), and a key that backend does not take is refused with the
+format named. Adding a runtime is one new module with a
 :class:`~pyimgano.models.base.Detector` class plus one row here.
 
 Nothing heavy is imported: the backend modules import their runtime when a model is loaded.
@@ -142,11 +144,33 @@ def _union_signature() -> inspect.Signature:
     return inspect.Signature(ordered, return_annotation="Detector")
 
 
+#: Why a backend that lacks a key another backend takes refuses it (added to the message).
+_WHY_REFUSED = {
+    "cache_dir": "cache_dir is OpenVINO's compiled-model cache; onnxruntime and torch keep no "
+    "cache, so it would change nothing",
+}
+
+
+def _keywords(backend: type) -> list[str]:
+    return [k for k in inspect.signature(backend.__init__).parameters if k != "self"]
+
+
 class _OpenCheckpoint:
     """The factory of the registry's anomalib entries (see :data:`open_checkpoint`)."""
 
     __name__ = "open_checkpoint"
     __qualname__ = "open_checkpoint"
+
+    def keywords_for(self, checkpoint_path: str | os.PathLike[str] | None) -> list[str]:
+        """The keyword arguments the backend of ``checkpoint_path`` takes (the torch backend's
+        without a checkpoint; every backend's for a suffix no format has, which the call then
+        refuses). Default injection (:func:`pyimgano.models.kwargs.resolve_model_kwargs`) gives
+        a default such as the plugin's ``cache_dir`` only to a backend that takes it."""
+        try:
+            fmt = FORMATS[0] if checkpoint_path is None else format_of(checkpoint_path)
+        except CheckpointError:
+            return list(_union_signature().parameters)
+        return _keywords(fmt.resolve())
 
     def __call__(
         self, checkpoint_path: str | os.PathLike[str] | None = None, **kwargs: Any
@@ -158,12 +182,13 @@ class _OpenCheckpoint:
         """
         fmt = FORMATS[0] if checkpoint_path is None else format_of(checkpoint_path)
         backend = fmt.resolve()
-        accepted = [k for k in inspect.signature(backend.__init__).parameters if k != "self"]
+        accepted = _keywords(backend)
         refused = sorted(key for key in kwargs if key not in accepted)
         if refused:
+            why = "".join(f"; {_WHY_REFUSED[key]}" for key in refused if key in _WHY_REFUSED)
             raise ConfigError(
                 f"{checkpoint_path}: {', '.join(map(repr, refused))} not accepted for "
-                f"{fmt.name} checkpoints ({'/'.join(fmt.suffixes)}); accepted keys: "
+                f"{fmt.name} checkpoints ({'/'.join(fmt.suffixes)}){why}; accepted keys: "
                 f"{', '.join(accepted)}"
             )
         return backend(checkpoint_path, **kwargs)

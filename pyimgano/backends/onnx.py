@@ -22,12 +22,13 @@ No pickle is involved, so no pin or trust is needed; the sha256 of every file is
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pyimgano.backends.exported import ExportedGraphDetector, Port, first_line
+from pyimgano.backends.exported import ExportedGraphDetector, Port, runtime_message
 from pyimgano.errors import CheckpointError, ConfigError, DeviceError
 
 #: onnxruntime's type strings -> NumPy dtype names.
@@ -74,7 +75,7 @@ def external_data_files(path: Path) -> list[Path] | None:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # noqa: BLE001 - protobuf errors: truncated or not ONNX
         raise CheckpointError(
-            f"{path}: truncated or corrupt ONNX graph (cannot be parsed: {first_line(exc)}); "
+            f"{path}: truncated or corrupt ONNX graph (cannot be parsed: {runtime_message(exc)}); "
             "re-copy or re-export it"
         ) from None
     needed: dict[str, int] = {}  # file -> bytes the graph reads from it
@@ -123,11 +124,12 @@ class OnnxCheckpoint(ExportedGraphDetector):
         Threads decoding images ahead of inference; 0 decodes inline.
     precision : {"f32", "f16"}, default "f32"
         See the module docstring; ``bf16`` is refused.
-    cache_dir : path, optional
-        Accepted and without effect: onnxruntime writes no cache (the plugin passes its cache
-        directory to every backend).
     maps_on_device : bool, optional
         Only false/None: maps come back on the host.
+
+    There is no ``cache_dir``: onnxruntime keeps no compiled-model cache, so one given is
+    refused by :data:`pyimgano.backends.formats.open_checkpoint` rather than silently unused
+    (the plugin passes its cache directory only to a backend that takes it: OpenVINO).
 
     Every loading error is a :class:`~pyimgano.errors.CheckpointError` naming the file (missing
     ``.onnx.data``, truncated or corrupt graph, ports not anomalib's contract).
@@ -136,6 +138,24 @@ class OnnxCheckpoint(ExportedGraphDetector):
     runtime = "onnxruntime"
     suffix = ".onnx"
     what = "ONNX graph (.onnx)"
+
+    def __init__(
+        self,
+        checkpoint_path: str | os.PathLike[str] | None = None,
+        *,
+        anomalib_model: str | None = None,
+        device: str = "auto",
+        checkpoint_sha256: str | None = None,
+        trust_checkpoint: bool = False,
+        decode_workers: int = 2,
+        precision: str = "f32",
+        maps_on_device: bool | None = None,
+    ) -> None:
+        super().__init__(
+            checkpoint_path, anomalib_model=anomalib_model, device=device,
+            checkpoint_sha256=checkpoint_sha256, trust_checkpoint=trust_checkpoint,
+            decode_workers=decode_workers, precision=precision, maps_on_device=maps_on_device,
+        )
 
     @classmethod
     def _companions(cls, path: Path) -> list[Path]:
@@ -182,7 +202,7 @@ class OnnxCheckpoint(ExportedGraphDetector):
                 str(self.checkpoint_path), sess_options=options, providers=providers
             )
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own Fail/InvalidGraph
-            text = first_line(exc)
+            text = runtime_message(exc)
             if "external data" in text.lower():
                 expected = self.checkpoint_path.name + ".data"
                 raise CheckpointError(

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from pyimgano.backends.exported import ExportedGraphDetector, Port, first_line
+from pyimgano.backends.exported import ExportedGraphDetector, Port, runtime_message
 from pyimgano.errors import CheckpointError, ConfigError, DeviceError
 
 #: pyimgano precision -> OpenVINO ``INFERENCE_PRECISION_HINT`` value.
@@ -132,7 +132,7 @@ class OpenVINOCheckpoint(ExportedGraphDetector):
         except Exception as exc:  # noqa: BLE001 - openvino raises RuntimeError with C++ text
             raise CheckpointError(
                 f"{xml}: truncated or corrupt OpenVINO IR, or one openvino {self.runtime_version} "
-                f"cannot read (with {xml.with_suffix('.bin').name}): {first_line(exc)}"
+                f"cannot read (with {xml.with_suffix('.bin').name}): {runtime_message(exc)}"
             ) from None
         inputs, outputs = [_port(n) for n in model.inputs], [_port(n) for n in model.outputs]
         config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": _HINTS[self.precision]}
@@ -144,7 +144,7 @@ class OpenVINOCheckpoint(ExportedGraphDetector):
         except Exception as exc:  # noqa: BLE001 - a truncated .bin fails here
             raise CheckpointError(
                 f"{xml}: OpenVINO cannot compile this IR (is {xml.with_suffix('.bin').name} "
-                f"truncated or from another export?): {first_line(exc)}"
+                f"truncated or from another export?): {runtime_message(exc)}"
             ) from None
         self._core = core
         self._compiled = compiled

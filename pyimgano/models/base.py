@@ -4,7 +4,7 @@ A detector turns image paths into :class:`Batch` objects of :class:`~pyimgano.ou
 Two entry points:
 
 - :meth:`Detector.predict` — paths in, batches out. The default decodes every image once with
-  :func:`pyimgano.backends.images.decoded_batches` (anomalib's ``read_image`` decoding, batches
+  :func:`pyimgano.decoding.decoded_batches` (anomalib's ``read_image`` decoding, batches
   of one image size, decoding overlapped on ``decode_workers`` threads) and calls :meth:`infer`
   on each batch. Fakes and injected inferencers override ``predict`` itself.
 - :meth:`Detector.infer` — one already-decoded batch of one size in, one :class:`Batch` out. A
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pyimgano.backends.images import DecodedBatch, decoded_batches
+from pyimgano.decoding import DecodedBatch, decoded_batches
 from pyimgano.errors import ConfigError
 from pyimgano.outputs import Prediction
 
@@ -136,7 +136,7 @@ class Detector:
     def predict(self, image_paths: Sequence[Path], *, batch_size: int) -> Iterator[Batch]:
         """Yield :class:`Batch` objects covering every image of ``image_paths`` once.
 
-        The default: :func:`~pyimgano.backends.images.decoded_batches` (with
+        The default: :func:`~pyimgano.decoding.decoded_batches` (with
         :meth:`prepare_image` applied on the decoding threads), then :meth:`infer` per batch.
 
         Raises
@@ -154,7 +154,7 @@ class Detector:
     def infer(self, batch: DecodedBatch) -> Batch:
         """Infer one decoded batch of one image size; ``Batch.indices`` are ``batch.indices``.
 
-        Implementations must accept images as :func:`~pyimgano.backends.images.decode_image`
+        Implementations must accept images as :func:`~pyimgano.decoding.decode_image`
         gives them (``(3, H, W)`` float32 in [0, 1], the image's own size) and apply any
         per-model preparation themselves (e.g. :meth:`prepare_image`), so that a caller may feed
         the same decoded images to several detectors.

@@ -181,6 +181,21 @@ def constructor_parameters(entry: ModelEntry) -> tuple[list[str], bool]:
     return [n for n in names if n not in entry.preset], var_keyword
 
 
+def keywords_for_checkpoint(entry: ModelEntry, checkpoint_path: Any) -> list[str]:
+    """The keys defaults may be injected under for this checkpoint.
+
+    A factory that picks its class by the checkpoint's format (the anomalib entries'
+    ``open_checkpoint``) says which keys that class takes (``keywords_for``), so a default
+    such as the plugin's ``cache_dir`` reaches only a backend that uses it; any other factory:
+    :func:`constructor_parameters`. Preset keys are excluded.
+    """
+    factory = entry.resolve_factory()
+    keywords_for = getattr(factory, "keywords_for", None)
+    if not callable(keywords_for):
+        return constructor_parameters(entry)[0]
+    return [k for k in keywords_for(checkpoint_path) if k not in entry.preset]
+
+
 def _same_path(a: Any, b: Any) -> bool:
     try:
         return os.path.normpath(os.fspath(a)) == os.path.normpath(os.fspath(b))
@@ -235,7 +250,7 @@ def resolve_model_kwargs(
             "(or checkpoint_path in the model kwargs / the suite's checkpoint key)"
         )
     validate_model_kwargs(entry, kwargs)
-    accepted, _ = constructor_parameters(entry)
+    accepted = keywords_for_checkpoint(entry, kwargs.get("checkpoint_path"))
     for key, value in (defaults or {}).items():
         if key in accepted and key not in kwargs:
             kwargs[key] = value

@@ -90,7 +90,7 @@ def test_registry_alias_loads_a_ckpt(padim):
 
 
 def test_training_is_cached(padim, anomalib_data, checkpoints_dir):
-    from pyimgano.training import train_checkpoint
+    from pyimgano.demo.training import train_checkpoint
 
     again = train_checkpoint("padim", anomalib_data, "tiles", checkpoints_dir, image_size=64)
     assert again.cached
@@ -116,7 +116,7 @@ def test_backend_modules_import_and_run_fakes_without_torch():
     code = BLOCK_TORCH + textwrap.dedent(
         """
         import pyimgano.backends.anomalib as backend
-        import pyimgano.backends.checkpoint, pyimgano.backends.device, pyimgano.training
+        import pyimgano.backends.checkpoint, pyimgano.backends.device, pyimgano.demo.training
 
         class Fake:
             def predict(self, path):
@@ -137,7 +137,7 @@ def test_backend_modules_import_and_run_fakes_without_torch():
 
 
 def test_training_is_deterministic(patchcore, anomalib_data, tmp_path):
-    from pyimgano.training import train_checkpoint
+    from pyimgano.demo.training import train_checkpoint
 
     again = train_checkpoint("patchcore", anomalib_data, "tiles", tmp_path, image_size=64)
     assert not again.cached

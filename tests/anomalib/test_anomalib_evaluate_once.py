@@ -1,6 +1,6 @@
 """``evaluate(pixel=True)`` on a real checkpoint computes nothing twice (docs/REFERENCE.md §3, §10).
 
-Each test image is decoded once (``pyimgano.backends.images.decode_image``, which equals
+Each test image is decoded once (``pyimgano.decoding.decode_image``, which equals
 anomalib's ``read_image``) and inferred once (one row of one forward; besides, one zero image is
 counted for ``resources.flops_per_image``), each mask file is read
 once, each map is aligned once, the pixel metrics run once, and the result equals the
@@ -20,8 +20,8 @@ pytestmark = pytest.mark.anomalib
 
 @pytest.fixture
 def counted(padim_detector, monkeypatch):
-    import pyimgano.backends.images as data_utils
     import pyimgano.datasets.masks as masks
+    import pyimgano.decoding as data_utils
     import pyimgano.metrics.pixel as metrics_pixel
     import pyimgano.pixel_inputs as pixel_inputs
 

@@ -33,8 +33,8 @@ def _engine_test(checkpoint, fmt, data_root):
         from anomalib.data import MVTecAD
         from anomalib.engine import Engine
 
+    from pyimgano.demo.training import _model_kwargs
     from pyimgano.models.anomalib_entries import ANOMALIB_IMAGE_MODELS
-    from pyimgano.training import _model_kwargs
     from tests.trained import CATEGORY, MODEL_SIZE
 
     model_class = getattr(anomalib_models, ANOMALIB_IMAGE_MODELS[checkpoint.model])

@@ -130,7 +130,7 @@ def test_batch_size_does_not_change_outputs(model, trained, test_images):
 @pytest.fixture
 def counted(padim_detector, monkeypatch):
     """Counts decode calls per path and forward calls / rows of the loaded module."""
-    import pyimgano.backends.images as data_utils
+    import pyimgano.decoding as data_utils
 
     decoded: list[str] = []
     original = data_utils.decode_image

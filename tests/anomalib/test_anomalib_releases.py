@@ -313,7 +313,7 @@ def test_pt_whose_pickled_state_cannot_be_rebuilt_says_what_happened(tmp_path):
 
 def test_the_manifest_name_is_the_one_the_trainer_writes(padim):
     from pyimgano.backends.checkpoint import MANIFEST_NAME
-    from pyimgano.training import MANIFEST_NAME as TRAINER_MANIFEST
+    from pyimgano.demo.training import MANIFEST_NAME as TRAINER_MANIFEST
 
     assert MANIFEST_NAME == TRAINER_MANIFEST == padim.manifest_path.name
 

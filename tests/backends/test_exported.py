@@ -15,9 +15,9 @@ from pyimgano.backends.exported import (
     Port,
     check_contract,
     combined_sha256,
-    first_line,
+    runtime_message,
 )
-from pyimgano.backends.images import decoded_batches
+from pyimgano.decoding import decoded_batches
 from pyimgano.errors import CheckpointError, ConfigError, ModelOutputError
 
 IMAGE = Port("input", (None, 3, None, None), "float32")
@@ -160,8 +160,8 @@ def test_runtime_messages_are_cut_to_their_informative_part():
         "onnxruntime::Initializer::Initializer(const onnx::TensorProto&) [ONNXRuntimeError] : 1 "
         ": FAIL : tensorprotoutils.cc:2201 GetExtDataFromTensorProto External initializer: w "
         "offset: 0 size to read: 376 given file_length: 10 are out of bounds\n")
-    assert first_line(ort) == ("External initializer: w offset: 0 size to read: 376 given "
+    assert runtime_message(ort) == ("External initializer: w offset: 0 size to read: 376 given "
                                "file_length: 10 are out of bounds")
     ov = RuntimeError("Exception from src/inference/src/cpp/core.cpp:84:\nCheck 'valid(x)' "
                       "failed at src/core/xml.cpp:900:\nIncorrect weights in bin file!\n\n")
-    assert first_line(ov) == "Incorrect weights in bin file!"
+    assert runtime_message(ov) == "Incorrect weights in bin file!"

@@ -34,14 +34,15 @@ def test_registry_names_the_formats(model):
 
 
 def test_every_backend_class_takes_the_runner_keys():
-    """The keys the runner may inject are accepted by every runtime class, so injection via
-    the alias path never depends on the checkpoint's format."""
+    """The keys the runner may inject are accepted by every runtime class (trust too: it is a
+    permission, and an artifact has nothing to unpickle), except ``cache_dir``, which only the
+    runtime that keeps a cache takes (OpenVINO)."""
     for fmt in FORMATS:
         params = inspect.signature(fmt.resolve().__init__).parameters
         for key in ("checkpoint_path", "device", "checkpoint_sha256", "trust_checkpoint",
-                    "precision", "cache_dir", "decode_workers", "anomalib_model",
-                    "maps_on_device"):
+                    "precision", "decode_workers", "anomalib_model", "maps_on_device"):
             assert key in params, (fmt.name, key)
+        assert ("cache_dir" in params) == (fmt.name == "openvino"), fmt.name
 
 
 def test_alias_signature_is_the_union_and_defaults_are_injected(tmp_path):
@@ -49,11 +50,17 @@ def test_alias_signature_is_the_union_and_defaults_are_injected(tmp_path):
     accepted, var_keyword = constructor_parameters(entry)
     assert not var_keyword
     assert {"precision", "cache_dir", "device", "inferencer", "maps_on_device"} <= set(accepted)
-    kwargs = resolve_model_kwargs(
-        entry, {}, checkpoint_path=tmp_path / "m.onnx",
-        defaults={"device": "cpu", "precision": "f32", "cache_dir": str(tmp_path)})
-    assert kwargs == {"checkpoint_path": str(tmp_path / "m.onnx"), "device": "cpu",
+    defaults = {"device": "cpu", "precision": "f32", "cache_dir": str(tmp_path)}
+    kwargs = resolve_model_kwargs(entry, {}, checkpoint_path=tmp_path / "m.xml",
+                                  defaults=defaults)
+    assert kwargs == {"checkpoint_path": str(tmp_path / "m.xml"), "device": "cpu",
                       "precision": "f32", "cache_dir": str(tmp_path)}
+    # the cache directory goes only to the backend that keeps a cache
+    for name in ("m.onnx", "m.pt", "m.ckpt"):
+        kwargs = resolve_model_kwargs(entry, {}, checkpoint_path=tmp_path / name,
+                                      defaults=defaults)
+        assert kwargs == {"checkpoint_path": str(tmp_path / name), "device": "cpu",
+                          "precision": "f32"}, name
     with pytest.raises(ConfigError, match="does not accept 'cache_size'"):
         resolve_model_kwargs(entry, {"cache_size": 1}, checkpoint_path=tmp_path / "m.onnx")
 
@@ -61,6 +68,19 @@ def test_alias_signature_is_the_union_and_defaults_are_injected(tmp_path):
 def test_a_key_of_another_backend_is_refused_before_loading(tmp_path):
     with pytest.raises(ConfigError, match="'inferencer' not accepted for onnx checkpoints"):
         open_checkpoint(tmp_path / "missing.onnx", inferencer=object())
+
+
+@pytest.mark.parametrize(("name", "fmt"), [("model.onnx", "onnx"), ("model.pt", "torch"),
+                                           ("model.ckpt", "lightning")])
+def test_a_cache_dir_is_refused_where_the_runtime_keeps_no_cache(tmp_path, name, fmt):
+    """A user who gives ``cache_dir`` expects a cache: a format without one says so instead of
+    ignoring it (the check comes before the file is looked at)."""
+    with pytest.raises(ConfigError) as info:
+        open_checkpoint(tmp_path / name, cache_dir=tmp_path / "cache")
+    message = str(info.value)
+    assert f"'cache_dir' not accepted for {fmt} checkpoints" in message
+    assert "OpenVINO's compiled-model cache" in message
+    assert not (tmp_path / "cache").exists()
 
 
 def test_missing_artifact_files(tmp_path):

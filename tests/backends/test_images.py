@@ -1,4 +1,4 @@
-"""The one image decoding and batching path (``pyimgano.backends.images``)."""
+"""The one image decoding and batching path (``pyimgano.decoding``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pyimgano.backends.images import (
+from pyimgano.decoding import (
     DecodedBatch,
     decode_image,
     decoded_batches,

@@ -38,7 +38,7 @@ def test_maps_stay_tensors_when_asked_and_equal_the_host_maps(padim, test_images
 
 
 def test_infer_equals_predict_on_the_same_decoded_images(padim, test_images):
-    from pyimgano.backends.images import decoded_batches
+    from pyimgano.decoding import decoded_batches
 
     detector = _detector(padim)
     via_predict = run_predictions(detector, test_images, 5)

@@ -312,6 +312,19 @@ _CASES = [
         "A misspelt option would otherwise be dropped or crash the model.",
         "Use one of the accepted keys listed.",
     ),
+    Case(
+        "kwargs.cache_dir_without_cache",
+        "`cache_dir` in the model kwargs of an ONNX graph or a torch checkpoint "
+        "(`.pt`/`.pth`/`.ckpt`)",
+        ConfigError, (CLI, ITEM),
+        "{ckpt}: 'cache_dir' not accepted for {fmt} checkpoints (...); cache_dir is OpenVINO's "
+        "compiled-model cache; onnxruntime and torch keep no cache, so it would change nothing; "
+        "accepted keys: ...",
+        "Only OpenVINO keeps a compiled-model cache. A cache directory given for another format "
+        "would silently change nothing, so it is refused; the plugin's own cache directory is "
+        "passed only to OpenVINO models.",
+        "Remove `cache_dir`, or use it with an OpenVINO IR (`.xml`).",
+    ),
     # ------------------------------------------------------------------ datasets
     Case(
         "dataset.root_missing",
@@ -700,14 +713,13 @@ _CASES = [
     ),
     Case(
         "checkpoint.trust_without_pickle",
-        "`--trust-checkpoint` / `--pyimgano-trust-checkpoints` or a `cache_dir` with a "
-        "checkpoint format that has no use for it (trust: ONNX, OpenVINO; `cache_dir`: ONNX, "
-        "torch)",
+        "`--trust-checkpoint` / `--pyimgano-trust-checkpoints` with a checkpoint format that "
+        "holds no pickle (ONNX, OpenVINO)",
         None, (ACCEPTED,),
         "accepted and without effect",
-        "An ONNX graph or OpenVINO IR holds no pickle, so there is nothing to trust; only "
-        "OpenVINO writes a compiled-model cache. The plugin passes trust and its cache "
-        "directory to every item whatever the format, so these keys are not refused.",
+        "An ONNX graph or OpenVINO IR holds no pickle, so there is nothing to trust. Trust is a "
+        "permission, not an action, and the flag applies to every model of a run whatever its "
+        "format, so it is not refused.",
         "Nothing to do; a pin (`sha256:`) is still checked for every format.",
     ),
     Case(

@@ -101,7 +101,7 @@ def _onnx_graph(path: Path) -> Path:
 
 
 @covers("checkpoint.trust_without_pickle")
-def test_trust_and_cache_dir_are_accepted_without_effect_on_an_onnx_graph(tmp_path, base_data):
+def test_trust_is_accepted_without_effect_on_an_onnx_graph(tmp_path, base_data):
     pytest.importorskip("onnxruntime")
     from pyimgano.backends.formats import open_checkpoint
     from pyimgano.errors import CheckpointError
@@ -110,8 +110,7 @@ def test_trust_and_cache_dir_are_accepted_without_effect_on_an_onnx_graph(tmp_pa
     images = sorted((base_data / "tiles" / "test").rglob("*.png"))
     plain = open_checkpoint(path, device="cpu", anomalib_model="padim")
     cache = tmp_path / "cache"
-    told = open_checkpoint(path, device="cpu", anomalib_model="padim", trust_checkpoint=True,
-                           cache_dir=cache)
+    told = open_checkpoint(path, device="cpu", anomalib_model="padim", trust_checkpoint=True)
     assert told.describe() == plain.describe()
     scores = [[p.score for b in d.predict(images, batch_size=2) for p in b.predictions]
               for d in (plain, told)]
@@ -120,7 +119,25 @@ def test_trust_and_cache_dir_are_accepted_without_effect_on_an_onnx_graph(tmp_pa
 
     first = np.asarray(Image.open(images[0]).convert("RGB"), np.float32) / 255.0
     assert scores[0][0] == pytest.approx(float(first.mean()), abs=1e-6)  # the graph ran
-    assert not cache.exists()  # onnxruntime writes no cache
+    assert not cache.exists()
     # trust never replaces a pin: a wrong one is still refused
     with pytest.raises(CheckpointError, match="sha256 mismatch"):
         open_checkpoint(path, device="cpu", trust_checkpoint=True, checkpoint_sha256=WRONG)
+
+
+@covers("kwargs.cache_dir_without_cache")
+def test_a_cache_dir_for_a_format_without_a_cache(tmp_path, base_data, crafted, child):
+    case = CASES["kwargs.cache_dir_without_cache"]
+    cache = tmp_path / "cache"
+    kwargs = ["--model-kwargs", f'{{"cache_dir": "{cache}"}}']
+    ckpt = crafted["model.ckpt"]
+    argv = [*cli_args(base_data, model=PADIM), "--checkpoint-path", ckpt, *kwargs]
+    both(case.id, argv, ckpt=ckpt, fmt="lightning")
+    failure = item_failure(child, suite_text(base_data, ckpt,
+                                             f"    model_kwargs: {{cache_dir: '{cache}'}}\n"))
+    case.check(failure, ckpt=ckpt, fmt="lightning")
+    pytest.importorskip("onnxruntime")
+    graph = _onnx_graph(tmp_path / "model.onnx")
+    argv = [*cli_args(base_data, model=PADIM), "--checkpoint-path", graph, *kwargs]
+    both(case.id, argv, ckpt=graph, fmt="onnx")
+    assert not cache.exists()

@@ -24,7 +24,7 @@ def cache_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 
     ``PYIMGANO_BENCH_CACHE`` if set; else pytest's cache directory (``.pytest_cache/d/``, kept
     between runs, so checkpoints are trained once per machine); else a session temp dir.
-    Training is cached by parameters (:func:`pyimgano.training.train_checkpoint` manifests).
+    Training is cached by parameters (:func:`pyimgano.demo.training.train_checkpoint` manifests).
     """
     chosen = os.environ.get("PYIMGANO_BENCH_CACHE")
     if chosen:

@@ -6,7 +6,7 @@ Self-contained (pyimgano, torch and anomalib only; trains nothing)::
         --checkpoint model.pt --data DATA_ROOT --category CATEGORY [--batch-size 32]
 
 ``--checkpoint`` is an anomalib exported torch model (``model.pt``, what ``Engine.export``
-and :func:`pyimgano.training.train_checkpoint` write); ``--data`` an MVTec-layout root.
+and :func:`pyimgano.demo.training.train_checkpoint` write); ``--data`` an MVTec-layout root.
 
 What runs, on the same checkpoint, device and images:
 

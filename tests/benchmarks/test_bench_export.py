@@ -52,7 +52,7 @@ def export_cases(request, tmp_path_factory) -> list[dict[str, Any]]:
     pytest.importorskip("onnxscript")
     from pyimgano.datasets import load_dataset
     from pyimgano.demo import DEMO_SIZE, prepare_demo
-    from pyimgano.training import train_checkpoint
+    from pyimgano.demo.training import train_checkpoint
     from tests.export._artifacts import export_artifacts
 
     cache = cache_dir(request, tmp_path_factory)

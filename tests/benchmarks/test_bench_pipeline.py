@@ -94,7 +94,7 @@ def demo_cases(bench_cache) -> list[Case]:
     """The demo's categories and PaDiM checkpoints (``prepare_demo``, PaDiM only), cached."""
     from pyimgano.datasets import load_dataset
     from pyimgano.demo import DEMO_SEED, DEMO_SIZE, prepare_demo
-    from pyimgano.training import train_checkpoint
+    from pyimgano.demo.training import train_checkpoint
 
     layout = prepare_demo(bench_cache / "demo", models=("padim",), progress=False)
     cases = []
@@ -113,7 +113,7 @@ def mvtec_case(bench_cache) -> Case:
     """900x900 synthetic images (28 test images with masks), PaDiM trained at 256 px, cached."""
     from pyimgano.datasets import load_dataset
     from pyimgano.datasets.synthetic import generate
-    from pyimgano.training import train_checkpoint
+    from pyimgano.demo.training import train_checkpoint
 
     root = bench_cache / f"mvtec-scale-{MVTEC_SIZE}"
     generate(

@@ -103,7 +103,7 @@ def test_export_jobs_take_the_subset_asked_for():
         ("padim", "disk", kinds), ("padim", "tiles", kinds), ("patchcore", "tiles", ("onnx",))]
     assert export_jobs(("patchcore",), ("disk",), exports) == []
     assert export_jobs(("padim",), ("tiles",), {}) == []
-    from pyimgano.training import EXPORT_KINDS
+    from pyimgano.demo.export import EXPORT_KINDS
 
     for _, kinds_asked in DEMO_EXPORTS.values():
         assert set(kinds_asked) <= set(EXPORT_KINDS)
@@ -112,8 +112,9 @@ def test_export_jobs_take_the_subset_asked_for():
 def test_training_and_export_inputs_are_checked_before_anything_heavy(tmp_path):
     import pytest
 
+    from pyimgano.demo.export import export_checkpoint
+    from pyimgano.demo.training import TrainedCheckpoint, train_checkpoint
     from pyimgano.errors import ConfigError, DatasetError
-    from pyimgano.training import TrainedCheckpoint, export_checkpoint, train_checkpoint
 
     (tmp_path / "data" / "tiles").mkdir(parents=True)
     with pytest.raises(DatasetError, match="validation split not found"):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import pyimgano.backends.images as images
+import pyimgano.decoding as images
 from pyimgano.errors import BatchDependenceWarning, DeviceError
 from pyimgano.inference import run_inference
 from pyimgano.models.base import Batch, Detector

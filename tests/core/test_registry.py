@@ -130,7 +130,9 @@ def _imported_modules(path):
 
 
 def test_lower_layers_do_not_import_higher_ones():
-    """The registry knows no model; checkpoint loading does not import the trainer."""
+    """The registry knows no model; checkpoint loading does not import the trainer; the
+    evaluation knows the backends only through the detector interface; the detector interface
+    does not import the backends that implement it (decoding sits below both)."""
     from pathlib import Path
 
     import pyimgano
@@ -140,15 +142,41 @@ def test_lower_layers_do_not_import_higher_ones():
     assert not any("anomalib_entries" in name for name in registry)
     zoo = _imported_modules(package / "models" / "anomalib_zoo.py")
     assert not any(name.startswith("pyimgano") for name in zoo)
-    checkpoint = _imported_modules(package / "backends" / "checkpoint.py")
-    assert "pyimgano.training" not in checkpoint
+    for path in sorted((package / "backends").glob("*.py")):
+        imported = _imported_modules(path)
+        trainer = [n for n in imported if n.startswith(("pyimgano.training", "pyimgano.demo"))]
+        assert not trainer, f"{path.name} imports the trainer: {trainer}"
+    evaluation = _imported_modules(package / "evaluation.py")
+    assert not [n for n in evaluation if n.startswith("pyimgano.backends")], evaluation
+    for name in ("base.py", "registry.py", "kwargs.py", "anomalib_zoo.py"):
+        imported = _imported_modules(package / "models" / name)
+        assert not [n for n in imported if n.startswith("pyimgano.backends")], (name, imported)
+    decoding = _imported_modules(package / "decoding.py")
+    assert not [n for n in decoding if n.startswith(("pyimgano.models", "pyimgano.backends"))]
+    threads = _imported_modules(package / "threads.py")
+    assert not [n for n in threads if n.startswith("pyimgano")]
+
+
+def test_the_layering_check_sees_the_imports_it_forbids(tmp_path):
+    """The import reader above finds module-level and function-level imports alike (the
+    evaluation's old ``from pyimgano.backends.anomalib import ...`` sat inside a function)."""
+    source = tmp_path / "m.py"
+    source.write_text(
+        "import pyimgano.backends.device\n"
+        "def f():\n    from pyimgano.backends.anomalib import single_threaded_torch\n"
+        "    importlib.import_module('pyimgano.training')\n",
+        encoding="utf-8",
+    )
+    assert _imported_modules(source) == {
+        "pyimgano.backends.device", "pyimgano.backends.anomalib", "pyimgano.training"}
 
 
 def test_the_registry_module_alone_sees_the_builtin_entries():
     code = (
         "import sys, json; from pyimgano.models.registry import list_models;"
         "import pyimgano.backends.checkpoint;"
-        "print(json.dumps([len(list_models()), 'pyimgano.training' in sys.modules]))"
+        "print(json.dumps([len(list_models()), any(m in sys.modules for m in"
+        " ('pyimgano.training', 'pyimgano.demo.training', 'pyimgano.demo'))]))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     from pyimgano.models.anomalib_zoo import ANOMALIB_ZOO

@@ -1,8 +1,9 @@
 """Making anomalib export artifacts in the test session (shared by tests/export and the
 export benchmark).
 
-:func:`export_artifacts` exports one trained model (a :class:`~pyimgano.training.TrainedCheckpoint`)
-with anomalib's own ``Engine().export`` — the call users make — to:
+:func:`export_artifacts` exports one trained model (a
+:class:`~pyimgano.demo.training.TrainedCheckpoint`) with anomalib's own ``Engine().export`` — the
+call users make — to:
 
 - ``onnx``: ONNX, dynamic H/W (``model.onnx`` + ``model.onnx.data``);
 - ``onnx_fixed``: ONNX with ``input_size`` = the model's image size;

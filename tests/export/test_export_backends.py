@@ -240,7 +240,7 @@ def test_devices(exported):
 
 
 def test_artifact_and_reference_infer_the_same_decoded_batches(exported, padim, test_images):
-    from pyimgano.backends.images import decoded_batches
+    from pyimgano.decoding import decoded_batches
 
     artifact = _create(exported["onnx_fixed"])
     reference = _create(padim.pt_path, checkpoint_sha256=padim.pt_sha256)

@@ -17,7 +17,7 @@ def trained_padim(tmp_path_factory: pytest.TempPathFactory):
     """PaDiM (random resnet18, 64 px) trained on one small synthetic category."""
     pytest.importorskip("anomalib")
     from pyimgano.datasets.synthetic import generate
-    from pyimgano.training import train_checkpoint
+    from pyimgano.demo.training import train_checkpoint
 
     data = generate(tmp_path_factory.mktemp("anomalib-suite-data"), categories=("tiles",),
                     seed=0, size=64, n_train=8, n_test_good=4, n_test_bad_per_defect=2)

@@ -19,6 +19,9 @@ the demo stays a few minutes on 2 CPU cores; ``suites/demo.yaml`` gates each of 
 its ``.ckpt`` with export parity (docs/REFERENCE.md §11).
 
 ``suites/demo.yaml`` evaluates those files; ``pyimgano-demo`` prepares them and runs the suite.
+
+The package serves the demo, the tests and the benchmarks, not the library: ``training.py``
+trains the checkpoints, ``export.py`` exports them, ``quiet.py`` silences Lightning meanwhile.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ DEMO_SEED = 0
 #: The validation dataset is generated with ``seed + VALIDATION_SEED_OFFSET``.
 VALIDATION_SEED_OFFSET = 1
 #: model -> (categories to export, or None for every demo category; artifact kinds of
-#: :data:`pyimgano.training.EXPORT_KINDS`). PaDiM is exported for every category, PatchCore
+#: :data:`pyimgano.demo.export.EXPORT_KINDS`). PaDiM is exported for every category, PatchCore
 #: (slower to export and to run) for one: each export costs ~10-20 s on 2 cores.
 #: OpenVINO INT8 (weights-only) uses nncf (the ``export`` extra).
 DEMO_EXPORTS: Mapping[str, tuple[tuple[str, ...] | None, tuple[str, ...]]] = {
@@ -97,7 +100,8 @@ def prepare_demo(
     from tqdm import tqdm
 
     from pyimgano.datasets.synthetic import DEFAULT_CATEGORIES, generate
-    from pyimgano.training import export_checkpoint, train_checkpoint
+    from pyimgano.demo.export import export_checkpoint
+    from pyimgano.demo.training import train_checkpoint
 
     root = Path(root)
     chosen = tuple(categories or DEFAULT_CATEGORIES)
