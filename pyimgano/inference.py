@@ -96,7 +96,7 @@ def _check_batch(batch: Batch, n_images: int, seen: list[bool], names: Sequence[
 
 def _singles(model: Detector, decoded: Any) -> Batch:
     """``decoded`` inferred one image at a time, as one :class:`Batch`."""
-    from pyimgano.backends.images import DecodedBatch
+    from pyimgano.decoding import DecodedBatch
 
     predictions: list[Prediction] = []
     seconds = 0.0
@@ -213,7 +213,7 @@ def run_inference(
             advance(len(batch.indices))
 
     if decoded_path:
-        from pyimgano.backends.images import decoded_batches
+        from pyimgano.decoding import decoded_batches
 
         workers = int(getattr(model, "decode_workers", 2))
         # A model's own preparation (a fixed-size graph's resize) runs on the decoding threads,

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from pyimgano.errors import ModelOutputError
+from pyimgano.errors import ModelOutputError, first_line
 
 SCORE_KEYS = ("pred_score", "score", "anomaly_score")
 MAP_KEYS = ("anomaly_map", "map")
@@ -109,7 +109,7 @@ def _real_array(value: Any, what: str, image: str) -> np.ndarray:
     try:
         array = to_numpy(value)
     except Exception as exc:  # noqa: BLE001 - ragged lists, odd tensors: one clear line
-        detail = (str(exc).strip().splitlines() or [""])[0]
+        detail = first_line(exc, empty="")
         raise ModelOutputError(
             f"{image}: {what} of type {type(value).__name__} cannot be read as a numeric "
             f"array ({type(exc).__name__}: {detail})"

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pyimgano.errors import first_line
+
 #: Bytes per MiB: every ``*_mb`` value of a report.
 MIB = 1024 * 1024
 #: The keys of a report's ``resources`` object besides ``notes``.
@@ -217,7 +219,7 @@ def model_counts(
     try:
         values["flops_per_image"] = count_flops(model, module, Path(image_paths[0]))
     except Exception as exc:  # noqa: BLE001 - any model may trip the counter; said, not raised
-        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        first = first_line(exc, limit=200, empty="")
         notes["flops_per_image"] = (
             f"torch's FlopCounterMode failed on this model ({type(exc).__name__}: {first})"
         )

@@ -158,7 +158,7 @@ def anomalib_test_metrics(
     from torchmetrics.utilities.compute import auc
     from torchvision.tv_tensors import Image, Mask
 
-    from pyimgano.backends.images import decode_image
+    from pyimgano.decoding import decode_image
 
     module = anomalib_module(model)
     if with_masks is None:
