@@ -12,7 +12,7 @@ import numpy as np
 from pyimgano.plots import png
 
 if TYPE_CHECKING:
-    from pyimgano.diff.compare import DiffResult, ItemDiff
+    from pyimgano.diff.result import DiffResult, ItemDiff
 
 
 def write_diff_plot(item: ItemDiff, path: str | os.PathLike[str]) -> Path | None:

@@ -15,7 +15,7 @@ import pytest
 from pyimgano.artifacts import write_evaluation
 from pyimgano.datasets import load_dataset
 from pyimgano.diff import diff_records
-from pyimgano.diff.compare import ItemDiff
+from pyimgano.diff.result import ItemDiff
 from pyimgano.errors import MetricInputError
 from pyimgano.evaluation import evaluate
 from pyimgano.plots import (
