@@ -183,6 +183,7 @@ def parse_suite(
 
 
 def _dataset_name(key: str, source: str) -> str:
+    """A ``datasets:`` key, which must be a valid name (letters, digits, ``_.-``)."""
     if not ID_PATTERN.match(key):
         raise SuiteError(f"{source}: datasets.{key}: invalid dataset name {key!r}")
     return key
@@ -191,6 +192,7 @@ def _dataset_name(key: str, source: str) -> str:
 def _dataset(
     name: str, value: Any, source: str, base: Path, environ: Mapping[str, str]
 ) -> DatasetSpec:
+    """``datasets.<name>``: format, root, fingerprint pins and the format's own options."""
     from pyimgano.datasets import FORMATS
 
     keypath = f"datasets.{name}"
@@ -238,6 +240,8 @@ def _model(
     environ: Mapping[str, str],
     datasets: Mapping[str, DatasetSpec],
 ) -> ModelSpec:
+    """``models[index]``: id, model, dataset, categories, checkpoint and pins, kwargs, options,
+    gates, and the reference / baseline keys."""
     keypath = f"models[{index}]"
     entry = check_mapping(value, source, keypath)
     check_keys(entry, MODEL_KEYS, source, keypath)
