@@ -28,8 +28,9 @@ from pyimgano.outputs import Prediction
 
 
 @dataclass
-class GroundTruth:
-    """Everything the pixel metrics need, in dataset order.
+class AlignedPixels:
+    """Everything the pixel metrics need, in dataset order: the ground truth and the model's
+    maps aligned to it.
 
     ``maps[i]`` is image ``i``'s map at its mask's size (a NumPy array or a device tensor);
     ``masks[i]`` the binarised mask; ``regions[i]`` its ``(labels, counts)`` 8-connected regions;
@@ -40,6 +41,10 @@ class GroundTruth:
     masks: list[np.ndarray]
     regions: list[tuple[np.ndarray, np.ndarray]]
     defects: list[list[Any]] | None
+
+
+#: The old name of :class:`AlignedPixels` (it holds the model's maps too, not only ground truth).
+GroundTruth = AlignedPixels
 
 
 class PixelInputs:
@@ -118,7 +123,7 @@ class PixelInputs:
         for job in self._jobs:
             job.cancel()
 
-    def result(self) -> GroundTruth | None:
+    def result(self) -> AlignedPixels | None:
         """The prepared inputs once every batch is in; None when a prediction has no map."""
         for job in self._jobs:
             job.result()
@@ -127,7 +132,7 @@ class PixelInputs:
         for errors in (self._mask_errors, self._align_errors):
             if errors:
                 raise errors[min(errors)]
-        return GroundTruth(
+        return AlignedPixels(
             maps=self.maps,
             masks=self.masks,  # type: ignore[arg-type]
             regions=self.regions,  # type: ignore[arg-type]

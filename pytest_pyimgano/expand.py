@@ -16,7 +16,6 @@ from typing import Any
 
 from pyimgano.errors import DatasetError
 from pyimgano.gates import merge_bounds
-from pytest_pyimgano.parse import check_selected
 from pytest_pyimgano.spec import (
     ALL,
     PER_CATEGORY,
@@ -28,6 +27,7 @@ from pytest_pyimgano.spec import (
     Suite,
     frozen,
 )
+from pytest_pyimgano.suite_values import check_selected
 
 
 def pick(*values: Any, fallback: Any) -> Any:

@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 
 from pyimgano.errors import GateFailure, PyImganoError, SuiteError
-from pytest_pyimgano.parse import MODEL_KEYS
 from pytest_pyimgano.spec import SUITE_KEY, SUITE_VERSION, ItemSpec, RunSettings
+from pytest_pyimgano.suite_keys import MODEL_KEYS
 
 #: the keys of one ``pyimgano_evaluate(...)`` call: a suite model entry's, with one
 #: ``category`` for ``categories`` and the ``dataset`` given inline; no ``snapshot`` (the

@@ -18,8 +18,9 @@ from pyimgano.backends.device import cuda_device_count
 from pyimgano.errors import GateFailure, PyImganoError, SuiteError
 from pytest_pyimgano.expand import expand_suite, missing_paths
 from pytest_pyimgano.options import PluginOptions, device_for_worker
-from pytest_pyimgano.parse import load_yaml_with_lines, parse_suite
+from pytest_pyimgano.parse import parse_suite
 from pytest_pyimgano.spec import SUITE_KEY, ItemSpec
+from pytest_pyimgano.suite_yaml import load_yaml_with_lines
 
 OPTIONS_KEY = pytest.StashKey[PluginOptions]()
 #: ``.cache`` in the report dir: where runtimes may write caches (OpenVINO), never the CWD.

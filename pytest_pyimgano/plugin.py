@@ -15,8 +15,8 @@ import pytest
 from pyimgano.testing import EvaluationResult
 from pytest_pyimgano.nodes import OPTIONS_KEY, CaseItem, SuiteFile, plugin_options, suite_relpath
 from pytest_pyimgano.options import WORKER_REPORT_DIR, read_options
-from pytest_pyimgano.parse import looks_like_suite
 from pytest_pyimgano.session import PyImganoSession
+from pytest_pyimgano.suite_yaml import looks_like_suite
 
 SESSION_KEY = pytest.StashKey[PyImganoSession]()
 

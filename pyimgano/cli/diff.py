@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pyimgano.cli._common import EXIT_OK, EXIT_USAGE, run_cli
-from pyimgano.diff.compare import Tolerances
+from pyimgano.diff.tolerances import Tolerances
 
 PROG = "pyimgano-diff"
 

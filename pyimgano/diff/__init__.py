@@ -1,7 +1,10 @@
 """Upgrade diffs (docs/REFERENCE.md §9): which metric of which item moved, and which images changed.
 
-- :mod:`pyimgano.diff.compare` — pure comparison (:func:`diff_reports`, :func:`diff_records`,
-  :func:`diff_sides`) of already loaded reports;
+- :mod:`pyimgano.diff.compare` — pure comparison of already loaded reports, item by item
+  (:func:`diff_reports`, :func:`diff_items`, :func:`diff_sides`), from
+  :mod:`~pyimgano.diff.rows` (metric rows and their verdicts), :mod:`~pyimgano.diff.images`
+  (per-image records: moved scores, flipped decisions) and :mod:`~pyimgano.diff.tolerances`
+  (``--tolerance``), into the :mod:`~pyimgano.diff.result` objects;
 - :mod:`pyimgano.diff.inputs` — reading report files, report dirs and ``summary.json``;
 - :mod:`pyimgano.diff.render` — table, markdown and JSON output.
 
@@ -13,31 +16,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pyimgano.diff.compare import (
-    BEYOND,
-    EQUAL,
-    NULLNESS,
-    UNGATED,
-    WITHIN,
+from pyimgano.diff.compare import diff_items, diff_reports, diff_sides
+from pyimgano.diff.images import (
     DecisionFlip,
-    DiffResult,
     ImageChange,
     ImageDiff,
-    ItemDiff,
-    ItemInput,
-    MetricRow,
-    Side,
-    Tolerances,
-    diff_items,
     diff_records,
-    diff_reports,
-    diff_sides,
     f1_max_threshold,
     image_key,
-    parse_tolerances,
 )
 from pyimgano.diff.inputs import load_side, load_sides
 from pyimgano.diff.render import render
+from pyimgano.diff.result import DiffResult, ItemDiff, ItemInput, Side
+from pyimgano.diff.rows import BEYOND, EQUAL, NULLNESS, UNGATED, WITHIN, MetricRow
+from pyimgano.diff.tolerances import Tolerances, parse_tolerances
 
 __all__ = [
     "BEYOND",

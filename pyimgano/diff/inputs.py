@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pyimgano.diff.compare import ItemInput, Side
+from pyimgano.diff.result import ItemInput, Side
 from pyimgano.errors import ReportError
 from pyimgano.report import SCHEMA_VERSION, read_report, records_path, upgrade_report
 from pyimgano.summary import SUMMARY_JSON, SUMMARY_KIND

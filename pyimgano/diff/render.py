@@ -1,25 +1,14 @@
-"""Text forms of a :class:`~pyimgano.diff.compare.DiffResult`: table, markdown and JSON."""
+"""Text forms of a :class:`~pyimgano.diff.result.DiffResult`: table, markdown and JSON."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from pyimgano.diff.compare import (
-    BEYOND,
-    EQUAL,
-    NEW_ONLY,
-    NULLNESS,
-    OLD_ONLY,
-    UNGATED,
-    WITHIN,
-    DecisionFlip,
-    DiffResult,
-    ImageDiff,
-    ItemDiff,
-    MetricRow,
-    Tolerances,
-)
+from pyimgano.diff.images import DecisionFlip, ImageDiff
+from pyimgano.diff.result import NEW_ONLY, OLD_ONLY, DiffResult, ItemDiff
+from pyimgano.diff.rows import BEYOND, EQUAL, NULLNESS, UNGATED, WITHIN, MetricRow
+from pyimgano.diff.tolerances import Tolerances
 from pyimgano.report import dumps
 
 FORMATS = ("table", "markdown", "json")

@@ -35,10 +35,10 @@ def parse_tolerance(value: float | Mapping[str, float], where: str = _WITH_TOLER
     metrics, the others exact. Unknown metric names, speed metrics, negative or non-finite
     numbers raise :class:`~pyimgano.errors.ConfigError` naming the key and the allowed ones.
     """
-    from pytest_pyimgano.parse import _tolerance
+    from pytest_pyimgano.suite_gates import parse_tolerance as parse_snapshot
 
     try:
-        return _tolerance({"tolerance": value}, where, "tolerance")
+        return parse_snapshot({"tolerance": value}, where, "tolerance")
     except SuiteError as exc:
         text = str(exc).replace(f"{where}: tolerance.tolerance.", f"{where}: ")
         raise ConfigError(text.replace(f"{where}: tolerance.tolerance", where)) from None

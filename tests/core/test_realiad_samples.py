@@ -16,7 +16,8 @@ from PIL import Image
 
 from pyimgano.datasets import load_dataset
 from pyimgano.datasets.realiad import sample_id
-from pyimgano.diff.compare import check_tolerance_names, compare_metrics, parse_tolerances
+from pyimgano.diff.rows import compare_metrics
+from pyimgano.diff.tolerances import check_tolerance_names, parse_tolerances
 from pyimgano.errors import DatasetError
 from pyimgano.evaluation import evaluate
 from pyimgano.gates import parse_bounds

@@ -277,12 +277,12 @@ def test_old_gate_names_read_the_values_beside_the_metrics():
 
 
 def test_resource_keys_are_never_snapshot_tolerances():
-    from pytest_pyimgano.parse import _tolerance
+    from pytest_pyimgano.suite_gates import parse_tolerance
 
-    assert _tolerance({"tolerance": {"image_auroc": 0.01}}, "s.yaml", "defaults.snapshot")
+    assert parse_tolerance({"tolerance": {"image_auroc": 0.01}}, "s.yaml", "defaults.snapshot")
     for key in ("params", "peak_rss_mb", "peak_device_mb"):
         with pytest.raises(SuiteError, match=f"{key}: resource values are never snapshotted"):
-            _tolerance({"tolerance": {key: 1}}, "s.yaml", "defaults.snapshot")
+            parse_tolerance({"tolerance": {key: 1}}, "s.yaml", "defaults.snapshot")
 
 
 # -- the session summary ---------------------------------------------------------------------------

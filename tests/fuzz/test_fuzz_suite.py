@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from pyimgano.errors import DatasetError, PyImganoError, SuiteError
 from pyimgano.models import register_model, unregister_model
 from pytest_pyimgano.expand import expand_suite
-from pytest_pyimgano.parse import load_yaml, parse_suite
+from pytest_pyimgano.parse import parse_suite
 from pytest_pyimgano.spec import ItemSpec, RunSettings
+from pytest_pyimgano.suite_yaml import load_yaml
 from tests.fuzz._settings import FUZZ
 
 FAKE = "fuzz_fake_detector"

@@ -15,7 +15,7 @@ import pytest
 from pyimgano.artifacts import write_evaluation
 from pyimgano.datasets import load_dataset
 from pyimgano.diff import diff_records
-from pyimgano.diff.compare import ItemDiff
+from pyimgano.diff.result import ItemDiff
 from pyimgano.errors import MetricInputError
 from pyimgano.evaluation import evaluate
 from pyimgano.plots import (
@@ -265,17 +265,17 @@ def patchcore_like(root):
 
 @pytest.fixture
 def captured(monkeypatch):
-    """Figures passed to plots._save_png, by file name (they are still written)."""
-    import pyimgano.plots as plots
+    """Figures passed to plots.png.save_png, by file name (they are still written)."""
+    from pyimgano.plots import png
 
     figures = {}
-    save = plots._save_png
+    save = png.save_png
 
     def capture(figure, path):
         figures[Path(path).name] = figure
         return save(figure, path)
 
-    monkeypatch.setattr(plots, "_save_png", capture)
+    monkeypatch.setattr(png, "save_png", capture)
     return figures
 
 

@@ -12,7 +12,8 @@ import pytest
 from pyimgano.errors import SuiteError
 from pyimgano.report import load_schema
 from pytest_pyimgano.expand import expand_suite
-from pytest_pyimgano.parse import load_yaml, parse_suite
+from pytest_pyimgano.parse import parse_suite
+from pytest_pyimgano.suite_yaml import load_yaml
 from tests.plugin.test_suite import ENV, SUITE, base
 
 REPO = Path(__file__).resolve().parents[2]

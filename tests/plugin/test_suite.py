@@ -11,8 +11,9 @@ import pytest
 from pyimgano.errors import SuiteError
 from pyimgano.gates import Bound
 from pytest_pyimgano.expand import expand_suite
-from pytest_pyimgano.parse import load_yaml, looks_like_suite, parse_suite
+from pytest_pyimgano.parse import parse_suite
 from pytest_pyimgano.spec import RunSettings
+from pytest_pyimgano.suite_yaml import load_yaml, looks_like_suite
 
 HEX = "ab" * 32
 

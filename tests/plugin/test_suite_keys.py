@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pyimgano.errors import SuiteError
-from pytest_pyimgano.parse import load_yaml_with_lines, looks_like_suite
+from pytest_pyimgano.suite_yaml import load_yaml_with_lines, looks_like_suite
 from tests.plugin.test_suite import HEX, base, expand, parse
 
 OTHER = "cd" * 32

@@ -81,7 +81,7 @@ def test_bad_entries_name_the_key(tmp_path, registered, entry, message):
 
 
 def test_entry_keys_are_the_suite_model_keys():
-    from pytest_pyimgano.parse import MODEL_KEYS
+    from pytest_pyimgano.suite_keys import MODEL_KEYS
 
     assert set(ENTRY_KEYS) == (set(MODEL_KEYS) - {"categories", "snapshot"}) | {"category"}
 
