@@ -324,7 +324,7 @@ def comparison_table(
 ) -> str:
     """A plain-text table of a report's ``comparison``: metric, candidate, baseline, Δ,
     interval, p, bound, verdict (``bounds``: ``settings.compare``, for the bound column)."""
-    from pyimgano.parity import _table
+    from pyimgano.text_table import text_table
 
     rows = [("metric", "candidate", "baseline", "Δ", "interval", "p", "bound", "verdict")]
     for metric in sorted(comparison):
@@ -346,4 +346,4 @@ def comparison_table(
             bound_text,
             ("pass" if entry["passed"] else "FAIL") + f" ({entry['method']})",
         ))
-    return "\n".join(_table(rows))
+    return "\n".join(text_table(rows))

@@ -22,7 +22,7 @@ import numpy as np
 from pyimgano.datasets.base import GOOD, Dataset
 from pyimgano.environment import environment_facts, worker_count
 from pyimgano.errors import ConfigError, ModelOutputError
-from pyimgano.inference import run_inference
+from pyimgano.inference import image_progress, run_inference
 from pyimgano.memory import resolve_budget
 from pyimgano.models.base import Detector, ModelDescription
 from pyimgano.outputs import Prediction
@@ -49,12 +49,6 @@ class Evaluation:
     reference_predictions: list[Prediction] | None = None
     baseline_predictions: list[Prediction] | None = None
     submission: Any = None  # mvtec_ad2 --export-submission: a SubmissionResult
-
-
-def _progress(total: int, enabled: bool, desc: str):
-    from tqdm import tqdm
-
-    return tqdm(total=total, disable=not enabled, desc=desc, unit="img", leave=False)
 
 
 def _image_level(
@@ -408,7 +402,7 @@ def evaluate(
     )
     paths = [sample.image_path for sample in dataset]
     try:
-        with _progress(len(paths), progress, f"{dataset.category}") as bar:
+        with image_progress(len(paths), progress, f"{dataset.category}") as bar:
             inference = run_inference(
                 model,
                 paths,

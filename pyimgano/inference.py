@@ -163,6 +163,14 @@ class _Policy:
         return batch
 
 
+def image_progress(total: int, enabled: bool, desc: str) -> Any:
+    """The progress bar of images inferred (tqdm on stderr, ``img`` units, not left behind);
+    a no-op bar when ``enabled`` is false."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, disable=not enabled, desc=desc, unit="img", leave=False)
+
+
 def run_inference(
     model: Detector,
     paths: Sequence[Any],

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from pyimgano.errors import ConfigError, device_errors
+from pyimgano.text_table import text_table
 
 #: Distance to the threshold within which a reference score counts as borderline.
 BORDERLINE = 1e-6
@@ -264,7 +265,7 @@ def parity_failure_table(parity: Mapping[str, Any]) -> str:
             result += f" ({check['note']})"
         rows.append((check["name"], value, f"<= {check['bound']:g}", result))
     if len(rows) > 1:
-        lines.extend(_table(rows))
+        lines.extend(text_table(rows))
     worst = parity.get("worst") or []
     if worst:
         lines.append("worst images (by score |Δ|):")
@@ -280,12 +281,5 @@ def parity_failure_table(parity: Mapping[str, Any]) -> str:
                     map_text,
                 )
             )
-        lines.extend(_table(rows))
+        lines.extend(text_table(rows))
     return "\n".join(lines)
-
-
-def _table(rows: list[tuple[str, ...]]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    out = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
-    out.insert(1, "  ".join("-" * w for w in widths))
-    return out

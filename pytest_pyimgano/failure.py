@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pyimgano.errors import GateFailure
+from pyimgano.text_table import text_table
 from pytest_pyimgano.evaluate_item import SNAPSHOT_CHANGED, SNAPSHOT_MISSING, ItemResult
 
 #: ``--tb`` styles that print one line per failure (or none).
@@ -96,15 +97,6 @@ def parity_rows(result: ItemResult) -> list[dict[str, Any]]:
     if not parity:
         return []
     return [dict(c) for c in parity.get("checks") or [] if isinstance(c, Mapping)]
-
-
-def _table(header: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in (header, *body)) for i in range(len(header))]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
-
-    return [line(header), line(["-" * w for w in widths]), *(line(r) for r in body)]
 
 
 def _environment(environment: Mapping[str, Any] | None) -> str:
@@ -201,7 +193,8 @@ def _rows_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         ])
     if not body:
         return []
-    return _table(["metric", "value", "bound", "snapshot", "delta", "tolerance", "result"], body)
+    return text_table([("metric", "value", "bound", "snapshot", "delta", "tolerance", "result"),
+                       *body])
 
 
 def parity_table(result: ItemResult) -> list[str]:

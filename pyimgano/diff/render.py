@@ -10,6 +10,7 @@ from pyimgano.diff.result import NEW_ONLY, OLD_ONLY, DiffResult, ItemDiff
 from pyimgano.diff.rows import BEYOND, EQUAL, NULLNESS, UNGATED, WITHIN, MetricRow
 from pyimgano.diff.tolerances import Tolerances
 from pyimgano.report import dumps
+from pyimgano.text_table import text_table
 
 FORMATS = ("table", "markdown", "json")
 
@@ -178,18 +179,6 @@ def _basis(images: ImageDiff) -> str:
 # plain table
 
 
-def _table(rows: Sequence[Sequence[str]], indent: str, right: Sequence[int] = ()) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = []
-    for row in rows:
-        cells = [
-            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
-            for i, cell in enumerate(row)
-        ]
-        lines.append((indent + "  ".join(cells)).rstrip())
-    return lines
-
-
 def _image_lines(images: ImageDiff) -> list[str]:
     lines = [
         f"  images: {images.matched} matched, {len(images.only_old)} only in old, "
@@ -213,7 +202,7 @@ def _image_lines(images: ImageDiff) -> list[str]:
             ]
             for c in images.top_moved
         ]
-        lines += _table(rows, "    ", right=(3, 4, 5))
+        lines += text_table(rows, indent="    ", right=(3, 4, 5), rule=False)
     elif images.matched:
         lines.append("  no image score moved")
     if images.flip_basis is not None:
@@ -221,7 +210,7 @@ def _image_lines(images: ImageDiff) -> list[str]:
         if images.flips:
             rows = [["image", "label", "defect", "decision", "kind", "old score", "new score"]]
             rows += [_flip_cells(f, f.image) for f in images.flips[:MAX_FLIPS_SHOWN]]
-            lines += _table(rows, "    ", right=(5, 6))
+            lines += text_table(rows, indent="    ", right=(5, 6), rule=False)
             if len(images.flips) > MAX_FLIPS_SHOWN:
                 lines.append(
                     f"    … and {len(images.flips) - MAX_FLIPS_SHOWN} more (--format json)"
@@ -259,7 +248,7 @@ def render_table(result: DiffResult, *, changed_only: bool = False) -> str:
         if rows:
             table = [["metric", "old", "new", "delta", "tol", "flag"]]
             table += [_row_cells(row) for row in rows]
-            lines += _table(table, "  ", right=(1, 2, 3, 4))
+            lines += text_table(table, indent="  ", right=(1, 2, 3, 4), rule=False)
         lines += [f"  note: {note}" for note in item.notes]
         if item.paired:
             lines.append("  paired tests, new against old (same images):")

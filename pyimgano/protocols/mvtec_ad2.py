@@ -232,8 +232,7 @@ def infer_aligned(
     """
     from pyimgano.alignment import align_maps
     from pyimgano.datasets.masks import image_size
-    from pyimgano.evaluation import _progress
-    from pyimgano.inference import run_inference
+    from pyimgano.inference import image_progress, run_inference
     from pyimgano.outputs import to_numpy
 
     def take(indices: Sequence[int], predictions: Sequence[Any]) -> None:
@@ -252,7 +251,7 @@ def infer_aligned(
         for (index, _), amap in zip(with_map, aligned, strict=True):
             on_map(index, paths[index], to_numpy(amap))
 
-    with _progress(len(paths), progress, desc) as bar:
+    with image_progress(len(paths), progress, desc) as bar:
         run_inference(model, list(paths), batch_size=batch_size, on_batch=take,
                       advance=bar.update)
 
