@@ -228,13 +228,13 @@ def check_checkpoint_files(
     loading.
 
     For the models whose factory picks the backend by the file suffix
-    (:data:`pyimgano.backends.formats.open_checkpoint`: every anomalib entry): the files exist,
+    (:data:`pyimgano.models.formats.open_checkpoint`: every anomalib entry): the files exist,
     their format is known and a given pin matches
-    (:func:`pyimgano.backends.formats.check_checkpoint_input`). Other models check their own
+    (:func:`pyimgano.models.formats.check_checkpoint_input`). Other models check their own
     files when they are created.
     """
-    from pyimgano.backends.formats import check_checkpoint_input, open_checkpoint
     from pyimgano.models import get_entry
+    from pyimgano.models.formats import check_checkpoint_input, open_checkpoint
 
     own = get_entry(case.model).resolve_factory() is open_checkpoint
     base = get_entry(case.baseline_model or case.model).resolve_factory() is open_checkpoint

@@ -128,7 +128,7 @@ class VisionAnomalibCheckpoint(Detector):
         an injected inferencer (its outputs are read as they come).
 
     There is no ``cache_dir``: the torch runtime keeps no cache, so one given is refused by
-    :data:`pyimgano.backends.formats.open_checkpoint` (the plugin passes its cache directory
+    :data:`pyimgano.models.formats.open_checkpoint` (the plugin passes its cache directory
     only to a backend that takes it).
 
     The checkpoint is loaded in the constructor (``load_seconds`` is set); every error is a
@@ -209,7 +209,7 @@ class VisionAnomalibCheckpoint(Detector):
     def check_file(
         path: str | os.PathLike[str], *, sha256: str | None = None, role: str = "checkpoint"
     ) -> None:
-        """The input check of :func:`pyimgano.backends.formats.check_checkpoint_input`
+        """The input check of :func:`pyimgano.models.formats.check_checkpoint_input`
         (:func:`pyimgano.backends.ckpt_files.check_checkpoint`: file, suffix, pin)."""
         from pyimgano.backends.ckpt_files import check_checkpoint
 

@@ -50,10 +50,10 @@ def check_checkpoint_file(path: str | os.PathLike[str]) -> Path:
     """The checks of a torch checkpoint path that need no reading: a file, of a torch format.
 
     Raises :class:`CheckpointError` for a missing file, a directory, an empty file, a suffix
-    no format has (the one message of :func:`pyimgano.backends.formats.format_of`) and a
+    no format has (the one message of :func:`pyimgano.models.formats.format_of`) and a
     suffix of a format that torch does not load (``.onnx``, ``.xml``).
     """
-    from pyimgano.backends.formats import format_of
+    from pyimgano.models.formats import format_of
 
     path = Path(path)
     if path.is_dir():

@@ -316,7 +316,7 @@ class ExportedGraphDetector(Detector):
         cls, path: str | os.PathLike[str], *, sha256: str | None = None,
         role: str = "checkpoint",
     ) -> None:
-        """The input check of :func:`pyimgano.backends.formats.check_checkpoint_input`: the
+        """The input check of :func:`pyimgano.models.formats.check_checkpoint_input`: the
         files exist and are not empty; with a pin, it matches (:meth:`verify_artifact`)."""
         if sha256 is None:
             main = check_artifact_path(path, cls.suffix, cls.what)

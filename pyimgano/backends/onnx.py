@@ -128,7 +128,7 @@ class OnnxCheckpoint(ExportedGraphDetector):
         Only false/None: maps come back on the host.
 
     There is no ``cache_dir``: onnxruntime keeps no compiled-model cache, so one given is
-    refused by :data:`pyimgano.backends.formats.open_checkpoint` rather than silently unused
+    refused by :data:`pyimgano.models.formats.open_checkpoint` rather than silently unused
     (the plugin passes its cache directory only to a backend that takes it: OpenVINO).
 
     Every loading error is a :class:`~pyimgano.errors.CheckpointError` naming the file (missing

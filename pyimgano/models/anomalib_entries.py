@@ -7,13 +7,13 @@ zoo table :mod:`pyimgano.models.anomalib_zoo`.
 
 from __future__ import annotations
 
-from pyimgano.backends.formats import SUFFIXES
 from pyimgano.models.anomalib_zoo import ANOMALIB_IMAGE_MODELS, ANOMALIB_ZOO
+from pyimgano.models.formats import SUFFIXES
 from pyimgano.models.registry import register_model
 
-#: The backend is chosen by the checkpoint's suffix (``pyimgano.backends.formats``): torch for
+#: The backend is chosen by the checkpoint's suffix (``pyimgano.models.formats``): torch for
 #: .pt/.pth/.ckpt, onnxruntime for .onnx, openvino for .xml.
-ANOMALIB_FACTORY = "pyimgano.backends.formats:open_checkpoint"
+ANOMALIB_FACTORY = "pyimgano.models.formats:open_checkpoint"
 
 #: anomalib 2.7 image models -> class name in ``anomalib.models`` (the table lives in
 #: :mod:`pyimgano.models.anomalib_zoo`). A test checks it against the installed anomalib.

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from pyimgano.backends.checkpoint import load_checkpoint, read_checkpoint, read_plain_entries
-from pyimgano.backends.formats import check_checkpoint_input, format_of
 from pyimgano.errors import CheckpointError, ConfigError
+from pyimgano.models.formats import check_checkpoint_input, format_of
 
 WRONG = "0" * 64
 

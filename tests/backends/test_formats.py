@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from pyimgano.backends.formats import FORMATS, SUFFIXES, format_of, open_checkpoint
 from pyimgano.errors import CheckpointError, ConfigError
 from pyimgano.models import get_entry, model_info, resolve_model_kwargs
+from pyimgano.models.formats import FORMATS, SUFFIXES, format_of, open_checkpoint
 from pyimgano.models.kwargs import constructor_parameters
 
 
@@ -100,7 +100,7 @@ def test_bad_precision_is_refused_before_the_file_is_read(tmp_path):
 
 def test_import_stays_light():
     code = (
-        "import sys, pyimgano, pyimgano.models, pyimgano.backends.formats as f\n"
+        "import sys, pyimgano, pyimgano.models, pyimgano.models.formats as f\n"
         "from pyimgano.models import get_entry, model_info\n"
         "from pyimgano.models.kwargs import constructor_parameters\n"
         "model_info('vision_padim_anomalib')\n"

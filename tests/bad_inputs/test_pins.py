@@ -103,8 +103,8 @@ def _onnx_graph(path: Path) -> Path:
 @covers("checkpoint.trust_without_pickle")
 def test_trust_is_accepted_without_effect_on_an_onnx_graph(tmp_path, base_data):
     pytest.importorskip("onnxruntime")
-    from pyimgano.backends.formats import open_checkpoint
     from pyimgano.errors import CheckpointError
+    from pyimgano.models.formats import open_checkpoint
 
     path = _onnx_graph(tmp_path / "model.onnx")
     images = sorted((base_data / "tiles" / "test").rglob("*.png"))

@@ -110,7 +110,7 @@ def test_alias_preset_cannot_be_overridden():
 def test_every_backend_refuses_a_wrong_type_with_one_message(tmp_path, key, value, expected):
     """One validator for the torch, onnxruntime and openvino backends: a string is never read
     as a boolean ("false" is truthy), and the message names key, value and expected type."""
-    from pyimgano.backends.formats import FORMATS, open_checkpoint
+    from pyimgano.models.formats import FORMATS, open_checkpoint
 
     for fmt in FORMATS:
         path = tmp_path / f"model{fmt.suffixes[0]}"  # never read: the options come first
