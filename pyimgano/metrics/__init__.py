@@ -19,7 +19,10 @@ Public API
 - paired statistics (:mod:`.stats`): :func:`delong_test`, :func:`delong_ci`,
   :func:`wilcoxon_aupimo`, :func:`paired_bootstrap`, :func:`bootstrap_ci` ->
   :class:`PairedTest` / :class:`Interval`; bootstrap metrics :func:`image_bootstrap_metric`,
-  :func:`pixel_auroc_metric`, :func:`aupro_metric` on :func:`pixel_statistics`
+  :func:`pixel_auroc_metric`, :func:`aupro_metric` on :func:`pixel_statistics`; more in
+  :mod:`.resampled`: :func:`pixel_ap_metric`, :func:`pixel_f1_max_metric` (grid),
+  :func:`seg_f1_metric` (per-image counts), :func:`aupimo_std_metric`,
+  :func:`sample_bootstrap_metric` on :func:`sample_data`
 - :func:`seg_f1` (MVTec AD 2's SegF1: pooled pixel F1 at a fixed threshold; also
   ``seg_f1_threshold`` of :func:`pixel_metrics` / :func:`evaluate_pixels`, from the same sweep);
   :func:`seg_f1_counts`: its per-image ``(TP, FP, FN)``, for resampling over images
@@ -76,6 +79,14 @@ from pyimgano.metrics.pixel import (
     seg_f1,
     seg_f1_counts,
 )
+from pyimgano.metrics.resampled import (
+    aupimo_std_metric,
+    pixel_ap_metric,
+    pixel_f1_max_metric,
+    sample_bootstrap_metric,
+    sample_data,
+    seg_f1_metric,
+)
 from pyimgano.metrics.results import (
     METRIC_DIRECTIONS,
     METRIC_PREFIX_DIRECTIONS,
@@ -116,6 +127,7 @@ __all__ = [
     "SproResults",
     "aupimo",
     "aupro",
+    "aupimo_std_metric",
     "aupro_metric",
     "auspro",
     "auroc",
@@ -134,7 +146,9 @@ __all__ = [
     "limit_key",
     "metric_direction",
     "paired_bootstrap",
+    "pixel_ap_metric",
     "pixel_auroc_metric",
+    "pixel_f1_max_metric",
     "pixel_metrics",
     "pixel_statistics",
     "pro_curve",
@@ -143,7 +157,10 @@ __all__ = [
     "tpr_at_fpr",
     "tpr_at_fpr_key",
     "wilcoxon_aupimo",
+    "sample_bootstrap_metric",
+    "sample_data",
     "sample_metrics",
     "seg_f1",
     "seg_f1_counts",
+    "seg_f1_metric",
 ]

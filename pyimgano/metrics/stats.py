@@ -750,6 +750,7 @@ def paired_bootstrap(
     n_resamples: int = N_RESAMPLES,
     seed: int = SEED,
     exact: tuple[float, float] | None = None,
+    higher_is_better: bool = True,
 ) -> PairedTest:
     """Paired bootstrap test of any metric, over images stratified by label.
 
@@ -772,6 +773,10 @@ def paired_bootstrap(
         Exact ``(baseline, candidate)`` values when ``metric`` approximates them (the binned
         pixel metrics): the point estimates are these, and the resampled differences are
         shifted by ``exact Δ − approximate Δ``.
+    higher_is_better : bool, default True
+        False for a metric where lower is better (``aupimo_std``): a worsening is then a rise,
+        the hypotheses are mirrored (regression: H0 ``Δ <= +δ``; non-inferiority: H0
+        ``Δ >= +δ``); ``delta`` and the interval stay those of ``candidate − baseline``.
 
     Returns
     -------
@@ -779,7 +784,8 @@ def paired_bootstrap(
         ``method="bootstrap"``. ``ci_low/ci_high`` is the percentile interval (quantiles
         ``alpha`` and ``1 − alpha`` of the resampled Δ*, linear interpolation). The p-values
         are the fractions of resamples with ``Δ* >= −δ`` (regression) or ``Δ* <= −δ``
-        (non-inferiority), the tests the percentile interval inverts.
+        (non-inferiority), the tests the percentile interval inverts (``Δ* <= +δ`` and
+        ``Δ* >= +δ`` where lower is better).
 
     Raises
     ------
@@ -822,11 +828,12 @@ def paired_bootstrap(
     shift = (value_b - value_a) - (approx_b - approx_a)
     deltas = deltas[np.isfinite(deltas)] + shift
     ci = _percentile_interval(deltas, 0.0, 0.0, level)
+    worsening = -deltas if higher_is_better is False else deltas  # a drop is a worsening
     return _decide(
         baseline=value_a,
         candidate=value_b,
-        p_regression=float(np.mean(deltas >= -margin)),
-        p_non_inferior=float(np.mean(deltas <= -margin)),
+        p_regression=float(np.mean(worsening >= -margin)),
+        p_non_inferior=float(np.mean(worsening <= -margin)),
         ci=ci,
         method="bootstrap",
         mode=mode,
@@ -939,6 +946,12 @@ class PixelStatistics:
         first (the PRO curve's cumulative counts)."""
         normal = np.cumsum(self.normal[:, ::-1], axis=1).astype(np.float64)
         return normal, np.cumsum(self.overlap[:, ::-1], axis=1)
+
+    @cached_property
+    def defect_descending(self) -> np.ndarray:
+        """Per image, defect pixels at or above each bin, highest bin first (float64; the
+        pixel precision-recall curve's cumulative true positives)."""
+        return np.cumsum(self.defect[:, ::-1], axis=1).astype(np.float64)
 
     def __getitem__(self, index: Any) -> PixelStatistics:
         return PixelStatistics(
