@@ -968,7 +968,11 @@ _CELLS = 1 << 20
 
 
 def _threshold_grid(
-    maps: list[np.ndarray], n_bins: int, sample: int, seed: int
+    maps: list[np.ndarray],
+    n_bins: int,
+    sample: int,
+    seed: int,
+    masks: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
     """``(edges, to_bins)``: the grid's inner edges and a function from scores to bin indices,
     non-decreasing in the score (so every bin is a valid threshold interval).
@@ -976,20 +980,25 @@ def _threshold_grid(
     Few distinct scores (in the pixels, or in a seeded sample when there are more than
     ``sample``): each is its own bin (``searchsorted`` into them: exact). Otherwise the range
     is cut into 2**20 uniform cells and consecutive cells are merged into about ``n_bins``
-    bins of equal sampled pixel counts; a score's bin is then one multiply and one table
-    look-up (no per-pixel binary search).
+    bins of equal sampled mass; a score's bin is then one multiply and one table look-up (no
+    per-pixel binary search). With ``masks`` the mass is half all pixels, half defect pixels
+    (equal shares of each), so the few high-scoring bins where the defect pixels lie — where
+    the precision-recall and PRO curves rise — are as fine as the bulk of normal pixels.
     """
     total = sum(m.size for m in maps)
+    truth: np.ndarray | None = None
     if total <= sample:
         pooled = np.concatenate([m.ravel() for m in maps])
+        if masks is not None:
+            truth = np.concatenate([np.asarray(k).ravel() != 0 for k in masks])
     else:
         rng = np.random.default_rng(seed)
-        pooled = np.concatenate(
-            [
-                m.ravel()[rng.integers(0, m.size, size=max(1, sample * m.size // total))]
-                for m in maps
-            ]
-        )
+        picks = [rng.integers(0, m.size, size=max(1, sample * m.size // total)) for m in maps]
+        pooled = np.concatenate([m.ravel()[p] for m, p in zip(maps, picks, strict=True)])
+        if masks is not None:
+            truth = np.concatenate(
+                [np.asarray(k).ravel()[p] != 0 for k, p in zip(masks, picks, strict=True)]
+            )
     distinct = np.unique(pooled)
     if distinct.size <= n_bins:
         edges = distinct[1:]
@@ -1006,9 +1015,14 @@ def _threshold_grid(
         cells = (scores.astype(dtype, copy=False) - origin) * scale  # monotone; >= 0
         return np.minimum(cells.astype(np.int32), _CELLS - 1)
 
-    per_cell = np.bincount(to_cells(pooled), minlength=_CELLS)
-    before = np.cumsum(per_cell) - per_cell
-    target = before * n_bins // pooled.size  # non-decreasing in the cell
+    cells = to_cells(pooled)
+    per_cell = np.bincount(cells, minlength=_CELLS)
+    share = (np.cumsum(per_cell) - per_cell) / pooled.size
+    n_defect = 0 if truth is None else int(np.count_nonzero(truth))
+    if n_defect:
+        per_defect = np.bincount(cells[truth], minlength=_CELLS)
+        share = 0.5 * share + 0.5 * (np.cumsum(per_defect) - per_defect) / n_defect
+    target = np.floor(share * n_bins).astype(np.int64)  # non-decreasing in the cell
     _, table = np.unique(target, return_inverse=True)
     table = table.astype(np.int32)
     starts = np.flatnonzero(np.diff(table)) + 1
@@ -1059,7 +1073,7 @@ def pixel_statistics(
     maps_, masks_ = check_maps_masks(maps, masks)
     if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 2:
         raise MetricInputError(f"n_bins is {n_bins!r}; expected an integer >= 2")
-    edges, to_bins = _threshold_grid(maps_, n_bins, sample, seed)
+    edges, to_bins = _threshold_grid(maps_, n_bins, sample, seed, masks_)
     width = edges.size + 1
     normal = np.zeros((len(maps_), width), dtype=np.int64)
     defect = np.zeros((len(maps_), width), dtype=np.int64)
