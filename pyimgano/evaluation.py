@@ -709,9 +709,12 @@ def _comparison(
                 if grid_names or "seg_f1" in compare else [])
         pixel: dict[str, Any] = {"aupro_limit": options.aupro_limit}
         if grid_names:
+            from pyimgano.metrics._regions import label_regions
+
+            regions = [label_regions(m) for m in masks]  # once for both models
             pixel.update(
-                candidate=pixel_statistics(mine, masks),
-                baseline=pixel_statistics(base_maps, masks),
+                candidate=pixel_statistics(mine, masks, regions=regions),
+                baseline=pixel_statistics(base_maps, masks, regions=regions),
                 exact={name: (metrics[name], theirs.metrics.get(name)) for name in grid_names},
             )
             for name in grid_names:

@@ -41,9 +41,8 @@ def _descending_pixels(
     """``(tp, fp, n_pos)`` per resample: defect and normal pixels at or above each bin, highest
     bin first (the pooled pixel curve on the grid), and the defect pixels in all."""
     weights = np.asarray(counts, dtype=np.float64)
-    normal_cum, _ = stats.descending
-    tp = weights @ stats.defect_descending
-    fp = weights @ normal_cum
+    both = weights @ stats.positives_descending
+    tp, fp = np.split(both, 2, axis=1)
     return tp, fp, tp[:, -1]
 
 
