@@ -828,7 +828,7 @@ def paired_bootstrap(
     shift = (value_b - value_a) - (approx_b - approx_a)
     deltas = deltas[np.isfinite(deltas)] + shift
     ci = _percentile_interval(deltas, 0.0, 0.0, level)
-    worsening = -deltas if higher_is_better is False else deltas  # a drop is a worsening
+    worsening = deltas if higher_is_better else -deltas  # a drop is a worsening
     return _decide(
         baseline=value_a,
         candidate=value_b,

@@ -413,3 +413,28 @@ def test_sample_auroc_interval_coverage_on_simulated_views():
           f"{paired / N_SIM_SAMPLE:.3f} (band {low:.3f}-{high:.3f})")
     assert low <= single / N_SIM_SAMPLE <= high
     assert low <= paired / N_SIM_SAMPLE <= high
+
+
+@pytest.mark.parametrize("mode", ["regression", "non_inferior"])
+def test_lower_is_better_mirrors_the_hypotheses(mode):
+    """``higher_is_better=False`` on a metric = the usual test on its negation: the same
+    p-value and verdict, Δ and interval negated."""
+    rng = np.random.default_rng(11)
+    labels = np.array([0, 1] * 25)
+    base = np.where(labels == 1, rng.uniform(0.4, 0.8, labels.size), np.nan)
+    cand = np.where(labels == 1, base + rng.normal(0.0, 0.05, labels.size), np.nan)
+    metric = aupimo_std_metric()
+
+    def negated(y, values):
+        value = metric.value(y, values)
+        return None if value is None else -value
+
+    lower = paired_bootstrap(labels, metric, base, cand, max_drop=0.01, mode=mode,
+                             higher_is_better=False, n_resamples=400)
+    plain = paired_bootstrap(labels, negated, base, cand, max_drop=0.01, mode=mode,
+                             n_resamples=400)
+    assert lower.p_value == pytest.approx(plain.p_value, abs=1e-12)
+    assert lower.passed is plain.passed
+    assert lower.delta == pytest.approx(-plain.delta, abs=1e-12)
+    assert (lower.ci_low, lower.ci_high) == pytest.approx((-plain.ci_high, -plain.ci_low),
+                                                          abs=1e-12)
