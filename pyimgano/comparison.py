@@ -19,7 +19,8 @@ pixel statistics, per-image SegF1 counts, sample ids); the tests themselves are 
   - ``sample_auroc``, ``sample_ap``, ``sample_f1_max``: over *samples* (the maximum over a
     sample's views) stratified by sample label.
 
-AU-sPRO (``auspro_<limit>``) is not comparable: a configuration error says so.
+  - ``auspro_<limit>`` (MVTec LOCO): from per-image sPRO statistics on the grid
+    (:mod:`pyimgano.metrics.spro_stats`), the official mean of the two types.
 ``parse_compare`` validates a ``compare`` mapping (suite key, CLI flag) into :class:`Bound`.
 """
 
@@ -64,7 +65,8 @@ AUPIMO_METRICS = ("aupimo_mean", "aupimo_std")
 SAMPLE_METRICS = ("sample_auroc", "sample_ap", "sample_f1_max")
 #: What a ``compare`` entry may name (parametrised names in angle brackets).
 COMPARABLE = (
-    *IMAGE_METRICS, "image_tpr_at_fpr_<x>", *PIXEL_METRICS, "aupro_<limit>", "seg_f1",
+    *IMAGE_METRICS, "image_tpr_at_fpr_<x>", *PIXEL_METRICS, "aupro_<limit>", "auspro_<limit>",
+    "seg_f1",
     *AUPIMO_METRICS, *SAMPLE_METRICS,
 )
 #: The note a report carries for a metric resampled on the threshold grid.
@@ -91,7 +93,7 @@ def _limited(name: str, prefix: str) -> bool:
 
 def on_grid(name: str) -> bool:
     """Whether metric ``name`` is resampled from pixel statistics on the threshold grid."""
-    return name in PIXEL_METRICS or _limited(name, "aupro_")
+    return name in PIXEL_METRICS or _limited(name, "aupro_") or _limited(name, "auspro_")
 
 
 def needs_maps(name: str) -> bool:
@@ -147,12 +149,6 @@ def parse_compare(
     bounds: dict[str, Bound] = {}
     for metric, entry in compare.items():
         key = f"{where}.{metric}"
-        if isinstance(metric, str) and metric.startswith("auspro_"):
-            raise ConfigError(
-                f"{key}: {metric!r} (AU-sPRO) cannot be compared: its saturated per-defect "
-                "overlaps are not resampled over images; compare aupro_<limit> or "
-                f"image metrics instead (comparable: {', '.join(COMPARABLE)})"
-            )
         if not isinstance(metric, str) or not comparable(metric):
             raise ConfigError(
                 f"{key}: unknown metric {metric!r}; expected one of {', '.join(COMPARABLE)}"
@@ -228,6 +224,8 @@ def check_computed(bounds: Mapping[str, Bound], metrics: Mapping[str, Any], wher
             hint = " (pixel metrics need pixel: true / --pixel)" if needs_maps(name) else ""
             if name == "seg_f1":
                 hint = " (seg_f1: the mvtec_ad2 format with pixel metrics)"
+            elif name.startswith("auspro_"):
+                hint = " (auspro_<limit>: the mvtec_loco format with pixel metrics and that limit)"
             elif name in SAMPLE_METRICS:
                 hint = " (sample metrics: the realiad format)"
             raise ConfigError(
@@ -246,9 +244,10 @@ def _resampling(
     """What the bootstrap of metric ``name`` resamples: ``(labels, metric, data per role,
     higher_is_better)``, the labels being those of the resampled units (images or samples).
 
-    ``inputs``: ``scores``, ``aupimo``, ``pixel`` (PixelStatistics), ``seg_f1`` (per-image
-    counts), each ``{role: data}``; ``aupro_limit``; ``sample_ids``. A missing input is a
-    :class:`ConfigError` naming the metric and what it needs.
+    ``inputs``: ``scores``, ``aupimo``, ``pixel`` (PixelStatistics), ``spro``
+    (SproStatistics), ``seg_f1`` (per-image counts), each ``{role: data}``; ``aupro_limit``;
+    ``sample_ids``. A missing input is a :class:`ConfigError` naming the metric and what it
+    needs.
     """
     from pyimgano.metrics import resampled, stats
 
@@ -278,6 +277,12 @@ def _resampling(
         counts = needed("seg_f1", "per-image (TP, FP, FN) counts at the calibrated threshold "
                         "(seg_f1_counts)")
         return labels, resampled.seg_f1_metric(), counts, True
+    if name.startswith("auspro_"):
+        from pyimgano.metrics.spro_stats import auspro_bootstrap_metric
+
+        data = needed("spro", "per-image sPRO statistics (spro_statistics of the maps and the "
+                      "defects)")
+        return labels, auspro_bootstrap_metric(float(name.removeprefix("auspro_"))), data, True
     if on_grid(name):
         data = needed("pixel", "per-image pixel statistics (pixel_statistics of the maps)")
         if name == "pixel_auroc":
@@ -323,7 +328,9 @@ def compare_models(
         ``aupro_<limit>``): ``{"candidate": PixelStatistics, "baseline": PixelStatistics,
         "exact": {metric: (candidate, baseline)}, "aupro_limit": float}``; for ``seg_f1``:
         ``"seg_f1": (candidate counts, baseline counts)`` (:func:`~pyimgano.metrics.seg_f1_counts`
-        at each model's threshold, shape (n_images, 3)).
+        at each model's threshold, shape (n_images, 3)); for ``auspro_<limit>``: ``"spro":
+        {"candidate": SproStatistics, "baseline": SproStatistics}`` (exact values in
+        ``"exact"``).
     sample_ids : sequence of str, optional
         Each image's sample id; needed for ``sample_*`` (resampled over samples).
 
@@ -351,6 +358,7 @@ def compare_models(
         "aupimo": {"candidate": candidate_aupimo, "baseline": baseline_aupimo},
         "pixel": {"candidate": pixel.get("candidate"), "baseline": pixel.get("baseline")},
         "seg_f1": {"candidate": seg[0], "baseline": seg[1]},
+        "spro": dict(pixel.get("spro") or {}),
         "aupro_limit": pixel.get("aupro_limit", 0.3),
         "sample_ids": sample_ids,
     }
@@ -392,7 +400,8 @@ def metrics_ci(
     ``image_tpr_at_fpr_<x>``); given per-image ``aupimo``, ``aupimo_mean`` and ``aupimo_std``;
     given ``pixel`` (``{"stats": PixelStatistics, "aupro_limit": float}``), ``pixel_auroc``,
     ``pixel_ap``, ``pixel_f1_max``, ``aupro`` and ``aupro_<limit>`` (resampled on the threshold
-    grid around the exact value) and, with ``pixel["seg_f1"]`` (per-image counts), ``seg_f1``;
+    grid around the exact value), with ``pixel["seg_f1"]`` (per-image counts) ``seg_f1``, with
+    ``pixel["spro"]`` (SproStatistics) ``auspro_<limit>``;
     given ``sample_ids``, the ``sample_*`` metrics over samples. The same resamples as the
     comparisons (2000, seed 0). ``level`` in (0, 1).
     """
@@ -405,6 +414,7 @@ def metrics_ci(
         "aupimo": {"model": aupimo},
         "pixel": {"model": pixel.get("stats")},
         "seg_f1": {"model": pixel.get("seg_f1")},
+        "spro": {"model": pixel.get("spro")},
         "aupro_limit": pixel.get("aupro_limit", 0.3),
         "sample_ids": sample_ids,
     }

@@ -103,12 +103,17 @@ class PixelData:
         The pixel ROC curve of the exact sweep.
     pro : (fpr, pro) or None
         The PRO curve of the exact sweep (mean per-region overlap against FPR).
+    defects, defect_groups : lists or None
+        MVTec LOCO: per image its defects ``(mask, saturation)`` and its type (None for good
+        images), as AU-sPRO saw them; None for other formats.
     """
 
     maps: list[Any]
     masks: list[np.ndarray]
     roc: tuple[np.ndarray, np.ndarray] | None = None
     pro: tuple[np.ndarray, np.ndarray] | None = None
+    defects: list[list[tuple[Any, float]]] | None = None
+    defect_groups: list[str | None] | None = None
 
 
 @dataclass
@@ -148,6 +153,12 @@ def _pixel_level(
         names = pixel_metric_names(options, dataset)
         return _PixelOutcome(dict.fromkeys(names), dict.fromkeys(names, reason), {}, {}, None, None)
     loco = inputs.defects is not None
+    defects = (
+        [[(d.mask, d.saturation_pixels) for d in defects] for defects in inputs.defects]
+        if loco
+        else None
+    )
+    groups = [None if s.defect_type == GOOD else s.defect_type for s in dataset] if loco else None
     result = evaluate_pixels(
         inputs.maps,
         inputs.masks,
@@ -156,16 +167,10 @@ def _pixel_level(
         aupimo_fpr_bounds=options.aupimo_fpr_bounds,
         regions=inputs.regions,
         keep_curves=True,
-        defects=(
-            [[(d.mask, d.saturation_pixels) for d in defects] for defects in inputs.defects]
-            if loco
-            else None
-        ),
+        defects=defects,
         auspro_limits=options.auspro_limits or DEFAULT_AUSPRO_LIMITS,
         memory_budget=options.memory_budget,
-        defect_groups=(
-            [None if s.defect_type == GOOD else s.defect_type for s in dataset] if loco else None
-        ),
+        defect_groups=groups,
         seg_f1_threshold=options.seg_f1_threshold,
     )
     metrics = dict(result.metrics)
@@ -181,7 +186,8 @@ def _pixel_level(
             by_group[group] = dict(values)
             for name, reason in values.notes.items():
                 notes[f"metrics_by_defect_type.{group}.{name}"] = reason
-    data = PixelData(maps=inputs.maps, masks=inputs.masks, roc=result.roc, pro=result.pro)
+    data = PixelData(maps=inputs.maps, masks=inputs.masks, roc=result.roc, pro=result.pro,
+                     defects=defects, defect_groups=groups)
     return _PixelOutcome(metrics, notes, per_image, by_group, data, result.metrics_device)
 
 
@@ -492,6 +498,12 @@ def evaluate(
                     pixel_ci["seg_f1"] = seg_f1_counts(
                         maps_ci, outcome.data.masks, options.seg_f1_threshold
                     )
+                if outcome.data.defects is not None:
+                    from pyimgano.metrics.spro_stats import spro_statistics
+
+                    pixel_ci["spro"] = spro_statistics(
+                        maps_ci, outcome.data.defects, groups=outcome.data.defect_groups
+                    )
             intervals = metrics_ci(
                 labels, scores, metrics, level=ci,
                 aupimo=None if outcome is None or outcome.data is None else [
@@ -696,10 +708,15 @@ def _comparison(
             [tuple(m.shape) for m in masks],
         )
         grid_names = [name for name in pixel_names if on_grid(name)]
+        spro_names = [name for name in grid_names if name.startswith("auspro_")]
+        defects = outcome.data.defects if spro_names else None
         theirs = evaluate_pixels(
             base_maps, masks, aupro_limit=options.aupro_limit,
             aupro_limits=options.aupro_limits if grid_names else (),
             aupimo_fpr_bounds=options.aupimo_fpr_bounds, memory_budget=options.memory_budget,
+            defects=defects,
+            defect_groups=outcome.data.defect_groups if defects is not None else None,
+            auspro_limits=options.auspro_limits or DEFAULT_AUSPRO_LIMITS,
         )
         n = len(labels)
         kwargs["candidate_aupimo"] = [outcome.per_image.get(i, {}).get("aupimo")
@@ -709,16 +726,26 @@ def _comparison(
                 if grid_names or "seg_f1" in compare else [])
         pixel: dict[str, Any] = {"aupro_limit": options.aupro_limit}
         if grid_names:
+            pixel["exact"] = {name: (metrics[name], theirs.metrics.get(name))
+                              for name in grid_names}
+        if len(spro_names) < len(grid_names):
             from pyimgano.metrics._regions import label_regions
 
             regions = [label_regions(m) for m in masks]  # once for both models
             pixel.update(
                 candidate=pixel_statistics(mine, masks, regions=regions),
                 baseline=pixel_statistics(base_maps, masks, regions=regions),
-                exact={name: (metrics[name], theirs.metrics.get(name)) for name in grid_names},
             )
-            for name in grid_names:
-                notes[f"comparison.{name}"] = GRID_NOTE
+        if spro_names:
+            from pyimgano.metrics.spro_stats import spro_statistics
+
+            groups = outcome.data.defect_groups
+            pixel["spro"] = {
+                "candidate": spro_statistics(mine, defects, groups=groups),
+                "baseline": spro_statistics(base_maps, defects, groups=groups),
+            }
+        for name in grid_names:
+            notes[f"comparison.{name}"] = GRID_NOTE
         if "seg_f1" in compare:
             if options.seg_f1_threshold is None or baseline_threshold is None:
                 raise ConfigError(

@@ -22,7 +22,8 @@ Public API
   :func:`pixel_auroc_metric`, :func:`aupro_metric` on :func:`pixel_statistics`; more in
   :mod:`.resampled`: :func:`pixel_ap_metric`, :func:`pixel_f1_max_metric` (grid),
   :func:`seg_f1_metric` (per-image counts), :func:`aupimo_std_metric`,
-  :func:`sample_bootstrap_metric` on :func:`sample_data`
+  :func:`sample_bootstrap_metric` on :func:`sample_data`; :func:`auspro_bootstrap_metric` on
+  :func:`spro_statistics` (:mod:`.spro_stats`, MVTec LOCO)
 - :func:`seg_f1` (MVTec AD 2's SegF1: pooled pixel F1 at a fixed threshold; also
   ``seg_f1_threshold`` of :func:`pixel_metrics` / :func:`evaluate_pixels`, from the same sweep);
   :func:`seg_f1_counts`: its per-image ``(TP, FP, FN)``, for resampling over images
@@ -96,6 +97,7 @@ from pyimgano.metrics.results import (
 )
 from pyimgano.metrics.samples import group_samples, sample_metrics
 from pyimgano.metrics.spro import SproResults, auspro
+from pyimgano.metrics.spro_stats import SproStatistics, auspro_bootstrap_metric, spro_statistics
 from pyimgano.metrics.stats import (
     BootstrapMetric,
     Interval,
@@ -125,11 +127,13 @@ __all__ = [
     "PixelEvaluation",
     "PixelStatistics",
     "SproResults",
+    "SproStatistics",
     "aupimo",
     "aupro",
     "aupimo_std_metric",
     "aupro_metric",
     "auspro",
+    "auspro_bootstrap_metric",
     "auroc",
     "average_precision",
     "bootstrap_ci",
@@ -163,4 +167,5 @@ __all__ = [
     "seg_f1",
     "seg_f1_counts",
     "seg_f1_metric",
+    "spro_statistics",
 ]

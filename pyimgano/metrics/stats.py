@@ -683,7 +683,7 @@ def _as_metric(metric: Any) -> BootstrapMetric:
 
 
 def _as_data(data: Any, n_images: int, name: str) -> Any:
-    if isinstance(data, PixelStatistics):
+    if isinstance(data, PixelStatistics) or hasattr(data, "n_images"):  # per-image statistics
         if data.n_images != n_images:
             raise MetricInputError(
                 f"{name} holds statistics of {data.n_images} images; labels have {n_images}"

@@ -521,8 +521,10 @@ def test_sample_metrics_compared_over_samples(tmp_path):
          "compares 'aupro_0.05', which this item does not compute"),
         ({"pixel_ap": {"max_drop": 0.01}}, {}, "'pixel_ap', a pixel metric this item does not "
                                                "compute"),
-        ({"auspro_0.05": {"max_drop": 0.01}}, {}, r"'auspro_0.05' \(AU-sPRO\) cannot be "
-                                                  "compared"),
+        ({"auspro_0.05": {"max_drop": 0.01}}, {}, "'auspro_0.05', a pixel metric this item "
+                                                  "does not compute"),
+        ({"auspro_0.05": {"max_drop": 0.01}}, {"pixel": True},
+         "compares 'auspro_0.05', which this item does not compute .*mvtec_loco"),
     ],
 )
 def test_a_compared_metric_the_item_does_not_compute_is_named(make_case, compare, fields,
@@ -543,3 +545,32 @@ def test_cli_pixel_compare_gives_the_plugin_numbers(capsys, make_case, tmp_path)
     bounds = {n: {"max_drop": 0.01} for n in ("pixel_ap", "pixel_f1_max", "aupro")}
     runner = run_case(make_case("constant", "0", pixel=True, compare=bounds)).report.to_dict()
     assert_same_comparison(cli["comparison"], runner["comparison"])
+
+
+def test_auspro_compared_on_mvtec_loco(tmp_path):
+    """MVTec LOCO: auspro_0.05 compared from per-image sPRO statistics (both models' defects
+    from defects_config.json), the point estimates the report's exact metric; in metrics_ci."""
+    from pyimgano.datasets import load_dataset
+    from pyimgano.evaluation import evaluate
+    from pyimgano.metrics.spro_stats import auspro_bootstrap_metric, spro_statistics
+    from tests.core.test_loco_evaluation import MapDetector, _write
+
+    _write(tmp_path)
+    dataset = load_dataset("mvtec_loco", tmp_path, "box")
+    evaluation = evaluate(MapDetector(), dataset, pixel=True, baseline=MapDetector(), ci=0.9,
+                          compare=parse_compare({"auspro_0.05": {"max_drop": 0.01}}))
+    report = evaluation.report.to_dict()
+    validate_report(report)
+    entry = report["comparison"]["auspro_0.05"]
+    exact = report["metrics"]["auspro_0.05"]
+    assert entry["candidate"] == entry["baseline"] == pytest.approx(exact, abs=1e-12)
+    assert entry["delta"] == 0.0 and entry["passed"] is True
+    assert "threshold grid" in report["metric_notes"]["comparison.auspro_0.05"]
+    labels = np.array([r["label"] for r in evaluation.report.records])
+    stats = spro_statistics(evaluation.pixel.maps, evaluation.pixel.defects,
+                            groups=evaluation.pixel.defect_groups)
+    interval = bootstrap_ci(labels, auspro_bootstrap_metric(0.05), stats, level=0.9,
+                            exact=exact)
+    assert report["metrics_ci"]["auspro_0.05"] == pytest.approx([interval.low, interval.high])
+    assert evaluation.pixel.defect_groups == [None if s.defect_type == "good" else
+                                              s.defect_type for s in dataset]

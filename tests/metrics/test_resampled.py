@@ -298,11 +298,10 @@ def test_compare_models_names_the_metric_whose_data_is_missing(name, kwargs, mes
 def test_parse_compare_new_names_and_refusals():
     bounds = parse_compare({n: {"max_drop": 0.01} for n in (
         "pixel_ap", "pixel_f1_max", "aupro_0.05", "aupimo_std", "seg_f1", "sample_auroc",
-        "sample_ap", "sample_f1_max")})
-    assert len(bounds) == 8
-    with pytest.raises(ConfigError, match=r"compare.auspro_0.05: 'auspro_0.05' \(AU-sPRO\) "
-                                          "cannot be compared"):
-        parse_compare({"auspro_0.05": {"max_drop": 0.01}})
+        "sample_ap", "sample_f1_max", "auspro_0.05")})
+    assert len(bounds) == 9
+    with pytest.raises(ConfigError, match="compare.auspro_5: unknown metric 'auspro_5'"):
+        parse_compare({"auspro_5": {"max_drop": 0.01}})
     with pytest.raises(ConfigError, match="compare.aupro_0.050: unknown metric 'aupro_0.050'"):
         parse_compare({"aupro_0.050": {"max_drop": 0.01}})
 
