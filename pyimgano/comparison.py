@@ -240,9 +240,9 @@ def _aupimo(values: Any) -> np.ndarray:
 
 def _resampling(
     name: str, labels: np.ndarray, inputs: Mapping[str, Any], roles: tuple[str, ...]
-) -> tuple[np.ndarray, Any, list[Any], bool]:
-    """What the bootstrap of metric ``name`` resamples: ``(labels, metric, data per role,
-    higher_is_better)``, the labels being those of the resampled units (images or samples).
+) -> tuple[np.ndarray, Any, list[Any]]:
+    """What the bootstrap of metric ``name`` resamples: ``(labels, metric, data per role)``,
+    the labels being those of the resampled units (images or samples).
 
     ``inputs``: ``scores``, ``aupimo``, ``pixel`` (PixelStatistics), ``spro``
     (SproStatistics), ``seg_f1`` (per-image counts), each ``{role: data}``; ``aupro_limit``;
@@ -266,23 +266,23 @@ def _resampling(
             )
         scores = needed("scores", "the image scores")
         sample_labels, grouped = resampled.sample_data(labels, scores, list(ids))
-        return sample_labels, resampled.sample_bootstrap_metric(name), grouped, True
+        return sample_labels, resampled.sample_bootstrap_metric(name), grouped
     if name == "aupimo_std":
         values = [_aupimo(v) for v in needed("aupimo", "per-image AUPIMO")]
-        return labels, resampled.aupimo_std_metric(), values, False
+        return labels, resampled.aupimo_std_metric(), values
     if name == "aupimo_mean":
         values = [_aupimo(v) for v in needed("aupimo", "per-image AUPIMO")]
-        return labels, _nanmean, values, True
+        return labels, _nanmean, values
     if name == "seg_f1":
         counts = needed("seg_f1", "per-image (TP, FP, FN) counts at the calibrated threshold "
                         "(seg_f1_counts)")
-        return labels, resampled.seg_f1_metric(), counts, True
+        return labels, resampled.seg_f1_metric(), counts
     if name.startswith("auspro_"):
         from pyimgano.metrics.spro_stats import auspro_bootstrap_metric
 
         data = needed("spro", "per-image sPRO statistics (spro_statistics of the maps and the "
                       "defects)")
-        return labels, auspro_bootstrap_metric(float(name.removeprefix("auspro_"))), data, True
+        return labels, auspro_bootstrap_metric(float(name.removeprefix("auspro_"))), data
     if on_grid(name):
         data = needed("pixel", "per-image pixel statistics (pixel_statistics of the maps)")
         if name == "pixel_auroc":
@@ -295,9 +295,9 @@ def _resampling(
             metric = stats.aupro_metric(float(inputs.get("aupro_limit", 0.3)))
         else:
             metric = stats.aupro_metric(float(name.removeprefix("aupro_")))
-        return labels, metric, data, True
+        return labels, metric, data
     data = needed("scores", "the image scores")
-    return labels, stats.image_bootstrap_metric(name), data, True
+    return labels, stats.image_bootstrap_metric(name), data
 
 
 def compare_models(
@@ -347,6 +347,7 @@ def compare_models(
         Inputs the statistics refuse (one class only, lengths that differ).
     """
     from pyimgano.metrics import stats
+    from pyimgano.metrics.results import metric_direction
 
     y = np.asarray(labels)
     cand = np.asarray(candidate, dtype=np.float64)
@@ -369,15 +370,15 @@ def compare_models(
         if name == "image_auroc":
             test = stats.delong_test(y, base, cand, **options)
         elif name == "aupimo_mean":
-            _, _, (base_values, cand_values), _ = _resampling(name, y, inputs, roles)
+            _, _, (base_values, cand_values) = _resampling(name, y, inputs, roles)
             test = stats.wilcoxon_aupimo(base_values, cand_values, **options)
         else:
-            units, metric, (base_data, cand_data), higher = _resampling(name, y, inputs, roles)
+            units, metric, (base_data, cand_data) = _resampling(name, y, inputs, roles)
             exact = pixel.get("exact", {}).get(name) if on_grid(name) else None
             test = stats.paired_bootstrap(
                 units, metric, base_data, cand_data,
                 exact=None if exact is None else (exact[1], exact[0]),
-                higher_is_better=higher, **options,
+                higher_is_better=metric_direction(name) is not False, **options,
             )
         out[name] = test.as_dict()
     return out
@@ -423,7 +424,7 @@ def metrics_ci(
         if _number(value) is None or not comparable(name):
             continue
         try:
-            units, metric, (data,), _ = _resampling(name, y, inputs, ("model",))
+            units, metric, (data,) = _resampling(name, y, inputs, ("model",))
         except ConfigError:  # its per-image data was not kept: no interval
             continue
         interval = stats.bootstrap_ci(units, metric, data, level=level, exact=float(value))
