@@ -574,3 +574,26 @@ def test_auspro_compared_on_mvtec_loco(tmp_path):
     assert report["metrics_ci"]["auspro_0.05"] == pytest.approx([interval.low, interval.high])
     assert evaluation.pixel.defect_groups == [None if s.defect_type == "good" else
                                               s.defect_type for s in dataset]
+
+
+def test_suite_schema_accepts_every_comparable_name_and_parse_compare_agrees():
+    """The suite schema's compare keys and parse_compare accept the same names."""
+    import json
+    from importlib import resources
+
+    import jsonschema
+
+    schema = json.loads(resources.files("pyimgano.schemas").joinpath("suite.schema.json")
+                        .read_text(encoding="utf-8"))
+    compare = {"$defs": schema["$defs"], **schema["$defs"]["compare"]}
+    good = ["image_auroc", "image_ap", "image_f1_max", "image_tpr_at_fpr_0.01", "pixel_auroc",
+            "pixel_ap", "pixel_f1_max", "aupro", "aupro_0.05", "auspro_0.05", "seg_f1",
+            "aupimo_mean", "aupimo_std", "sample_auroc", "sample_ap", "sample_f1_max"]
+    for name in good:
+        jsonschema.validate({name: {"max_drop": 0.01}}, compare)
+        assert name in parse_compare({name: {"max_drop": 0.01}})
+    for name in ("image_aroc", "pixel_aupro", "aupimo"):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({name: {"max_drop": 0.01}}, compare)
+        with pytest.raises(ConfigError, match=f"unknown metric '{name}'"):
+            parse_compare({name: {"max_drop": 0.01}})
