@@ -97,12 +97,17 @@ class PixelData:
         The pixel ROC curve of the exact sweep.
     pro : (fpr, pro) or None
         The PRO curve of the exact sweep (mean per-region overlap against FPR).
+    defects, defect_groups : lists or None
+        MVTec LOCO: per image its defects ``(mask, saturation)`` and its type (None for good
+        images), as AU-sPRO saw them; None for other formats.
     """
 
     maps: list[Any]
     masks: list[np.ndarray]
     roc: tuple[np.ndarray, np.ndarray] | None = None
     pro: tuple[np.ndarray, np.ndarray] | None = None
+    defects: list[list[tuple[Any, float]]] | None = None
+    defect_groups: list[str | None] | None = None
 
 
 @dataclass
@@ -142,6 +147,12 @@ def _pixel_level(
         names = pixel_metric_names(options, dataset)
         return _PixelOutcome(dict.fromkeys(names), dict.fromkeys(names, reason), {}, {}, None, None)
     loco = inputs.defects is not None
+    defects = (
+        [[(d.mask, d.saturation_pixels) for d in defects] for defects in inputs.defects]
+        if loco
+        else None
+    )
+    groups = [None if s.defect_type == GOOD else s.defect_type for s in dataset] if loco else None
     result = evaluate_pixels(
         inputs.maps,
         inputs.masks,
@@ -150,16 +161,10 @@ def _pixel_level(
         aupimo_fpr_bounds=options.aupimo_fpr_bounds,
         regions=inputs.regions,
         keep_curves=True,
-        defects=(
-            [[(d.mask, d.saturation_pixels) for d in defects] for defects in inputs.defects]
-            if loco
-            else None
-        ),
+        defects=defects,
         auspro_limits=options.auspro_limits or DEFAULT_AUSPRO_LIMITS,
         memory_budget=options.memory_budget,
-        defect_groups=(
-            [None if s.defect_type == GOOD else s.defect_type for s in dataset] if loco else None
-        ),
+        defect_groups=groups,
         seg_f1_threshold=options.seg_f1_threshold,
     )
     metrics = dict(result.metrics)
@@ -175,7 +180,8 @@ def _pixel_level(
             by_group[group] = dict(values)
             for name, reason in values.notes.items():
                 notes[f"metrics_by_defect_type.{group}.{name}"] = reason
-    data = PixelData(maps=inputs.maps, masks=inputs.masks, roc=result.roc, pro=result.pro)
+    data = PixelData(maps=inputs.maps, masks=inputs.masks, roc=result.roc, pro=result.pro,
+                     defects=defects, defect_groups=groups)
     return _PixelOutcome(metrics, notes, per_image, by_group, data, result.metrics_device)
 
 
@@ -386,6 +392,14 @@ def evaluate(
                                progress=progress)
         if calibrated is not None:
             options = replace(options, seg_f1_threshold=calibrated.threshold)
+    baseline_threshold = None  # the baseline's own SegF1 threshold, for comparing seg_f1
+    if calibrated is not None and baseline is not None and compare and "seg_f1" in compare:
+        from pyimgano.protocols.mvtec_ad2 import calibrate, parse_calibration
+
+        theirs = calibrate(baseline, dataset.root, dataset.category,
+                           parse_calibration(calibration), batch_size=batch_size,
+                           progress=progress)
+        baseline_threshold = None if theirs is None else theirs.threshold
     started = time.perf_counter()
     # One background thread, busy while the model infers: the environment facts (package
     # versions: a few ms of metadata reads), and with pixel metrics the masks, their regions
@@ -455,7 +469,8 @@ def evaluate(
                 accumulator.update(index, mine, theirs)
             parity_report = accumulator.result(parity or {}, [str(p) for p in paths])
         comparison, comparison_notes = _comparison(
-            compare, inference.baseline, labels, scores, metrics, outcome, options
+            compare, inference.baseline, labels, scores, metrics, outcome, options,
+            sample_ids=sample_ids, baseline_threshold=baseline_threshold,
         )
         notes.update(comparison_notes)
         intervals = None
@@ -464,22 +479,32 @@ def evaluate(
 
             pixel_ci = None
             if outcome is not None and outcome.data is not None:
+                from pyimgano.metrics.pixel import seg_f1_counts
                 from pyimgano.metrics.stats import pixel_statistics
                 from pyimgano.outputs import to_numpy
 
+                maps_ci = [to_numpy(m, float32=True) for m in outcome.data.maps]
                 pixel_ci = {
-                    "stats": pixel_statistics(
-                        [to_numpy(m, float32=True) for m in outcome.data.maps],
-                        outcome.data.masks,
-                    ),
+                    "stats": pixel_statistics(maps_ci, outcome.data.masks),
                     "aupro_limit": options.aupro_limit,
                 }
+                if options.seg_f1_threshold is not None and "seg_f1" in metrics:
+                    pixel_ci["seg_f1"] = seg_f1_counts(
+                        maps_ci, outcome.data.masks, options.seg_f1_threshold
+                    )
+                if outcome.data.defects is not None:
+                    from pyimgano.metrics.spro_stats import spro_statistics
+
+                    pixel_ci["spro"] = spro_statistics(
+                        maps_ci, outcome.data.defects, groups=outcome.data.defect_groups
+                    )
             intervals = metrics_ci(
                 labels, scores, metrics, level=ci,
                 aupimo=None if outcome is None or outcome.data is None else [
                     outcome.per_image.get(i, {}).get("aupimo") for i in range(len(paths))
                 ],
                 pixel=pixel_ci,
+                sample_ids=sample_ids,
             )
         metrics_s = time.perf_counter() - metrics_started
         facts = environment.result()
@@ -630,17 +655,23 @@ def _comparison(
     metrics: Mapping[str, Any],
     outcome: _PixelOutcome | None,
     options: PixelOptions,
+    *,
+    sample_ids: list[str] | None = None,
+    baseline_threshold: float | None = None,
 ) -> tuple[dict[str, dict[str, Any]] | None, dict[str, str]]:
     """The report's ``comparison`` and its notes (docs/REFERENCE.md §12); None without bounds.
 
-    Pixel metrics and ``aupimo_mean`` run the baseline's aligned maps through the same pixel
-    metrics (exact values, per-image AUPIMO) and per-image statistics on a threshold grid.
+    Pixel metrics, ``seg_f1`` and AUPIMO run the baseline's aligned maps through the same pixel
+    metrics (exact values, per-image AUPIMO), per-image statistics on a threshold grid and,
+    for ``seg_f1``, per-image (TP, FP, FN) at each model's own calibrated threshold
+    (``baseline_threshold``: the baseline's). ``sample_ids``: Real-IAD's, for ``sample_*``.
     """
     from pyimgano.comparison import (
         GRID_NOTE,
-        PIXEL_METRICS,
         check_computed,
         compare_models,
+        needs_maps,
+        on_grid,
     )
 
     if not compare:
@@ -649,8 +680,8 @@ def _comparison(
         raise ConfigError("compare bounds given without a baseline checkpoint to compare with")
     check_computed(compare, metrics, "compare")
     base_scores = np.asarray([p.score for p in baseline], dtype=np.float64)
-    pixel_names = [n for n in compare if n in PIXEL_METRICS or n == "aupimo_mean"]
-    kwargs: dict[str, Any] = {}
+    pixel_names = [n for n in compare if needs_maps(n)]
+    kwargs: dict[str, Any] = {"sample_ids": sample_ids}
     notes: dict[str, str] = {}
     if pixel_names:
         if outcome is None or outcome.data is None:
@@ -658,7 +689,7 @@ def _comparison(
                 f"compare: {pixel_names[0]} needs the model's anomaly maps; it yields none"
             )
         from pyimgano.alignment import align_maps
-        from pyimgano.metrics.pixel import evaluate_pixels
+        from pyimgano.metrics.pixel import evaluate_pixels, seg_f1_counts
         from pyimgano.metrics.stats import pixel_statistics
         from pyimgano.outputs import to_numpy
 
@@ -670,26 +701,59 @@ def _comparison(
             [to_numpy(p.anomaly_map, float32=True).squeeze() for p in baseline],
             [tuple(m.shape) for m in masks],
         )
+        grid_names = [name for name in pixel_names if on_grid(name)]
+        spro_names = [name for name in grid_names if name.startswith("auspro_")]
+        defects = outcome.data.defects if spro_names else None
         theirs = evaluate_pixels(
             base_maps, masks, aupro_limit=options.aupro_limit,
+            aupro_limits=options.aupro_limits if grid_names else (),
             aupimo_fpr_bounds=options.aupimo_fpr_bounds, memory_budget=options.memory_budget,
+            defects=defects,
+            defect_groups=outcome.data.defect_groups if defects is not None else None,
+            auspro_limits=options.auspro_limits or DEFAULT_AUSPRO_LIMITS,
         )
         n = len(labels)
         kwargs["candidate_aupimo"] = [outcome.per_image.get(i, {}).get("aupimo")
                                       for i in range(n)]
         kwargs["baseline_aupimo"] = list(theirs.aupimo_per_image)
-        if any(name in PIXEL_METRICS for name in pixel_names):
-            mine = [to_numpy(m, float32=True) for m in outcome.data.maps]
-            kwargs["pixel"] = {
-                "candidate": pixel_statistics(mine, masks),
-                "baseline": pixel_statistics(base_maps, masks),
-                "exact": {name: (metrics[name], theirs.metrics.get(name))
-                          for name in PIXEL_METRICS if name in compare},
-                "aupro_limit": options.aupro_limit,
+        mine = ([to_numpy(m, float32=True) for m in outcome.data.maps]
+                if grid_names or "seg_f1" in compare else [])
+        pixel: dict[str, Any] = {"aupro_limit": options.aupro_limit}
+        if grid_names:
+            pixel["exact"] = {name: (metrics[name], theirs.metrics.get(name))
+                              for name in grid_names}
+        if len(spro_names) < len(grid_names):
+            from pyimgano.metrics._regions import label_regions
+
+            regions = [label_regions(m) for m in masks]  # once for both models
+            pixel.update(
+                candidate=pixel_statistics(mine, masks, regions=regions),
+                baseline=pixel_statistics(base_maps, masks, regions=regions),
+            )
+        if spro_names:
+            from pyimgano.metrics.spro_stats import spro_statistics
+
+            groups = outcome.data.defect_groups
+            pixel["spro"] = {
+                "candidate": spro_statistics(mine, defects, groups=groups),
+                "baseline": spro_statistics(base_maps, defects, groups=groups),
             }
-            for name in PIXEL_METRICS:
-                if name in compare:
-                    notes[f"comparison.{name}"] = GRID_NOTE
+        for name in grid_names:
+            notes[f"comparison.{name}"] = GRID_NOTE
+        if "seg_f1" in compare:
+            if options.seg_f1_threshold is None or baseline_threshold is None:
+                raise ConfigError(
+                    "compare: seg_f1 needs both models' calibrated SegF1 thresholds (their "
+                    "anomaly maps of the validation/good images)"
+                )
+            pixel["seg_f1"] = (seg_f1_counts(mine, masks, options.seg_f1_threshold),
+                               seg_f1_counts(base_maps, masks, baseline_threshold))
+            notes["comparison.seg_f1"] = (
+                "bootstrap of per-image TP/FP/FN (exact, no grid) at each model's own "
+                f"calibrated threshold: candidate {options.seg_f1_threshold:.6g}, baseline "
+                f"{baseline_threshold:.6g}"
+            )
+        kwargs["pixel"] = pixel
     return compare_models(labels, scores, base_scores, compare, **kwargs), notes
 
 

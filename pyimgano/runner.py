@@ -283,7 +283,7 @@ def check_case(
 
 def _check_comparison(case: Case) -> None:
     """Compare bounds need a baseline, and pixel metrics need ``pixel`` (before loading)."""
-    from pyimgano.comparison import PIXEL_METRICS
+    from pyimgano.comparison import needs_maps
 
     if case.baseline is None:
         for what, value in (("compare bounds", case.compare),
@@ -293,7 +293,7 @@ def _check_comparison(case: Case) -> None:
                 raise ConfigError(f"{what} given without a baseline checkpoint to compare with")
         return
     for name in case.compare or {}:
-        if (name in PIXEL_METRICS or name == "aupimo_mean") and not case.pixel:
+        if needs_maps(name) and not case.pixel:
             raise ConfigError(
                 f"compare names {name!r}, a pixel metric this item does not compute; enable "
                 "pixel metrics (pixel: true / --pixel) or compare image metrics only"

@@ -216,7 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--compare",
         default=None,
         metavar="BOUNDS",
-        help="max drops against the baseline, e.g. image_auroc=0.005,aupro=0.01 (paired "
+        help="max drops against the baseline, e.g. image_auroc=0.005,aupro=0.01,pixel_ap=0.01 "
+        "(any computed image, pixel, aupro_<limit>, AUPIMO, seg_f1 or sample metric; paired "
         "one-sided tests, mode regression; needs --baseline-checkpoint); exit 1 when one fails",
     )
     release.add_argument(

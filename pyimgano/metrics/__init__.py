@@ -19,7 +19,11 @@ Public API
 - paired statistics (:mod:`.stats`): :func:`delong_test`, :func:`delong_ci`,
   :func:`wilcoxon_aupimo`, :func:`paired_bootstrap`, :func:`bootstrap_ci` ->
   :class:`PairedTest` / :class:`Interval`; bootstrap metrics :func:`image_bootstrap_metric`,
-  :func:`pixel_auroc_metric`, :func:`aupro_metric` on :func:`pixel_statistics`
+  :func:`pixel_auroc_metric`, :func:`aupro_metric` on :func:`pixel_statistics`; more in
+  :mod:`.resampled`: :func:`pixel_ap_metric`, :func:`pixel_f1_max_metric` (grid),
+  :func:`seg_f1_metric` (per-image counts), :func:`aupimo_std_metric`,
+  :func:`sample_bootstrap_metric` on :func:`sample_data`; :func:`auspro_bootstrap_metric` on
+  :func:`spro_statistics` (:mod:`.spro_stats`, MVTec LOCO)
 - :func:`seg_f1` (MVTec AD 2's SegF1: pooled pixel F1 at a fixed threshold; also
   ``seg_f1_threshold`` of :func:`pixel_metrics` / :func:`evaluate_pixels`, from the same sweep);
   :func:`seg_f1_counts`: its per-image ``(TP, FP, FN)``, for resampling over images
@@ -76,6 +80,14 @@ from pyimgano.metrics.pixel import (
     seg_f1,
     seg_f1_counts,
 )
+from pyimgano.metrics.resampled import (
+    aupimo_std_metric,
+    pixel_ap_metric,
+    pixel_f1_max_metric,
+    sample_bootstrap_metric,
+    sample_data,
+    seg_f1_metric,
+)
 from pyimgano.metrics.results import (
     METRIC_DIRECTIONS,
     METRIC_PREFIX_DIRECTIONS,
@@ -85,6 +97,7 @@ from pyimgano.metrics.results import (
 )
 from pyimgano.metrics.samples import group_samples, sample_metrics
 from pyimgano.metrics.spro import SproResults, auspro
+from pyimgano.metrics.spro_stats import SproStatistics, auspro_bootstrap_metric, spro_statistics
 from pyimgano.metrics.stats import (
     BootstrapMetric,
     Interval,
@@ -114,10 +127,13 @@ __all__ = [
     "PixelEvaluation",
     "PixelStatistics",
     "SproResults",
+    "SproStatistics",
     "aupimo",
     "aupro",
+    "aupimo_std_metric",
     "aupro_metric",
     "auspro",
+    "auspro_bootstrap_metric",
     "auroc",
     "average_precision",
     "bootstrap_ci",
@@ -134,7 +150,9 @@ __all__ = [
     "limit_key",
     "metric_direction",
     "paired_bootstrap",
+    "pixel_ap_metric",
     "pixel_auroc_metric",
+    "pixel_f1_max_metric",
     "pixel_metrics",
     "pixel_statistics",
     "pro_curve",
@@ -143,7 +161,11 @@ __all__ = [
     "tpr_at_fpr",
     "tpr_at_fpr_key",
     "wilcoxon_aupimo",
+    "sample_bootstrap_metric",
+    "sample_data",
     "sample_metrics",
     "seg_f1",
     "seg_f1_counts",
+    "seg_f1_metric",
+    "spro_statistics",
 ]

@@ -683,7 +683,7 @@ def _as_metric(metric: Any) -> BootstrapMetric:
 
 
 def _as_data(data: Any, n_images: int, name: str) -> Any:
-    if isinstance(data, PixelStatistics):
+    if isinstance(data, PixelStatistics) or hasattr(data, "n_images"):  # per-image statistics
         if data.n_images != n_images:
             raise MetricInputError(
                 f"{name} holds statistics of {data.n_images} images; labels have {n_images}"
@@ -750,6 +750,7 @@ def paired_bootstrap(
     n_resamples: int = N_RESAMPLES,
     seed: int = SEED,
     exact: tuple[float, float] | None = None,
+    higher_is_better: bool = True,
 ) -> PairedTest:
     """Paired bootstrap test of any metric, over images stratified by label.
 
@@ -772,6 +773,10 @@ def paired_bootstrap(
         Exact ``(baseline, candidate)`` values when ``metric`` approximates them (the binned
         pixel metrics): the point estimates are these, and the resampled differences are
         shifted by ``exact Δ − approximate Δ``.
+    higher_is_better : bool, default True
+        False for a metric where lower is better (``aupimo_std``): a worsening is then a rise,
+        the hypotheses are mirrored (regression: H0 ``Δ <= +δ``; non-inferiority: H0
+        ``Δ >= +δ``); ``delta`` and the interval stay those of ``candidate − baseline``.
 
     Returns
     -------
@@ -779,7 +784,8 @@ def paired_bootstrap(
         ``method="bootstrap"``. ``ci_low/ci_high`` is the percentile interval (quantiles
         ``alpha`` and ``1 − alpha`` of the resampled Δ*, linear interpolation). The p-values
         are the fractions of resamples with ``Δ* >= −δ`` (regression) or ``Δ* <= −δ``
-        (non-inferiority), the tests the percentile interval inverts.
+        (non-inferiority), the tests the percentile interval inverts (``Δ* <= +δ`` and
+        ``Δ* >= +δ`` where lower is better).
 
     Raises
     ------
@@ -822,11 +828,12 @@ def paired_bootstrap(
     shift = (value_b - value_a) - (approx_b - approx_a)
     deltas = deltas[np.isfinite(deltas)] + shift
     ci = _percentile_interval(deltas, 0.0, 0.0, level)
+    worsening = deltas if higher_is_better else -deltas  # a drop is a worsening
     return _decide(
         baseline=value_a,
         candidate=value_b,
-        p_regression=float(np.mean(deltas >= -margin)),
-        p_non_inferior=float(np.mean(deltas <= -margin)),
+        p_regression=float(np.mean(worsening >= -margin)),
+        p_non_inferior=float(np.mean(worsening <= -margin)),
         ci=ci,
         method="bootstrap",
         mode=mode,
@@ -940,6 +947,14 @@ class PixelStatistics:
         normal = np.cumsum(self.normal[:, ::-1], axis=1).astype(np.float64)
         return normal, np.cumsum(self.overlap[:, ::-1], axis=1)
 
+    @cached_property
+    def positives_descending(self) -> np.ndarray:
+        """(n_images, 2 · n_bins): per image, defect then normal pixels at or above each bin,
+        highest bin first (float64; the pixel precision-recall curve's cumulative true and
+        false positives side by side, so that one product gives both)."""
+        normal, _ = self.descending
+        return np.hstack([np.cumsum(self.defect[:, ::-1], axis=1).astype(np.float64), normal])
+
     def __getitem__(self, index: Any) -> PixelStatistics:
         return PixelStatistics(
             self.edges,
@@ -955,7 +970,11 @@ _CELLS = 1 << 20
 
 
 def _threshold_grid(
-    maps: list[np.ndarray], n_bins: int, sample: int, seed: int
+    maps: list[np.ndarray],
+    n_bins: int,
+    sample: int,
+    seed: int,
+    masks: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
     """``(edges, to_bins)``: the grid's inner edges and a function from scores to bin indices,
     non-decreasing in the score (so every bin is a valid threshold interval).
@@ -963,20 +982,25 @@ def _threshold_grid(
     Few distinct scores (in the pixels, or in a seeded sample when there are more than
     ``sample``): each is its own bin (``searchsorted`` into them: exact). Otherwise the range
     is cut into 2**20 uniform cells and consecutive cells are merged into about ``n_bins``
-    bins of equal sampled pixel counts; a score's bin is then one multiply and one table
-    look-up (no per-pixel binary search).
+    bins of equal sampled mass; a score's bin is then one multiply and one table look-up (no
+    per-pixel binary search). With ``masks`` the mass is half all pixels, half defect pixels
+    (equal shares of each), so the few high-scoring bins where the defect pixels lie — where
+    the precision-recall and PRO curves rise — are as fine as the bulk of normal pixels.
     """
     total = sum(m.size for m in maps)
+    truth: np.ndarray | None = None
     if total <= sample:
         pooled = np.concatenate([m.ravel() for m in maps])
+        if masks is not None:
+            truth = np.concatenate([np.asarray(k).ravel() != 0 for k in masks])
     else:
         rng = np.random.default_rng(seed)
-        pooled = np.concatenate(
-            [
-                m.ravel()[rng.integers(0, m.size, size=max(1, sample * m.size // total))]
-                for m in maps
-            ]
-        )
+        picks = [rng.integers(0, m.size, size=max(1, sample * m.size // total)) for m in maps]
+        pooled = np.concatenate([m.ravel()[p] for m, p in zip(maps, picks, strict=True)])
+        if masks is not None:
+            truth = np.concatenate(
+                [np.asarray(k).ravel()[p] != 0 for k, p in zip(masks, picks, strict=True)]
+            )
     distinct = np.unique(pooled)
     if distinct.size <= n_bins:
         edges = distinct[1:]
@@ -990,21 +1014,38 @@ def _threshold_grid(
     scale = dtype.type((_CELLS - 1) / (float(high) - float(low)))
 
     def to_cells(scores: np.ndarray) -> np.ndarray:
-        cells = (scores.astype(dtype, copy=False) - origin) * scale  # monotone; >= 0
-        return np.minimum(cells.astype(np.int32), _CELLS - 1)
+        cells = np.subtract(scores, origin, dtype=dtype)  # monotone; >= 0
+        cells *= scale
+        return cells.astype(np.int32)  # <= _CELLS - 1 up to rounding: the table has one more
 
-    per_cell = np.bincount(to_cells(pooled), minlength=_CELLS)
-    before = np.cumsum(per_cell) - per_cell
-    target = before * n_bins // pooled.size  # non-decreasing in the cell
-    _, table = np.unique(target, return_inverse=True)
-    table = table.astype(np.int32)
-    starts = np.flatnonzero(np.diff(table)) + 1
+    cells = np.minimum(to_cells(pooled), _CELLS - 1)
+    per_cell = np.bincount(cells, minlength=_CELLS)
+    share = (np.cumsum(per_cell) - per_cell) / pooled.size
+    n_defect = 0 if truth is None else int(np.count_nonzero(truth))
+    if n_defect:
+        per_defect = np.bincount(cells[truth], minlength=_CELLS)
+        share = 0.5 * share + 0.5 * (np.cumsum(per_defect) - per_defect) / n_defect
+    target = np.floor(share * n_bins).astype(np.int64)  # non-decreasing in the cell
+    starts = np.flatnonzero(np.diff(target)) + 1  # where a new bin begins
+    # cell -> bin, one spare cell for rounding; the smallest type that holds twice the bins
+    # (pixel_statistics' keys): a 2 MiB int16 table stays in cache, np.take is its fastest read
+    kind = np.int16 if 2 * (starts.size + 1) <= np.iinfo(np.int16).max else np.int32
+    table = np.zeros(_CELLS + 1, dtype=kind)
+    table[starts] = 1
+    np.cumsum(table, out=table)
+    table[_CELLS] = table[_CELLS - 1]
     edges = float(low) + starts / float(scale)
-    return edges, lambda scores: table[to_cells(scores)]
+    return edges, lambda scores: np.take(table, to_cells(scores))
 
 
 def pixel_statistics(
-    maps: Any, masks: Any, *, n_bins: int = 4096, sample: int = 1_000_000, seed: int = SEED
+    maps: Any,
+    masks: Any,
+    *,
+    n_bins: int = 2048,
+    sample: int = 1_000_000,
+    seed: int = SEED,
+    regions: Any = None,
 ) -> PixelStatistics:
     """Histogram every image's pixels on one threshold grid (for :func:`paired_bootstrap`).
 
@@ -1014,13 +1055,16 @@ def pixel_statistics(
         Anomaly maps, one per image; finite.
     masks : sequence of 2-D arrays
         Ground truth, non-zero = defect, same shapes as ``maps``.
-    n_bins : int, default 4096
+    n_bins : int, default 2048
         Number of bins (about). With no more distinct scores than that (in the pixels, or in
         a seeded sample of at most ``sample`` of them) each distinct score is its own bin, so
         the statistics are exact; otherwise bins of about equal (sampled) pixel counts, their
         edges on a uniform grid of 2**20 cells over the score range.
     sample, seed : int
         Size and seed of the sample the edges come from.
+    regions : sequence of (labels, counts), optional
+        The masks' regions as :func:`~pyimgano.metrics._regions.label_regions` gives them
+        (e.g. shared by two models' statistics on the same masks); computed when omitted.
 
     Returns
     -------
@@ -1046,22 +1090,28 @@ def pixel_statistics(
     maps_, masks_ = check_maps_masks(maps, masks)
     if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 2:
         raise MetricInputError(f"n_bins is {n_bins!r}; expected an integer >= 2")
-    edges, to_bins = _threshold_grid(maps_, n_bins, sample, seed)
+    edges, to_bins = _threshold_grid(maps_, n_bins, sample, seed, masks_)
     width = edges.size + 1
     normal = np.zeros((len(maps_), width), dtype=np.int64)
     defect = np.zeros((len(maps_), width), dtype=np.int64)
     overlap = np.zeros((len(maps_), width), dtype=np.float64)
     n_regions = np.zeros(len(maps_), dtype=np.int64)
+    if regions is not None and len(regions) != len(maps_):
+        raise MetricInputError(
+            f"regions has {len(regions)} entries but there are {len(maps_)} maps"
+        )
     for i, (amap, mask) in enumerate(zip(maps_, masks_, strict=True)):
         bins = to_bins(amap.ravel())
-        regions, counts = label_regions(mask)
+        labels, counts = label_regions(mask) if regions is None else regions[i]
         n_regions[i] = counts.size - 1
         if counts.size == 1:  # a good image: every pixel normal
             normal[i] = np.bincount(bins, minlength=width)
             continue
-        region = regions.ravel()
+        region = np.asarray(labels).ravel()
         inside = region != 0
-        both = np.bincount(bins * 2 + inside, minlength=2 * width)
+        keys = bins * 2
+        keys += inside
+        both = np.bincount(keys, minlength=2 * width)
         normal[i], defect[i] = both[0::2], both[1::2]
         share = 1.0 / counts[region[inside]]
         overlap[i] = np.bincount(bins[inside], weights=share, minlength=width)

@@ -367,3 +367,233 @@ def test_metrics_ci_of_pixel_metrics(make_case, tmp_path):
     interval = bootstrap_ci(labels, pixel_auroc_metric(), stats, level=0.95,
                             exact=report["metrics"]["pixel_auroc"])
     assert report["metrics_ci"]["pixel_auroc"] == pytest.approx([interval.low, interval.high])
+
+
+# ----------------------------------------------------------------------------- more metrics
+
+
+GRID = {"pixel_ap": {"max_drop": 0.01}, "pixel_f1_max": {"max_drop": 0.01},
+        "aupro_0.05": {"max_drop": 0.01}}
+
+
+def _grid_expected(evaluation, name, bound):
+    """The paired bootstrap recomputed from both models' maps: their exact metrics
+    (scikit-learn / MVTec's AU-PRO, written in the tests) and per-image statistics."""
+    from pyimgano.metrics import pixel_ap_metric, pixel_f1_max_metric, pixel_statistics
+    from pyimgano.metrics.stats import aupro_metric
+    from tests.metrics._reference import ref_aupro, ref_pixel_metrics
+
+    masks = evaluation.pixel.masks
+    cand = [np.asarray(m, dtype=np.float32) for m in evaluation.pixel.maps]
+    base = [np.asarray(p.anomaly_map, dtype=np.float32).squeeze()
+            for p in evaluation.baseline_predictions]
+    exact = []
+    for maps in (base, cand):
+        if name == "aupro_0.05":
+            exact.append(ref_aupro(maps, masks, 0.05))
+        else:
+            exact.append(ref_pixel_metrics(maps, masks)[name])
+    metric = {"pixel_ap": pixel_ap_metric(), "pixel_f1_max": pixel_f1_max_metric(),
+              "aupro_0.05": aupro_metric(0.05)}[name]
+    labels = np.array([r["label"] for r in evaluation.report.records])
+    return paired_bootstrap(labels, metric, pixel_statistics(base, masks),
+                            pixel_statistics(cand, masks), exact=tuple(exact),
+                            max_drop=bound["max_drop"]).as_dict()
+
+
+@pytest.mark.parametrize("worse", [True, False])
+def test_pixel_ap_f1_and_aupro_limits_compared_end_to_end(make_case, worse):
+    """pixel_ap, pixel_f1_max and aupro_<limit>: the report's comparison equals the bootstrap
+    recomputed from the maps with exact values from the reference implementations; a truly
+    worse candidate fails each, an equal one passes each; every one carries the grid note."""
+    evaluation = run_case(make_case("constant" if worse else "0.01", "0", pixel=True,
+                                    aupro_limits=(0.05,), compare=GRID))
+    report = evaluation.report.to_dict()
+    validate_report(report)
+    for name, bound in GRID.items():
+        entry = report["comparison"][name]
+        assert entry == pytest.approx(_grid_expected(evaluation, name, bound), abs=1e-6), name
+        assert entry["passed"] is (not worse), (name, entry)
+        assert entry["candidate"] == pytest.approx(report["metrics"][name], abs=1e-12)
+        assert "threshold grid" in report["metric_notes"][f"comparison.{name}"]
+        if not worse:
+            assert entry["delta"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_aupimo_std_compared_and_every_comparable_metric_in_metrics_ci(make_case):
+    evaluation = run_case(make_case("0", "0", pixel=True, aupimo_fpr_bounds=(1e-3, 1e-2),
+                                    aupro_limits=(0.05,), ci=0.95,
+                                    compare={"aupimo_std": {"max_drop": 0.01}}))
+    report = evaluation.report.to_dict()
+    validate_report(report)
+    entry = report["comparison"]["aupimo_std"]
+    assert entry["method"] == "bootstrap" and entry["passed"] is True
+    assert entry["delta"] == 0.0
+    values = np.array([r["aupimo"] for r in evaluation.report.records if r["aupimo"] is not None])
+    assert entry["candidate"] == pytest.approx(np.std(values), abs=1e-12)
+    expected = {"image_auroc", "image_ap", "image_f1_max", "pixel_auroc", "pixel_ap",
+                "pixel_f1_max", "aupro", "aupro_0.05", "aupimo_mean", "aupimo_std"}
+    assert set(report["metrics_ci"]) == expected
+    for name in expected:
+        low, high = report["metrics_ci"][name]
+        assert low <= report["metrics"][name] + 1e-9 and report["metrics"][name] <= high + 1e-9
+
+
+def _fake(tmp_path, text):
+    from tests.fakes import CheckpointFakeDetector
+
+    path = tmp_path / f"{text}.txt"
+    path.write_text(text, "utf-8")
+    return CheckpointFakeDetector(str(path))
+
+
+@pytest.mark.parametrize("worse", [True, False])
+def test_seg_f1_compared_at_each_models_calibrated_threshold(tmp_path, worse):
+    """MVTec AD 2: seg_f1 from per-image TP/FP/FN at each model's own validation/good
+    threshold; the baseline's value equals SegF1 counted here from its maps and threshold."""
+    from pyimgano.datasets import load_dataset
+    from pyimgano.evaluation import evaluate
+    from tests.core.ad2_layout import write_ad2
+    from tests.core.test_mvtec_ad2 import _expected
+
+    root = tmp_path / "ad2"
+    write_ad2(root, "can")
+    evaluation = evaluate(
+        _fake(tmp_path, "constant" if worse else "0"), load_dataset("mvtec_ad2", root, "can"),
+        pixel=True, batch_size=2, baseline=_fake(tmp_path, "0"),
+        compare=parse_compare({"seg_f1": {"max_drop": 0.01}, "aupro_0.05": {"max_drop": 0.01}}),
+    )
+    report = evaluation.report.to_dict()
+    validate_report(report)
+    threshold, expected_f1, _, _, _ = _expected(root, "can",
+                                                lambda px: np.mean(px) + 3 * np.std(px))
+    entry = report["comparison"]["seg_f1"]
+    assert entry["baseline"] == pytest.approx(expected_f1, abs=1e-12)
+    assert entry["candidate"] == pytest.approx(report["metrics"]["seg_f1"], abs=1e-12)
+    assert entry["passed"] is (not worse), entry
+    assert report["comparison"]["aupro_0.05"]["passed"] is (not worse)
+    note = report["metric_notes"]["comparison.seg_f1"]
+    assert "exact, no grid" in note and f"baseline {threshold:.6g}" in note
+    if not worse:
+        assert entry["delta"] == 0.0
+
+
+def test_sample_metrics_compared_over_samples(tmp_path):
+    """Real-IAD: the bootstrap unit is the sample (max over its views), grouped here from the
+    JSONL's per-view records; metrics_ci has the sample metrics too."""
+    from collections import defaultdict
+
+    from pyimgano.datasets import load_dataset
+    from pyimgano.evaluation import evaluate
+    from tests.core.test_realiad_samples import write_multiview
+
+    write_multiview(tmp_path)
+    bounds = {n: {"max_drop": 0.01} for n in ("sample_auroc", "sample_ap", "sample_f1_max")}
+    evaluation = evaluate(_fake(tmp_path, "0.01"), load_dataset("realiad", tmp_path, "toy"),
+                          baseline=_fake(tmp_path, "0"), compare=parse_compare(bounds), ci=0.9)
+    report = evaluation.report.to_dict()
+    validate_report(report)
+    label, cand, base = defaultdict(int), defaultdict(float), defaultdict(float)
+    for r in evaluation.report.records:
+        label[r["sample"]] = max(label[r["sample"]], r["label"])
+        cand[r["sample"]] = max(cand[r["sample"]], r["score"])
+        base[r["sample"]] = max(base[r["sample"]], r["baseline_score"])
+    keys = sorted(label)
+    y = np.array([label[k] for k in keys])
+    for name in bounds:
+        metric = image_bootstrap_metric("image_" + name.removeprefix("sample_"))
+        expected = paired_bootstrap(y, metric, np.array([base[k] for k in keys]),
+                                    np.array([cand[k] for k in keys]), max_drop=0.01)
+        assert report["comparison"][name] == pytest.approx(expected.as_dict(), abs=1e-6), name
+        assert report["comparison"][name]["passed"] is True
+        interval = bootstrap_ci(y, metric, np.array([cand[k] for k in keys]), level=0.9)
+        assert report["metrics_ci"][name] == pytest.approx([interval.low, interval.high])
+
+
+@pytest.mark.parametrize(
+    ("compare", "fields", "message"),
+    [
+        ({"seg_f1": {"max_drop": 0.01}}, {"pixel": True},
+         "compares 'seg_f1', which this item does not compute .*mvtec_ad2"),
+        ({"sample_auroc": {"max_drop": 0.01}}, {},
+         "compares 'sample_auroc', which this item does not compute .*realiad"),
+        ({"aupro_0.05": {"max_drop": 0.01}}, {"pixel": True},
+         "compares 'aupro_0.05', which this item does not compute"),
+        ({"pixel_ap": {"max_drop": 0.01}}, {}, "'pixel_ap', a pixel metric this item does not "
+                                               "compute"),
+        ({"auspro_0.05": {"max_drop": 0.01}}, {}, "'auspro_0.05', a pixel metric this item "
+                                                  "does not compute"),
+        ({"auspro_0.05": {"max_drop": 0.01}}, {"pixel": True},
+         "compares 'auspro_0.05', which this item does not compute .*mvtec_loco"),
+    ],
+)
+def test_a_compared_metric_the_item_does_not_compute_is_named(make_case, compare, fields,
+                                                              message):
+    with pytest.raises(ConfigError, match=message):
+        run_case(make_case("0", "0", compare=compare, **fields))
+
+
+def test_cli_pixel_compare_gives_the_plugin_numbers(capsys, make_case, tmp_path):
+    out = tmp_path / "cli.json"
+    code, stderr = _cli(capsys, *_cli_args(make_case, "constant", "0"), "--pixel",
+                        "--compare", "pixel_ap=0.01,pixel_f1_max=0.01,aupro=0.01",
+                        "--output", out)
+    assert code == 1, stderr
+    assert "FAIL (bootstrap)" in next(line for line in stderr.splitlines()
+                                      if line.startswith("pixel_ap"))
+    cli = json.loads(out.read_text("utf-8"))
+    bounds = {n: {"max_drop": 0.01} for n in ("pixel_ap", "pixel_f1_max", "aupro")}
+    runner = run_case(make_case("constant", "0", pixel=True, compare=bounds)).report.to_dict()
+    assert_same_comparison(cli["comparison"], runner["comparison"])
+
+
+def test_auspro_compared_on_mvtec_loco(tmp_path):
+    """MVTec LOCO: auspro_0.05 compared from per-image sPRO statistics (both models' defects
+    from defects_config.json), the point estimates the report's exact metric; in metrics_ci."""
+    from pyimgano.datasets import load_dataset
+    from pyimgano.evaluation import evaluate
+    from pyimgano.metrics.spro_stats import auspro_bootstrap_metric, spro_statistics
+    from tests.core.test_loco_evaluation import MapDetector, _write
+
+    _write(tmp_path)
+    dataset = load_dataset("mvtec_loco", tmp_path, "box")
+    evaluation = evaluate(MapDetector(), dataset, pixel=True, baseline=MapDetector(), ci=0.9,
+                          compare=parse_compare({"auspro_0.05": {"max_drop": 0.01}}))
+    report = evaluation.report.to_dict()
+    validate_report(report)
+    entry = report["comparison"]["auspro_0.05"]
+    exact = report["metrics"]["auspro_0.05"]
+    assert entry["candidate"] == entry["baseline"] == pytest.approx(exact, abs=1e-12)
+    assert entry["delta"] == 0.0 and entry["passed"] is True
+    assert "threshold grid" in report["metric_notes"]["comparison.auspro_0.05"]
+    labels = np.array([r["label"] for r in evaluation.report.records])
+    stats = spro_statistics(evaluation.pixel.maps, evaluation.pixel.defects,
+                            groups=evaluation.pixel.defect_groups)
+    interval = bootstrap_ci(labels, auspro_bootstrap_metric(0.05), stats, level=0.9,
+                            exact=exact)
+    assert report["metrics_ci"]["auspro_0.05"] == pytest.approx([interval.low, interval.high])
+    assert evaluation.pixel.defect_groups == [None if s.defect_type == "good" else
+                                              s.defect_type for s in dataset]
+
+
+def test_suite_schema_accepts_every_comparable_name_and_parse_compare_agrees():
+    """The suite schema's compare keys and parse_compare accept the same names."""
+    import json
+    from importlib import resources
+
+    import jsonschema
+
+    schema = json.loads(resources.files("pyimgano.schemas").joinpath("suite.schema.json")
+                        .read_text(encoding="utf-8"))
+    compare = {"$defs": schema["$defs"], **schema["$defs"]["compare"]}
+    good = ["image_auroc", "image_ap", "image_f1_max", "image_tpr_at_fpr_0.01", "pixel_auroc",
+            "pixel_ap", "pixel_f1_max", "aupro", "aupro_0.05", "auspro_0.05", "seg_f1",
+            "aupimo_mean", "aupimo_std", "sample_auroc", "sample_ap", "sample_f1_max"]
+    for name in good:
+        jsonschema.validate({name: {"max_drop": 0.01}}, compare)
+        assert name in parse_compare({name: {"max_drop": 0.01}})
+    for name in ("image_aroc", "pixel_aupro", "aupimo"):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({name: {"max_drop": 0.01}}, compare)
+        with pytest.raises(ConfigError, match=f"unknown metric '{name}'"):
+            parse_compare({name: {"max_drop": 0.01}})
