@@ -18,8 +18,6 @@ per chunk of the pooled, sorted pixels — the same accumulators, so every metri
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -103,27 +101,79 @@ def thin_curve(x: Any, y: Any, *, cells: int = CURVE_CELLS) -> np.ndarray:
     return np.flatnonzero(keep).astype(np.int64)
 
 
-@dataclass(eq=False)
 class Block:
     """Consecutive curve points in decreasing-threshold order (see the module docstring).
 
     ``prev_fp`` and ``prev_tp`` are the point just before ``fp[0]`` — the previous block's last
     point, or the curve's ``(0, 0)`` start. ``scores`` (only when the sweep was asked to keep
     them) are the thresholds of the points.
+
+    A sweep that knows more may pass ``rises`` (the :attr:`tp_rises`, increasing) and, instead
+    of ``pro``, ``pro_steps = (running, tp_local, offset)`` with ``pro == running[tp_local] +
+    offset``: ``pro`` is then built only when a consumer reads it, and :meth:`pro_at` reads
+    single points without it.
     """
 
-    fp: np.ndarray
-    tp: np.ndarray
-    pro: np.ndarray | None
-    prev_fp: int = 0
-    prev_tp: int = 0
-    scores: np.ndarray | None = None
+    __slots__ = ("fp", "tp", "prev_fp", "prev_tp", "scores", "_pro", "_pro_steps", "_rises")
 
-    @cached_property
+    def __init__(
+        self,
+        fp: np.ndarray,
+        tp: np.ndarray,
+        pro: np.ndarray | None = None,
+        prev_fp: int = 0,
+        prev_tp: int = 0,
+        scores: np.ndarray | None = None,
+        *,
+        rises: np.ndarray | None = None,
+        pro_steps: tuple[np.ndarray, np.ndarray, float] | None = None,
+    ) -> None:
+        self.fp = fp
+        self.tp = tp
+        self.prev_fp = prev_fp
+        self.prev_tp = prev_tp
+        self.scores = scores
+        self._pro = pro
+        self._pro_steps = pro_steps
+        self._rises = rises
+
+    @property
+    def has_pro(self) -> bool:
+        """True when the points carry PRO sums (without building :attr:`pro`)."""
+        return self._pro is not None or self._pro_steps is not None
+
+    @property
+    def pro(self) -> np.ndarray | None:
+        """``pro`` at every point (None without region weights)."""
+        if self._pro is None and self._pro_steps is not None:
+            running, tp_local, offset = self._pro_steps
+            pro = running[tp_local]
+            pro += offset
+            self._pro = pro
+        return self._pro
+
+    @property
+    def pro_steps_with_tp(self) -> bool:
+        """True when ``pro`` was given as ``pro_steps``: it changes only where ``tp`` rises."""
+        return self._pro_steps is not None
+
+    def pro_at(self, index: np.ndarray) -> np.ndarray:
+        """``pro[index]`` (the same float64 values), built only at ``index``."""
+        if self._pro is None and self._pro_steps is not None:
+            running, tp_local, offset = self._pro_steps
+            pro = running[tp_local[index]]
+            pro += offset
+            return pro
+        assert self._pro is not None, "a block without region weights"
+        return self._pro[index]
+
+    @property
     def tp_rises(self) -> np.ndarray:
         """Indices of the points whose ``tp`` is larger than the point before them."""
-        steps = np.diff(self.tp, prepend=self.prev_tp)
-        return np.flatnonzero(steps)
+        if self._rises is None:
+            steps = np.diff(self.tp, prepend=self.prev_tp)
+            self._rises = np.flatnonzero(steps)
+        return self._rises
 
 
 class RocArea:
@@ -142,6 +192,9 @@ class RocArea:
         self._twice_area = 0
 
     def update(self, block: Block) -> None:
+        if self._dtype is np.int64:
+            self._twice_area += self._twice_area_at_rises(block)
+            return
         fp = block.fp.astype(self._dtype, copy=False)
         tp = block.tp.astype(self._dtype, copy=False)
         width = np.diff(fp, prepend=self._dtype(block.prev_fp))
@@ -150,6 +203,43 @@ class RocArea:
         heights[1:] = tp[:-1]
         heights += tp
         self._twice_area += np.dot(width, heights).item()
+
+    @staticmethod
+    def _twice_area_at_rises(block: Block) -> int:
+        """The block's ``sum((fp[i] - fp[i-1]) * (tp[i] + tp[i-1]))`` from its rises alone.
+
+        ``tp`` is constant between the points where it rises, so the sum is
+        ``2 * sum(tp_k * (fp span at tp_k)) + sum(fp step * tp step at each rise)``: the
+        same integer, read at the rises and the block's ends instead of at every point.
+        """
+        rises = block.tp_rises
+        fp, tp = block.fp, block.tp
+        last_fp = int(fp[-1])
+        if rises.size == 0:
+            return 2 * int(block.prev_tp) * (last_fp - int(block.prev_fp))
+        fp_at = fp[rises].astype(np.int64, copy=False)
+        tp_at = tp[rises].astype(np.int64, copy=False)
+        # tp before each rise (the constant level it rises from) and fp just before it
+        tp_before = np.empty_like(tp_at)
+        tp_before[0] = block.prev_tp
+        tp_before[1:] = tp_at[:-1]
+        before = rises - 1
+        fp_before = fp[np.maximum(before, 0)].astype(np.int64)
+        if rises[0] == 0:
+            fp_before[0] = block.prev_fp
+        # between rises tp holds one level: tp_before[k] up to rise k, tp_at[-1] after the last
+        span_ends = np.empty(rises.size + 1, dtype=np.int64)
+        span_ends[:-1] = fp_at
+        span_ends[-1] = last_fp
+        span_starts = np.empty_like(span_ends)
+        span_starts[0] = block.prev_fp
+        span_starts[1:] = fp_at
+        levels = np.empty_like(span_ends)
+        levels[:-1] = tp_before
+        levels[-1] = tp_at[-1]
+        flat = int(np.dot(levels, span_ends - span_starts))
+        steps = int(np.dot(fp_at - fp_before, tp_at - tp_before))
+        return 2 * flat + steps
 
     def compute(self) -> float:
         return self._twice_area / self._denominator
@@ -376,6 +466,8 @@ class ThinCurveCollector:
             cell += 1
         while cell > 0 and previous < cell * scale:
             cell -= 1
+        if values.size == 0:
+            return np.empty(0, dtype=np.int64)
         top = float(values[-1])
         if cell == cells or top < (cell + 1) * scale:
             return np.empty(0, dtype=np.int64)
@@ -385,14 +477,21 @@ class ThinCurveCollector:
 
     def update(self, block: Block) -> None:
         size = block.fp.size
+        # tp and pro change only where tp rises: their cells are searched among the rises
+        rises = block.tp_rises
+        tp_rises = block.tp[rises]
         moved = [
             self._steps(block.fp, self._last[0], self._n_neg / self._cells, self._cells),
-            self._steps(block.tp, self._last[1], self._n_pos / self._cells, self._cells),
+            rises[self._steps(tp_rises, self._last[1], self._n_pos / self._cells, self._cells)],
         ]
-        if block.pro is not None:
-            moved.append(
-                self._steps(block.pro, self._last[2], self._n_regions / self._cells, self._cells)
-            )
+        if block.has_pro:
+            pro_scale = self._n_regions / self._cells
+            if block.pro_steps_with_tp:
+                pro_rises = block.pro_at(rises)
+                moved.append(rises[self._steps(pro_rises, self._last[2], pro_scale, self._cells)])
+            else:
+                assert block.pro is not None
+                moved.append(self._steps(block.pro, self._last[2], pro_scale, self._cells))
         if self._last[0] < 0:  # the curve's first point
             moved.append(np.zeros(1, dtype=np.int64))
         starts = np.unique(np.concatenate(moved))  # first points of runs (0: left the last)
@@ -402,9 +501,11 @@ class ThinCurveCollector:
             keep = np.append(keep, size - 1)  # the block's last point is always kept
         self._fp.append(block.fp[keep])
         self._tp.append(block.tp[keep])
-        if block.pro is not None:
-            self._pro.append(block.pro[keep])
-        last_pro = float(block.pro[-1]) if block.pro is not None else 0.0
+        last_pro = 0.0
+        if block.has_pro:
+            pro_kept = block.pro_at(keep)
+            self._pro.append(pro_kept)
+            last_pro = float(pro_kept[-1])
         self._last = (float(block.fp[-1]), float(block.tp[-1]), last_pro)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, None]:

@@ -93,37 +93,56 @@ def sweep(
             if not pixel_consumer.done:
                 pixel_consumer.update_pixels(scores, ids, next_score)
         ends = _group_ends(scores, next_score)
-        anomalous = ids >= first_defect if first_defect != 1 else ids != 0
-        running_tp = np.cumsum(anomalous, dtype=np.int64)
-        tp_local = running_tp[ends]
-        chunk_tp = int(running_tp[-1])
-        del running_tp
-        pro = None
+        # The chunk's anomalous samples (sparse among the pixels): their positions, and the
+        # point each one is counted at (the first group end at or after it; ends.size for a
+        # run that ends in the next chunk). tp at every point is the running count of those,
+        # so no cumulative sum runs over every sample.
+        flags = ids >= first_defect if first_defect != 1 else ids != 0
+        anomalous_at = np.flatnonzero(flags)
+        del flags
+        chunk_tp = anomalous_at.size
+        running_pro = None
         chunk_pro = 0.0
         if weights is not None:
-            # Region weights of the chunk's anomalous pixels, summed in order; the running
-            # sum after the k-th anomalous pixel is running_pro[k].
+            # Region weights of the chunk's anomalous samples, summed in order; the running
+            # sum after the k-th anomalous sample is running_pro[k].
             running_pro = np.zeros(chunk_tp + 1, dtype=np.float64)
-            np.cumsum(weights[ids[np.flatnonzero(anomalous)]], out=running_pro[1:])
+            np.cumsum(weights[ids[anomalous_at]], out=running_pro[1:])
             chunk_pro = float(running_pro[-1])
-            pro = running_pro[tp_local]
-            pro += pro_seen
-        del anomalous
+        at_point = np.searchsorted(ends, anomalous_at)
+        del anomalous_at
         if ends.size:
+            # the points where tp rises: those with an anomalous sample of their own, and the
+            # first point when an earlier chunk's last run carried some over
+            counted = at_point[: int(np.searchsorted(at_point, ends.size))]
+            first_of_run = np.empty(counted.size, dtype=bool)
+            first_of_run[:1] = True
+            np.not_equal(counted[1:], counted[:-1], out=first_of_run[1:])
+            rises = counted[first_of_run]
+            del first_of_run
+            if tp_seen != last_tp and (rises.size == 0 or rises[0] != 0):
+                rises = np.concatenate(([0], rises))
+            tp_local = np.bincount(at_point, minlength=ends.size + 1)[: ends.size]
+            del at_point
+            np.cumsum(tp_local, out=tp_local)
             tp = tp_local + tp_seen
-            fp = ends + (seen + 1)  # samples at or above each threshold ...
+            threshold_scores = scores[ends] if keep_scores else None
+            fp = ends  # samples at or above each threshold ...
+            fp += seen + 1
             fp -= tp  # ... that are normal
             block = Block(
                 fp=fp,
                 tp=tp,
-                pro=pro,
                 prev_fp=last_fp,
                 prev_tp=last_tp,
-                scores=scores[ends] if keep_scores else None,
+                scores=threshold_scores,
+                rises=rises.astype(np.int64, copy=False),
+                pro_steps=None if running_pro is None else (running_pro, tp_local, pro_seen),
             )
             for consumer in consumers:
                 consumer.update(block)
             last_fp, last_tp = int(fp[-1]), int(tp[-1])
+            del block, fp, tp, tp_local
         seen += scores.size
         tp_seen += chunk_tp
         pro_seen += chunk_pro
