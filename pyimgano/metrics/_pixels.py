@@ -346,13 +346,31 @@ def packed_keys(maps: Sequence[np.ndarray], layout: _Layout, n_pixels: int) -> n
     """The packed uint64 keys (float32 score key, label/region id) of every pixel, unsorted."""
     keys = np.empty(n_pixels, dtype=np.uint64)
     words = keys.view(np.uint32)
+    largest = max((amap.size for amap in maps), default=0)
+    buffers = np.empty(largest, dtype=np.uint32), np.empty(largest, dtype=np.uint32)
     start = 0
     for index, amap in enumerate(maps):
         stop = start + amap.size
-        words[2 * start + _KEY_WORD : 2 * stop : 2] = _float32_keys(amap)
+        words[2 * start + _KEY_WORD : 2 * stop : 2] = _float32_keys_into(amap, *buffers)
         layout.fill(index, words[2 * start + _ID_WORD : 2 * stop : 2])
         start = stop
     return keys
+
+
+def _float32_keys_into(amap: np.ndarray, bits: np.ndarray, flip: np.ndarray) -> np.ndarray:
+    """:func:`_float32_keys` of ``amap`` in the reused uint32 buffers ``bits`` and ``flip``.
+
+    The same keys in four in-place passes: ``x + 0.0`` (``-0.0 -> +0.0``), the arithmetic
+    shift of the sign into ``0`` or ``0xFFFFFFFF``, ``| 0x80000000``, and the XOR.
+    """
+    size = amap.size
+    out, sign = bits[:size], flip[:size]
+    values = np.asarray(amap, dtype=np.float32).reshape(-1)
+    np.add(values, np.float32(0.0), out=out.view(np.float32))
+    np.right_shift(out.view(np.int32), np.int32(31), out=sign.view(np.int32))
+    np.bitwise_or(sign, np.uint32(0x80000000), out=sign)
+    np.bitwise_xor(out, sign, out=out)
+    return out
 
 
 def _pool_packed(maps: Sequence[np.ndarray], layout: _Layout, n_pixels: int) -> PooledPixels:

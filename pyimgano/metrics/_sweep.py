@@ -92,6 +92,8 @@ def sweep(
         for pixel_consumer in pixel_consumers:
             if not pixel_consumer.done:
                 pixel_consumer.update_pixels(scores, ids, next_score)
+        if not scores.flags.c_contiguous:  # e.g. the key words of packed pixels
+            scores = np.ascontiguousarray(scores)  # one copy; the passes below run faster
         ends = _group_ends(scores, next_score)
         # The chunk's anomalous samples (sparse among the pixels): their positions, and the
         # point each one is counted at (the first group end at or after it; ends.size for a
