@@ -28,7 +28,7 @@ import numpy as np
 
 from pyimgano.metrics._curves import Block
 
-__all__ = ["Chunk", "Consumer", "PixelConsumer", "sweep"]
+__all__ = ["Chunk", "Consumer", "PixelConsumer", "group_ends", "sweep"]
 
 Chunk = tuple[np.ndarray, np.ndarray, object]
 
@@ -44,7 +44,7 @@ class PixelConsumer(Protocol):
     def update_pixels(self, scores: np.ndarray, ids: np.ndarray, next_score: object) -> None: ...
 
 
-def _group_ends(scores: np.ndarray, next_score: object) -> np.ndarray:
+def group_ends(scores: np.ndarray, next_score: object) -> np.ndarray:
     """Positions of the last element of each run of equal scores that ends in this chunk."""
     is_end = np.empty(scores.size, dtype=bool)
     np.not_equal(scores[:-1], scores[1:], out=is_end[:-1])
@@ -94,7 +94,7 @@ def sweep(
                 pixel_consumer.update_pixels(scores, ids, next_score)
         if not scores.flags.c_contiguous:  # e.g. the key words of packed pixels
             scores = np.ascontiguousarray(scores)  # one copy; the passes below run faster
-        ends = _group_ends(scores, next_score)
+        ends = group_ends(scores, next_score)
         # The chunk's anomalous samples (sparse among the pixels): their positions, and the
         # point each one is counted at (the first group end at or after it; ends.size for a
         # run that ends in the next chunk). tp at every point is the running count of those,

@@ -52,10 +52,10 @@ from pyimgano.metrics.spro import (
     Defect,
     SproAccumulator,
     SproResults,
-    _check_defects,
-    _check_groups,
+    check_defects,
+    check_groups,
+    compute_spro,
 )
-from pyimgano.metrics.spro import _compute as _compute_spro
 
 __all__ = [
     "PixelEvaluation",
@@ -408,7 +408,7 @@ def evaluate_pixels(
         spro_limits = check_limits(auspro_limits, name="auspro_limits")
         if not spro_limits:
             raise MetricInputError("auspro_limits is empty; expected at least one FPR limit")
-        defect_list = _check_defects(checked_maps, defects)
+        defect_list = check_defects(checked_maps, defects)
         pairs = zip(defect_list, checked_masks, strict=True)
         for index, ((shape, image), mask) in enumerate(pairs):
             union = np.zeros(shape, dtype=bool)
@@ -419,7 +419,7 @@ def evaluate_pixels(
                     f"the defects of image {index} do not cover exactly the defect pixels of "
                     f"masks[{index}]; expected the mask to be the union of the image's defects"
                 )
-        spro_input = (defect_list, _check_groups(defect_groups, defect_list), list(spro_limits))
+        spro_input = (defect_list, check_groups(defect_groups, defect_list), list(spro_limits))
     return compute_pixel_evaluation(
         checked_maps,
         checked_masks,
@@ -631,7 +631,7 @@ def compute_pixel_evaluation(
         if isinstance(spro_accumulator, SproAccumulator):  # on the host, its own sort
             assert spro is not None
             host_maps = [amap.cpu().numpy() for amap in pixels.maps]
-            spro_results = _compute_spro(host_maps, *spro, CHUNK_SIZE)
+            spro_results = compute_spro(host_maps, *spro, CHUNK_SIZE)
     for area in areas:
         area.finish()
     results.set("pixel_auroc", roc.compute())

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 from pyimgano.metrics import evaluate_pixels
-from pyimgano.metrics._pixels import _Layout
+from pyimgano.metrics._pixels import Layout
 from pyimgano.metrics._pixels import packed_keys as _packed_keys
 from pyimgano.metrics._spill import in_memory_need
 
@@ -59,7 +59,7 @@ def make_case(n_images: int, height: int, width: int, seed: int = 0):
 
 def packed_keys(maps, masks) -> np.ndarray:
     """The packed keys the in-memory path sorts, unsorted (``_pool_packed``'s own builder)."""
-    return _packed_keys(maps, _Layout(masks, None), sum(amap.size for amap in maps))
+    return _packed_keys(maps, Layout(masks, None), sum(amap.size for amap in maps))
 
 
 def _call(maps, masks, regions=None, **kwargs):

@@ -10,7 +10,7 @@ import pytest
 from pyimgano.errors import MetricInputError
 from pyimgano.metrics import evaluate_pixels, pixel_metrics, pro_curve, roc_curve
 from pyimgano.metrics import pixel as pixel_module
-from pyimgano.metrics._pixels import _float32_keys, pool_pixels
+from pyimgano.metrics._pixels import float32_keys, pool_pixels
 from pyimgano.metrics._regions import label_regions
 from pyimgano.metrics.aupimo import NUM_THRESHOLDS
 from pyimgano.metrics.pixel import compute_pixel_metrics
@@ -163,7 +163,7 @@ def test_float32_keys_are_monotone() -> None:
         [-np.finfo(np.float32).max, -1.5, -1e-45, -0.0, 0.0, 1e-45, 1e-38, 1.0, 3.4e38],
         dtype=np.float32,
     )
-    keys = _float32_keys(values)
+    keys = float32_keys(values)
     assert np.all(np.diff(keys.astype(np.int64)) >= 0)
     assert keys[3] == keys[4]  # -0.0 ties with +0.0
     assert np.count_nonzero(np.diff(keys.astype(np.int64)) == 0) == 1

@@ -159,7 +159,7 @@ def test_temporary_files_are_removed_on_failure_and_interrupt(
 
         monkeypatch.setattr(pixel_module, "sweep", failing)
     else:
-        real_keys = spill_module._float32_keys
+        real_keys = spill_module.float32_keys
         calls = []
 
         def failing_keys(amap):
@@ -168,7 +168,7 @@ def test_temporary_files_are_removed_on_failure_and_interrupt(
                 raise error
             return real_keys(amap)
 
-        monkeypatch.setattr(spill_module, "_float32_keys", failing_keys)
+        monkeypatch.setattr(spill_module, "float32_keys", failing_keys)
     with pytest.raises(type(error)):
         evaluate_pixels(maps, masks, memory_budget=175_000)
     assert list(directory.iterdir()) == []
