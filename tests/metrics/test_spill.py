@@ -229,13 +229,11 @@ def test_evaluate_streams_within_its_budget(synthetic_root, monkeypatch) -> None
 
 @pytest.mark.parametrize("kind", ["noise", "ties"])
 def test_streamed_with_the_in_memory_chunks_is_bit_identical(kind, monkeypatch) -> None:
-    from pyimgano.metrics.pixel import compute_pixel_evaluation
-
     maps, masks = _case(kind)
     kwargs = {"chunk_size": 1000, "aupro_limits": (0.05, 0.1), "aupimo_fpr_bounds": BOUNDS}
-    expected = compute_pixel_evaluation(maps, masks, 0.3, **kwargs)
+    expected = evaluate_pixels(maps, masks, **kwargs)
     runs = _spilled_runs(monkeypatch)
-    result = compute_pixel_evaluation(maps, masks, 0.3, memory_budget=175_000, **kwargs)
+    result = evaluate_pixels(maps, masks, memory_budget=175_000, **kwargs)
     assert runs and runs[0] >= 2
     assert dict(result.metrics) == dict(expected.metrics)
     assert result.aupimo_per_image == expected.aupimo_per_image
