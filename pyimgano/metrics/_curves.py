@@ -28,6 +28,7 @@ __all__ = [
     "CURVE_CELLS",
     "AveragePrecision",
     "Block",
+    "SweptPoints",
     "CurveCollector",
     "F1Max",
     "ProArea",
@@ -101,6 +102,73 @@ def thin_curve(x: Any, y: Any, *, cells: int = CURVE_CELLS) -> np.ndarray:
     return np.flatnonzero(keep).astype(np.int64)
 
 
+class SweptPoints:
+    """The curve points of one chunk of sorted samples, described instead of listed.
+
+    ``ends``: positions in the chunk of the last sample of each run of equal scores (one point
+    each, increasing); ``anomalous_at``: positions of the chunk's anomalous samples
+    (increasing); ``at_point``: for each of them, the point it is counted at
+    (``searchsorted(ends, anomalous_at)``; ``ends.size`` for a run that ends in the next chunk);
+    ``seen`` / ``tp_seen``: samples / anomalous samples of the earlier chunks; ``running_pro``
+    (optional): ``running_pro[k]`` is the region-weight sum of the chunk's first ``k``
+    anomalous samples, ``pro_seen`` that of the earlier chunks.
+
+    Point ``j`` has ``tp = tp_seen + #{at_point <= j}``, ``fp = seen + ends[j] + 1 - tp`` and
+    ``pro = running_pro[tp - tp_seen] + pro_seen``: any point is read in ``O(log)``, and the
+    full arrays are built only when a consumer asks for them.
+    """
+
+    __slots__ = ("ends", "anomalous_at", "at_point", "seen", "tp_seen", "running_pro",
+                 "pro_seen", "_tp_local")
+
+    def __init__(
+        self,
+        ends: np.ndarray,
+        anomalous_at: np.ndarray,
+        at_point: np.ndarray,
+        seen: int,
+        tp_seen: int,
+        running_pro: np.ndarray | None = None,
+        pro_seen: float = 0.0,
+    ) -> None:
+        self.ends = ends
+        self.anomalous_at = anomalous_at
+        self.at_point = at_point
+        self.seen = int(seen)
+        self.tp_seen = int(tp_seen)
+        self.running_pro = running_pro
+        self.pro_seen = pro_seen
+        self._tp_local: np.ndarray | None = None
+
+    def tp_local(self, index: np.ndarray | None = None) -> np.ndarray:
+        """The chunk's anomalous samples at or above each point (all points, or ``index``)."""
+        if index is None:
+            if self._tp_local is None:
+                counts = np.bincount(self.at_point, minlength=self.ends.size + 1)
+                local = counts[: self.ends.size]
+                np.cumsum(local, out=local)
+                self._tp_local = local
+            return self._tp_local
+        if self._tp_local is not None:
+            return self._tp_local[index]
+        return np.searchsorted(self.at_point, index, side="right")
+
+    def fp_first_at_least(self, borders: np.ndarray) -> np.ndarray:
+        """For each border ``b`` (increasing), the first point with ``fp >= b``.
+
+        ``fp[j] >= b`` exactly when the chunk holds at least ``m = b - (seen - tp_seen)``
+        normal samples up to ``ends[j]``; the ``m``-th normal sample sits at position
+        ``m - 1 + #{k : anomalous_at[k] - k <= m - 1}`` (``anomalous_at[k] - k`` is the number
+        of normal samples before the ``k``-th anomalous one).
+        """
+        # integer counts: fp >= b  <=>  fp >= ceil(b)
+        needed = np.ceil(np.asarray(borders, dtype=np.float64)).astype(np.int64)
+        needed -= self.seen - self.tp_seen
+        normals_before = self.anomalous_at - np.arange(self.anomalous_at.size)
+        position = needed - 1 + np.searchsorted(normals_before, needed - 1, side="right")
+        return np.searchsorted(self.ends, position, side="left")
+
+
 class Block:
     """Consecutive curve points in decreasing-threshold order (see the module docstring).
 
@@ -108,61 +176,114 @@ class Block:
     point, or the curve's ``(0, 0)`` start. ``scores`` (only when the sweep was asked to keep
     them) are the thresholds of the points.
 
-    A sweep that knows more may pass ``rises`` (the :attr:`tp_rises`, increasing) and, instead
-    of ``pro``, ``pro_steps = (running, tp_local, offset)`` with ``pro == running[tp_local] +
-    offset``: ``pro`` is then built only when a consumer reads it, and :meth:`pro_at` reads
-    single points without it.
+    The points are given as arrays (``fp``, ``tp``, ``pro``) or, by the pixel sweep, as
+    :class:`SweptPoints` (``points``) with their ``rises``: then ``fp``/``tp``/``pro`` are built
+    only when a consumer reads them, and :meth:`fp_at`, :meth:`tp_at`, :meth:`pro_at` and
+    :meth:`fp_first_at_least` read single points without them (the same values).
     """
 
-    __slots__ = ("fp", "tp", "prev_fp", "prev_tp", "scores", "_pro", "_pro_steps", "_rises")
+    __slots__ = ("prev_fp", "prev_tp", "scores", "_fp", "_tp", "_pro", "_points", "_rises")
 
     def __init__(
         self,
-        fp: np.ndarray,
-        tp: np.ndarray,
+        fp: np.ndarray | None = None,
+        tp: np.ndarray | None = None,
         pro: np.ndarray | None = None,
         prev_fp: int = 0,
         prev_tp: int = 0,
         scores: np.ndarray | None = None,
         *,
         rises: np.ndarray | None = None,
-        pro_steps: tuple[np.ndarray, np.ndarray, float] | None = None,
+        points: SweptPoints | None = None,
     ) -> None:
-        self.fp = fp
-        self.tp = tp
+        assert (fp is not None and tp is not None) or points is not None
+        self._fp = fp
+        self._tp = tp
         self.prev_fp = prev_fp
         self.prev_tp = prev_tp
         self.scores = scores
         self._pro = pro
-        self._pro_steps = pro_steps
+        self._points = points
         self._rises = rises
+
+    @property
+    def size(self) -> int:
+        """Number of points."""
+        return int(self._points.ends.size if self._points is not None else self._fp.size)
+
+    @property
+    def tp(self) -> np.ndarray:
+        """``tp`` at every point (int64)."""
+        if self._tp is None:
+            assert self._points is not None
+            self._tp = self._points.tp_local() + self._points.tp_seen
+        return self._tp
+
+    @property
+    def fp(self) -> np.ndarray:
+        """``fp`` at every point (int64)."""
+        if self._fp is None:
+            points = self._points
+            assert points is not None
+            fp = points.ends + (points.seen + 1)
+            fp -= self.tp
+            self._fp = fp
+        return self._fp
+
+    def tp_at(self, index: np.ndarray) -> np.ndarray:
+        """``tp[index]``."""
+        if self._tp is not None:
+            return self._tp[index]
+        assert self._points is not None
+        return self._points.tp_local(index) + self._points.tp_seen
+
+    def fp_at(self, index: np.ndarray) -> np.ndarray:
+        """``fp[index]``."""
+        if self._fp is not None:
+            return self._fp[index]
+        points = self._points
+        assert points is not None
+        fp = points.ends[index] + (points.seen + 1)
+        fp -= self.tp_at(index)
+        return fp
+
+    def fp_first_at_least(self, borders: np.ndarray) -> np.ndarray:
+        """``searchsorted(fp, borders, side="left")`` (``fp`` is non-decreasing)."""
+        if self._fp is not None or self._points is None:
+            return np.searchsorted(self.fp, borders, side="left")
+        return self._points.fp_first_at_least(borders)
 
     @property
     def has_pro(self) -> bool:
         """True when the points carry PRO sums (without building :attr:`pro`)."""
-        return self._pro is not None or self._pro_steps is not None
+        return self._pro is not None or (
+            self._points is not None and self._points.running_pro is not None
+        )
 
     @property
     def pro(self) -> np.ndarray | None:
         """``pro`` at every point (None without region weights)."""
-        if self._pro is None and self._pro_steps is not None:
-            running, tp_local, offset = self._pro_steps
-            pro = running[tp_local]
-            pro += offset
+        if self._pro is None and self.pro_steps_with_tp:
+            points = self._points
+            assert points is not None and points.running_pro is not None
+            pro = points.running_pro[points.tp_local()]
+            pro += points.pro_seen
             self._pro = pro
         return self._pro
 
     @property
     def pro_steps_with_tp(self) -> bool:
-        """True when ``pro`` was given as ``pro_steps``: it changes only where ``tp`` rises."""
-        return self._pro_steps is not None
+        """True for :class:`SweptPoints` with region weights: ``pro`` changes only where
+        ``tp`` rises."""
+        return self._points is not None and self._points.running_pro is not None
 
     def pro_at(self, index: np.ndarray) -> np.ndarray:
         """``pro[index]`` (the same float64 values), built only at ``index``."""
-        if self._pro is None and self._pro_steps is not None:
-            running, tp_local, offset = self._pro_steps
-            pro = running[tp_local[index]]
-            pro += offset
+        if self._pro is None and self.pro_steps_with_tp:
+            points = self._points
+            assert points is not None and points.running_pro is not None
+            pro = points.running_pro[points.tp_local(index)]
+            pro += points.pro_seen
             return pro
         assert self._pro is not None, "a block without region weights"
         return self._pro[index]
@@ -213,18 +334,17 @@ class RocArea:
         same integer, read at the rises and the block's ends instead of at every point.
         """
         rises = block.tp_rises
-        fp, tp = block.fp, block.tp
-        last_fp = int(fp[-1])
+        last_fp = int(block.fp_at(np.array([block.size - 1]))[0])
         if rises.size == 0:
             return 2 * int(block.prev_tp) * (last_fp - int(block.prev_fp))
-        fp_at = fp[rises].astype(np.int64, copy=False)
-        tp_at = tp[rises].astype(np.int64, copy=False)
+        fp_at = block.fp_at(rises).astype(np.int64, copy=False)
+        tp_at = block.tp_at(rises).astype(np.int64, copy=False)
         # tp before each rise (the constant level it rises from) and fp just before it
         tp_before = np.empty_like(tp_at)
         tp_before[0] = block.prev_tp
         tp_before[1:] = tp_at[:-1]
         before = rises - 1
-        fp_before = fp[np.maximum(before, 0)].astype(np.int64)
+        fp_before = block.fp_at(np.maximum(before, 0)).astype(np.int64)
         if rises[0] == 0:
             fp_before[0] = block.prev_fp
         # between rises tp holds one level: tp_before[k] up to rise k, tp_at[-1] after the last
@@ -260,11 +380,11 @@ class AveragePrecision:
         rises = block.tp_rises
         if rises.size == 0:
             return
-        tp = block.tp[rises]
+        tp = block.tp_at(rises)
         previous = np.empty_like(tp)
-        previous[0] = block.tp[rises[0] - 1] if rises[0] > 0 else block.prev_tp
-        previous[1:] = block.tp[rises[1:] - 1]
-        precision = tp / (tp + block.fp[rises])
+        previous[0] = block.tp_at(rises[:1] - 1)[0] if rises[0] > 0 else block.prev_tp
+        previous[1:] = block.tp_at(rises[1:] - 1)
+        precision = tp / (tp + block.fp_at(rises))
         self._sum += float(np.dot((tp - previous).astype(np.float64), precision))
 
     def compute(self) -> float:
@@ -291,8 +411,8 @@ class F1Max:
         rises = block.tp_rises
         if rises.size == 0:
             return
-        tp = block.tp[rises]
-        ratio = tp / (tp + block.fp[rises] + self._n_pos)
+        tp = block.tp_at(rises)
+        ratio = tp / (tp + block.fp_at(rises) + self._n_pos)
         best = float(ratio.max())
         if block.scores is not None and best >= self._best:
             # thresholds decrease along the sweep: the last point at the maximum is the lowest
@@ -393,7 +513,8 @@ class ThresholdCounts:
         assert block.scores is not None, "ThresholdCounts needs a sweep that keeps its scores"
         above = int(np.count_nonzero(block.scores >= self._key))  # a prefix: scores decrease
         if above:
-            self.fp, self.tp = int(block.fp[above - 1]), int(block.tp[above - 1])
+            point = np.array([above - 1])
+            self.fp, self.tp = int(block.fp_at(point)[0]), int(block.tp_at(point)[0])
         if above < block.scores.size:
             self.done = True
 
@@ -454,44 +575,48 @@ class ThinCurveCollector:
         self._pro: list[np.ndarray] = []
 
     @staticmethod
-    def _steps(values: np.ndarray, previous: float, scale: float, cells: int) -> np.ndarray:
-        """Indices where the monotone ``values`` enter a higher cell than the point before.
+    def _borders(previous: float, top: float, scale: float, cells: int) -> np.ndarray:
+        """The cell borders a monotone curve crosses going from ``previous`` up to ``top``.
 
         The cell of ``v`` is the number of ``k`` in ``1..cells`` with ``v >= k * scale``
-        (in float64); found by binary search over the few cell borders the block crosses,
-        not by a pass over the block.
+        (in float64); the first point at or above each border enters a higher cell than the
+        point before it. Found by binary search, not by a pass over the block.
         """
         cell = min(max(int(previous / scale), 0), cells)  # the previous point's cell, then exact
         while cell < cells and previous >= (cell + 1) * scale:
             cell += 1
         while cell > 0 and previous < cell * scale:
             cell -= 1
-        if values.size == 0:
-            return np.empty(0, dtype=np.int64)
-        top = float(values[-1])
         if cell == cells or top < (cell + 1) * scale:
-            return np.empty(0, dtype=np.int64)
+            return np.empty(0, dtype=np.float64)
         borders = np.arange(cell + 1, cells + 1, dtype=np.float64) * scale
-        borders = borders[: int(np.searchsorted(borders, top, side="right"))]
-        return np.searchsorted(values, borders, side="left")
+        return borders[: int(np.searchsorted(borders, top, side="right"))]
 
     def update(self, block: Block) -> None:
-        size = block.fp.size
-        # tp and pro change only where tp rises: their cells are searched among the rises
+        size = block.size
+        last = np.array([size - 1])
+        last_fp, last_tp = int(block.fp_at(last)[0]), int(block.tp_at(last)[0])
+        fp_borders = self._borders(self._last[0], last_fp, self._n_neg / self._cells, self._cells)
+        moved = [block.fp_first_at_least(fp_borders)]
+        # tp (and the sweep's pro) change only where tp rises: their cells are searched there
         rises = block.tp_rises
-        tp_rises = block.tp[rises]
-        moved = [
-            self._steps(block.fp, self._last[0], self._n_neg / self._cells, self._cells),
-            rises[self._steps(tp_rises, self._last[1], self._n_pos / self._cells, self._cells)],
-        ]
+        if rises.size:
+            tp_rises = block.tp_at(rises)
+            scale = self._n_pos / self._cells
+            borders = self._borders(self._last[1], float(tp_rises[-1]), scale, self._cells)
+            moved.append(rises[np.searchsorted(tp_rises, borders, side="left")])
         if block.has_pro:
-            pro_scale = self._n_regions / self._cells
+            scale = self._n_regions / self._cells
             if block.pro_steps_with_tp:
-                pro_rises = block.pro_at(rises)
-                moved.append(rises[self._steps(pro_rises, self._last[2], pro_scale, self._cells)])
+                if rises.size:
+                    pro_rises = block.pro_at(rises)
+                    borders = self._borders(self._last[2], float(pro_rises[-1]), scale, self._cells)
+                    moved.append(rises[np.searchsorted(pro_rises, borders, side="left")])
             else:
-                assert block.pro is not None
-                moved.append(self._steps(block.pro, self._last[2], pro_scale, self._cells))
+                pro = block.pro
+                assert pro is not None
+                borders = self._borders(self._last[2], float(pro[-1]), scale, self._cells)
+                moved.append(np.searchsorted(pro, borders, side="left"))
         if self._last[0] < 0:  # the curve's first point
             moved.append(np.zeros(1, dtype=np.int64))
         starts = np.unique(np.concatenate(moved))  # first points of runs (0: left the last)
@@ -499,14 +624,14 @@ class ThinCurveCollector:
         keep = keep[keep >= 0]
         if keep.size == 0 or keep[-1] != size - 1:
             keep = np.append(keep, size - 1)  # the block's last point is always kept
-        self._fp.append(block.fp[keep])
-        self._tp.append(block.tp[keep])
+        self._fp.append(block.fp_at(keep))
+        self._tp.append(block.tp_at(keep))
         last_pro = 0.0
         if block.has_pro:
             pro_kept = block.pro_at(keep)
             self._pro.append(pro_kept)
             last_pro = float(pro_kept[-1])
-        self._last = (float(block.fp[-1]), float(block.tp[-1]), last_pro)
+        self._last = (float(last_fp), float(last_tp), last_pro)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, None]:
         """``(fp, tp, pro, None)`` over the kept points, as :meth:`CurveCollector.arrays`."""

@@ -26,7 +26,7 @@ from typing import Protocol
 
 import numpy as np
 
-from pyimgano.metrics._curves import Block
+from pyimgano.metrics._curves import Block, SweptPoints
 
 __all__ = ["Chunk", "Consumer", "PixelConsumer", "group_ends", "sweep"]
 
@@ -97,8 +97,9 @@ def sweep(
         ends = group_ends(scores, next_score)
         # The chunk's anomalous samples (sparse among the pixels): their positions, and the
         # point each one is counted at (the first group end at or after it; ends.size for a
-        # run that ends in the next chunk). tp at every point is the running count of those,
-        # so no cumulative sum runs over every sample.
+        # run that ends in the next chunk). The block describes its points by these
+        # (SweptPoints): no cumulative sum runs over every sample, and fp/tp/pro at every
+        # point are built only for the consumers that read them all (AU-PRO up to its limit).
         flags = ids >= first_defect if first_defect != 1 else ids != 0
         anomalous_at = np.flatnonzero(flags)
         del flags
@@ -111,9 +112,8 @@ def sweep(
             running_pro = np.zeros(chunk_tp + 1, dtype=np.float64)
             np.cumsum(weights[ids[anomalous_at]], out=running_pro[1:])
             chunk_pro = float(running_pro[-1])
-        at_point = np.searchsorted(ends, anomalous_at)
-        del anomalous_at
         if ends.size:
+            at_point = np.searchsorted(ends, anomalous_at)
             # the points where tp rises: those with an anomalous sample of their own, and the
             # first point when an earlier chunk's last run carried some over
             counted = at_point[: int(np.searchsorted(at_point, ends.size))]
@@ -124,27 +124,19 @@ def sweep(
             del first_of_run
             if tp_seen != last_tp and (rises.size == 0 or rises[0] != 0):
                 rises = np.concatenate(([0], rises))
-            tp_local = np.bincount(at_point, minlength=ends.size + 1)[: ends.size]
-            del at_point
-            np.cumsum(tp_local, out=tp_local)
-            tp = tp_local + tp_seen
-            threshold_scores = scores[ends] if keep_scores else None
-            fp = ends  # samples at or above each threshold ...
-            fp += seen + 1
-            fp -= tp  # ... that are normal
+            points = SweptPoints(ends, anomalous_at, at_point, seen, tp_seen, running_pro, pro_seen)
             block = Block(
-                fp=fp,
-                tp=tp,
                 prev_fp=last_fp,
                 prev_tp=last_tp,
-                scores=threshold_scores,
+                scores=scores[ends] if keep_scores else None,
                 rises=rises.astype(np.int64, copy=False),
-                pro_steps=None if running_pro is None else (running_pro, tp_local, pro_seen),
+                points=points,
             )
             for consumer in consumers:
                 consumer.update(block)
-            last_fp, last_tp = int(fp[-1]), int(tp[-1])
-            del block, fp, tp, tp_local
+            last = np.array([ends.size - 1])
+            last_fp, last_tp = int(block.fp_at(last)[0]), int(block.tp_at(last)[0])
+            del block, points, at_point
         seen += scores.size
         tp_seen += chunk_tp
         pro_seen += chunk_pro
