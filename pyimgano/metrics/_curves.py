@@ -119,7 +119,7 @@ class SweptPoints:
     """
 
     __slots__ = ("ends", "anomalous_at", "at_point", "seen", "tp_seen", "running_pro",
-                 "pro_seen", "_tp_local")
+                 "pro_seen", "rises_tp_local", "_tp_local")
 
     def __init__(
         self,
@@ -130,8 +130,10 @@ class SweptPoints:
         tp_seen: int,
         running_pro: np.ndarray | None = None,
         pro_seen: float = 0.0,
+        rises_tp_local: np.ndarray | None = None,
     ) -> None:
         self.ends = ends
+        self.rises_tp_local = rises_tp_local  # tp_local at the block's rises, when known
         self.anomalous_at = anomalous_at
         self.at_point = at_point
         self.seen = int(seen)
@@ -182,7 +184,8 @@ class Block:
     :meth:`fp_first_at_least` read single points without them (the same values).
     """
 
-    __slots__ = ("prev_fp", "prev_tp", "scores", "_fp", "_tp", "_pro", "_points", "_rises")
+    __slots__ = ("prev_fp", "prev_tp", "scores", "_fp", "_tp", "_pro", "_points", "_rises",
+                 "_at_rises")
 
     def __init__(
         self,
@@ -205,6 +208,7 @@ class Block:
         self._pro = pro
         self._points = points
         self._rises = rises
+        self._at_rises: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @property
     def size(self) -> int:
@@ -296,6 +300,37 @@ class Block:
             self._rises = np.flatnonzero(steps)
         return self._rises
 
+    def at_rises(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(tp, tp_before, fp, fp_before)`` at the :attr:`tp_rises` (int64, computed once).
+
+        ``tp_before[k]`` / ``fp_before[k]`` are the point just before rise ``k`` (the block's
+        ``prev_tp`` / ``prev_fp`` before index 0); as ``tp`` only changes at rises,
+        ``tp_before`` is the previous rise's ``tp`` (``prev_tp`` for the first).
+        """
+        if self._at_rises is None:
+            rises = self.tp_rises
+            points = self._points
+            if self._tp is None and points is not None and points.rises_tp_local is not None:
+                tp = points.rises_tp_local + points.tp_seen
+            else:
+                tp = self.tp_at(rises).astype(np.int64, copy=False)
+            tp_before = np.empty_like(tp)
+            tp_before[:1] = self.prev_tp
+            tp_before[1:] = tp[:-1]
+            fp = self.fp_at(rises) if self._fp is not None or points is None else (
+                points.ends[rises] + (points.seen + 1) - tp
+            )
+            fp = fp.astype(np.int64, copy=False)
+            before = np.maximum(rises - 1, 0)
+            if self._fp is not None or points is None:
+                fp_before = self.fp_at(before).astype(np.int64)
+            else:
+                fp_before = points.ends[before] + (points.seen + 1) - tp_before
+            if rises.size and rises[0] == 0:
+                fp_before[0] = self.prev_fp
+            self._at_rises = (tp, tp_before, fp, fp_before)
+        return self._at_rises
+
 
 class RocArea:
     """AUROC: trapezoidal area under the ROC points, as scikit-learn's ``roc_auc_score``.
@@ -337,16 +372,7 @@ class RocArea:
         last_fp = int(block.fp_at(np.array([block.size - 1]))[0])
         if rises.size == 0:
             return 2 * int(block.prev_tp) * (last_fp - int(block.prev_fp))
-        fp_at = block.fp_at(rises).astype(np.int64, copy=False)
-        tp_at = block.tp_at(rises).astype(np.int64, copy=False)
-        # tp before each rise (the constant level it rises from) and fp just before it
-        tp_before = np.empty_like(tp_at)
-        tp_before[0] = block.prev_tp
-        tp_before[1:] = tp_at[:-1]
-        before = rises - 1
-        fp_before = block.fp_at(np.maximum(before, 0)).astype(np.int64)
-        if rises[0] == 0:
-            fp_before[0] = block.prev_fp
+        tp_at, tp_before, fp_at, fp_before = block.at_rises()
         # between rises tp holds one level: tp_before[k] up to rise k, tp_at[-1] after the last
         span_ends = np.empty(rises.size + 1, dtype=np.int64)
         span_ends[:-1] = fp_at
@@ -380,11 +406,8 @@ class AveragePrecision:
         rises = block.tp_rises
         if rises.size == 0:
             return
-        tp = block.tp_at(rises)
-        previous = np.empty_like(tp)
-        previous[0] = block.tp_at(rises[:1] - 1)[0] if rises[0] > 0 else block.prev_tp
-        previous[1:] = block.tp_at(rises[1:] - 1)
-        precision = tp / (tp + block.fp_at(rises))
+        tp, previous, fp, _ = block.at_rises()
+        precision = tp / (tp + fp)
         self._sum += float(np.dot((tp - previous).astype(np.float64), precision))
 
     def compute(self) -> float:
@@ -411,8 +434,8 @@ class F1Max:
         rises = block.tp_rises
         if rises.size == 0:
             return
-        tp = block.tp_at(rises)
-        ratio = tp / (tp + block.fp_at(rises) + self._n_pos)
+        tp, _, fp, _ = block.at_rises()
+        ratio = tp / (tp + fp + self._n_pos)
         best = float(ratio.max())
         if block.scores is not None and best >= self._best:
             # thresholds decrease along the sweep: the last point at the maximum is the lowest
@@ -601,7 +624,7 @@ class ThinCurveCollector:
         # tp (and the sweep's pro) change only where tp rises: their cells are searched there
         rises = block.tp_rises
         if rises.size:
-            tp_rises = block.tp_at(rises)
+            tp_rises = block.at_rises()[0]
             scale = self._n_pos / self._cells
             borders = self._borders(self._last[1], float(tp_rises[-1]), scale, self._cells)
             moved.append(rises[np.searchsorted(tp_rises, borders, side="left")])

@@ -120,11 +120,20 @@ def sweep(
             first_of_run = np.empty(counted.size, dtype=bool)
             first_of_run[:1] = True
             np.not_equal(counted[1:], counted[:-1], out=first_of_run[1:])
-            rises = counted[first_of_run]
+            run_starts = np.flatnonzero(first_of_run)
+            rises = counted[run_starts]
             del first_of_run
+            # the chunk's anomalous samples up to each rise: where the next run starts
+            rises_tp_local = np.empty(rises.size, dtype=np.int64)
+            rises_tp_local[:-1] = run_starts[1:]
+            rises_tp_local[-1:] = counted.size
+            del run_starts
             if tp_seen != last_tp and (rises.size == 0 or rises[0] != 0):
                 rises = np.concatenate(([0], rises))
-            points = SweptPoints(ends, anomalous_at, at_point, seen, tp_seen, running_pro, pro_seen)
+                rises_tp_local = np.concatenate(([0], rises_tp_local))
+            points = SweptPoints(
+                ends, anomalous_at, at_point, seen, tp_seen, running_pro, pro_seen, rises_tp_local
+            )
             block = Block(
                 prev_fp=last_fp,
                 prev_tp=last_tp,
