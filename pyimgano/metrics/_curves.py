@@ -155,6 +155,12 @@ class SweptPoints:
             return self._tp_local[index]
         return np.searchsorted(self.at_point, index, side="right")
 
+    def release(self) -> None:
+        """Forget every array once the block has built its full ``fp``/``tp``/``pro`` from
+        them (``ends`` and the running counts live on as ``fp`` and ``tp``)."""
+        self._tp_local = None
+        self.anomalous_at = self.at_point = self.running_pro = self.rises_tp_local = None
+
     def fp_first_at_least(self, borders: np.ndarray) -> np.ndarray:
         """For each border ``b`` (increasing), the first point with ``fp >= b``.
 
@@ -184,8 +190,8 @@ class Block:
     :meth:`fp_first_at_least` read single points without them (the same values).
     """
 
-    __slots__ = ("prev_fp", "prev_tp", "scores", "_fp", "_tp", "_pro", "_points", "_rises",
-                 "_at_rises")
+    __slots__ = ("prev_fp", "prev_tp", "scores", "size", "_fp", "_tp", "_pro", "_points",
+                 "_rises", "_at_rises")
 
     def __init__(
         self,
@@ -208,30 +214,43 @@ class Block:
         self._pro = pro
         self._points = points
         self._rises = rises
-        self._at_rises: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
-
-    @property
-    def size(self) -> int:
-        """Number of points."""
-        return int(self._points.ends.size if self._points is not None else self._fp.size)
+        self._at_rises: tuple[np.ndarray, np.ndarray] | None = None
+        #: Number of points.
+        self.size = int(points.ends.size if points is not None else fp.size)  # type: ignore[union-attr]
 
     @property
     def tp(self) -> np.ndarray:
-        """``tp`` at every point (int64)."""
+        """``tp`` at every point (int64).
+
+        Built with :attr:`fp` and :attr:`pro` (whoever reads one reads all: AU-PRO, full
+        curves), in place of the swept description's arrays to save memory: ``pro`` first
+        from the running counts, which then become ``tp``, and the run ends become ``fp``.
+        """
         if self._tp is None:
-            assert self._points is not None
-            self._tp = self._points.tp_local() + self._points.tp_seen
+            points = self._points
+            assert points is not None
+            if self.pro_steps_with_tp:
+                _ = self.pro
+            tp = points.tp_local()
+            tp += points.tp_seen
+            self._tp = tp
+            self.fp  # noqa: B018 - the run ends become fp now (no copy)
+            points.release()
         return self._tp
 
     @property
     def fp(self) -> np.ndarray:
-        """``fp`` at every point (int64)."""
+        """``fp`` at every point (int64; see :attr:`tp`)."""
         if self._fp is None:
             points = self._points
             assert points is not None
-            fp = points.ends + (points.seen + 1)
-            fp -= self.tp
-            self._fp = fp
+            tp = self.tp
+            if self._fp is None:
+                self._at_rises = self.at_rises() if self._rises is not None else None
+                fp = points.ends  # its last use: the points are read from fp and tp now
+                fp += points.seen + 1
+                fp -= tp
+                self._fp = fp
         return self._fp
 
     def tp_at(self, index: np.ndarray) -> np.ndarray:
@@ -300,36 +319,41 @@ class Block:
             self._rises = np.flatnonzero(steps)
         return self._rises
 
-    def at_rises(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """``(tp, tp_before, fp, fp_before)`` at the :attr:`tp_rises` (int64, computed once).
-
-        ``tp_before[k]`` / ``fp_before[k]`` are the point just before rise ``k`` (the block's
-        ``prev_tp`` / ``prev_fp`` before index 0); as ``tp`` only changes at rises,
-        ``tp_before`` is the previous rise's ``tp`` (``prev_tp`` for the first).
-        """
+    def at_rises(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(tp, fp)`` at the :attr:`tp_rises` (int64, computed once per block)."""
         if self._at_rises is None:
             rises = self.tp_rises
             points = self._points
             if self._tp is None and points is not None and points.rises_tp_local is not None:
-                tp = points.rises_tp_local + points.tp_seen
+                tp = points.rises_tp_local  # its only use: becomes tp in place
+                points.rises_tp_local = None
+                tp += points.tp_seen
+                fp = points.ends[rises] + (points.seen + 1)
+                fp -= tp
             else:
                 tp = self.tp_at(rises).astype(np.int64, copy=False)
-            tp_before = np.empty_like(tp)
-            tp_before[:1] = self.prev_tp
-            tp_before[1:] = tp[:-1]
-            fp = self.fp_at(rises) if self._fp is not None or points is None else (
-                points.ends[rises] + (points.seen + 1) - tp
-            )
-            fp = fp.astype(np.int64, copy=False)
-            before = np.maximum(rises - 1, 0)
-            if self._fp is not None or points is None:
-                fp_before = self.fp_at(before).astype(np.int64)
-            else:
-                fp_before = points.ends[before] + (points.seen + 1) - tp_before
-            if rises.size and rises[0] == 0:
-                fp_before[0] = self.prev_fp
-            self._at_rises = (tp, tp_before, fp, fp_before)
+                fp = self.fp_at(rises).astype(np.int64, copy=False)
+            self._at_rises = (tp, fp)
         return self._at_rises
+
+    def before_rises(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(tp, fp)`` at the point just before each rise (``prev_tp`` / ``prev_fp`` before
+        index 0). ``tp`` only changes at rises, so it is the previous rise's ``tp``."""
+        rises = self.tp_rises
+        tp, _ = self.at_rises()
+        tp_before = np.empty_like(tp)
+        tp_before[:1] = self.prev_tp
+        tp_before[1:] = tp[:-1]
+        before = np.maximum(rises - 1, 0)
+        points = self._points
+        if self._fp is not None or points is None:
+            fp_before = self.fp_at(before).astype(np.int64)
+        else:
+            fp_before = points.ends[before] + (points.seen + 1)
+            fp_before -= tp_before
+        if rises.size and rises[0] == 0:
+            fp_before[0] = self.prev_fp
+        return tp_before, fp_before
 
 
 class RocArea:
@@ -372,7 +396,8 @@ class RocArea:
         last_fp = int(block.fp_at(np.array([block.size - 1]))[0])
         if rises.size == 0:
             return 2 * int(block.prev_tp) * (last_fp - int(block.prev_fp))
-        tp_at, tp_before, fp_at, fp_before = block.at_rises()
+        tp_at, fp_at = block.at_rises()
+        tp_before, fp_before = block.before_rises()
         # between rises tp holds one level: tp_before[k] up to rise k, tp_at[-1] after the last
         span_ends = np.empty(rises.size + 1, dtype=np.int64)
         span_ends[:-1] = fp_at
@@ -406,7 +431,8 @@ class AveragePrecision:
         rises = block.tp_rises
         if rises.size == 0:
             return
-        tp, previous, fp, _ = block.at_rises()
+        tp, fp = block.at_rises()
+        previous = block.before_rises()[0]
         precision = tp / (tp + fp)
         self._sum += float(np.dot((tp - previous).astype(np.float64), precision))
 
@@ -434,7 +460,7 @@ class F1Max:
         rises = block.tp_rises
         if rises.size == 0:
             return
-        tp, _, fp, _ = block.at_rises()
+        tp, fp = block.at_rises()
         ratio = tp / (tp + fp + self._n_pos)
         best = float(ratio.max())
         if block.scores is not None and best >= self._best:

@@ -134,6 +134,7 @@ def sweep(
             points = SweptPoints(
                 ends, anomalous_at, at_point, seen, tp_seen, running_pro, pro_seen, rises_tp_local
             )
+            del at_point, running_pro, rises_tp_local  # the block's now (it releases them)
             block = Block(
                 prev_fp=last_fp,
                 prev_tp=last_tp,
@@ -141,11 +142,12 @@ def sweep(
                 rises=rises.astype(np.int64, copy=False),
                 points=points,
             )
+            del counted, anomalous_at, ends  # likewise
             for consumer in consumers:
                 consumer.update(block)
-            last = np.array([ends.size - 1])
+            last = np.array([block.size - 1])
             last_fp, last_tp = int(block.fp_at(last)[0]), int(block.tp_at(last)[0])
-            del block, points, at_point
+            del block, points
         seen += scores.size
         tp_seen += chunk_tp
         pro_seen += chunk_pro
