@@ -13,6 +13,10 @@ cumulative counts at every distinct score that *ends* in the chunk (a run of equ
 threshold; the point is taken after its last element, as MVTec's ``compute_pro`` keeps the last
 element of each run), carries the running totals into the next chunk, and hands each block to
 every consumer. Memory stays at a few arrays of one chunk, whatever the number of samples.
+A block describes its points (:class:`~pyimgano.metrics._curves.SweptPoints`: the run ends and
+the positions of the chunk's anomalous samples): the consumers read single points (ROC, AP,
+F1-max and the thin curves only where ``tp`` rises), and the full ``fp``/``tp``/``pro`` arrays
+are built only for those that need every point (AU-PRO up to its FPR limit).
 
 *Pixel consumers* (AUPIMO, AU-sPRO) need more than the curve points: while they are not
 ``done`` they also get each chunk's raw ``(scores, ids, next_score)``, in the same order,
