@@ -98,6 +98,8 @@ def sweep(
                 pixel_consumer.update_pixels(scores, ids, next_score)
         if not scores.flags.c_contiguous:  # e.g. the key words of packed pixels
             scores = np.ascontiguousarray(scores)  # one copy; the passes below run faster
+        if not ids.flags.c_contiguous:
+            ids = np.ascontiguousarray(ids)
         ends = group_ends(scores, next_score)
         # The chunk's anomalous samples (sparse among the pixels): their positions, and the
         # point each one is counted at (the first group end at or after it; ends.size for a
