@@ -10,9 +10,6 @@ Public API
   ``aupro_<limit>`` (extra limits), ``aupimo_mean``, ``aupimo_std``
 - :func:`aupimo` (AUPIMO as anomalib 2.7, per image), :func:`auspro` (MVTec LOCO AU-sPRO,
   overall and per group)
-- :func:`evaluate_pixels` -> :class:`PixelEvaluation`: every pixel metric from one sort (the
-  evaluation's entry point: per-image AUPIMO, the sweep's ROC/PRO curves, AU-sPRO with
-  ``defects``, precomputed region labels, NumPy or torch on the maps' device)
 - :func:`decision_metrics` -> ``image_miss_rate``, ``image_false_reject_rate``
 - operating points: :func:`tpr_at_fpr` (``image_tpr_at_fpr_<x>`` via ``image_metrics(...,
   fpr_limits=...)``)
@@ -34,6 +31,12 @@ Public API
   :func:`roc_curve`, :func:`pro_curve`, :func:`aupro`
 - :class:`MetricResults` (a dict with ``notes``), :data:`METRIC_DIRECTIONS`,
   :func:`metric_direction` (also for the parametrised ``aupro_<limit>`` / ``auspro_<limit>``)
+
+Package-internal (importable here, not in ``__all__``): :func:`evaluate_pixels` ->
+:class:`PixelEvaluation`, every pixel metric from one sort (the evaluation's entry point:
+per-image AUPIMO, the sweep's ROC/PRO curves, AU-sPRO with ``defects``, precomputed region
+labels, a memory budget, NumPy or torch on the maps' device). ``pixel.compute_pixel_metrics``
+and ``pixel.compute_pixel_evaluation`` are deprecated aliases of it.
 
 Choices (where docs/REFERENCE.md §5 is silent):
 
@@ -75,10 +78,12 @@ from pyimgano.metrics.image import (
 )
 from pyimgano.metrics.pixel import (
     PixelEvaluation,
-    evaluate_pixels,
     pixel_metrics,
     seg_f1,
     seg_f1_counts,
+)
+from pyimgano.metrics.pixel import (
+    evaluate_pixels as evaluate_pixels,  # package-internal, not in __all__
 )
 from pyimgano.metrics.resampled import (
     aupimo_std_metric,
@@ -140,7 +145,6 @@ __all__ = [
     "decision_metrics",
     "delong_ci",
     "delong_test",
-    "evaluate_pixels",
     "f1_max",
     "f1_max_threshold",
     "image_auroc_metric",

@@ -18,8 +18,6 @@ per chunk of the pooled, sorted pixels — the same accumulators, so every metri
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -30,6 +28,7 @@ __all__ = [
     "CURVE_CELLS",
     "AveragePrecision",
     "Block",
+    "SweptPoints",
     "CurveCollector",
     "F1Max",
     "ProArea",
@@ -103,27 +102,258 @@ def thin_curve(x: Any, y: Any, *, cells: int = CURVE_CELLS) -> np.ndarray:
     return np.flatnonzero(keep).astype(np.int64)
 
 
-@dataclass(eq=False)
+class SweptPoints:
+    """The curve points of one chunk of sorted samples, described instead of listed.
+
+    ``ends``: positions in the chunk of the last sample of each run of equal scores (one point
+    each, increasing); ``anomalous_at``: positions of the chunk's anomalous samples
+    (increasing); ``at_point``: for each of them, the point it is counted at
+    (``searchsorted(ends, anomalous_at)``; ``ends.size`` for a run that ends in the next chunk);
+    ``seen`` / ``tp_seen``: samples / anomalous samples of the earlier chunks; ``running_pro``
+    (optional): ``running_pro[k]`` is the region-weight sum of the chunk's first ``k``
+    anomalous samples, ``pro_seen`` that of the earlier chunks.
+
+    Point ``j`` has ``tp = tp_seen + #{at_point <= j}``, ``fp = seen + ends[j] + 1 - tp`` and
+    ``pro = running_pro[tp - tp_seen] + pro_seen``: any point is read in ``O(log)``, and the
+    full arrays are built only when a consumer asks for them.
+    """
+
+    __slots__ = ("ends", "anomalous_at", "at_point", "seen", "tp_seen", "running_pro",
+                 "pro_seen", "rises_tp_local", "_tp_local")
+
+    def __init__(
+        self,
+        ends: np.ndarray,
+        anomalous_at: np.ndarray,
+        at_point: np.ndarray,
+        seen: int,
+        tp_seen: int,
+        running_pro: np.ndarray | None = None,
+        pro_seen: float = 0.0,
+        rises_tp_local: np.ndarray | None = None,
+    ) -> None:
+        self.ends = ends
+        self.rises_tp_local = rises_tp_local  # tp_local at the block's rises, when known
+        self.anomalous_at = anomalous_at
+        self.at_point = at_point
+        self.seen = int(seen)
+        self.tp_seen = int(tp_seen)
+        self.running_pro = running_pro
+        self.pro_seen = pro_seen
+        self._tp_local: np.ndarray | None = None
+
+    def tp_local(self, index: np.ndarray | None = None) -> np.ndarray:
+        """The chunk's anomalous samples at or above each point (all points, or ``index``)."""
+        if index is None:
+            if self._tp_local is None:
+                counts = np.bincount(self.at_point, minlength=self.ends.size + 1)
+                local = counts[: self.ends.size]
+                np.cumsum(local, out=local)
+                self._tp_local = local
+            return self._tp_local
+        if self._tp_local is not None:
+            return self._tp_local[index]
+        return np.searchsorted(self.at_point, index, side="right")
+
+    def release(self) -> None:
+        """Forget every array once the block has built its full ``fp``/``tp``/``pro`` from
+        them (``ends`` and the running counts live on as ``fp`` and ``tp``)."""
+        self._tp_local = None
+        self.anomalous_at = self.at_point = self.running_pro = self.rises_tp_local = None
+
+    def fp_first_at_least(self, borders: np.ndarray) -> np.ndarray:
+        """For each border ``b`` (increasing), the first point with ``fp >= b``.
+
+        ``fp[j] >= b`` exactly when the chunk holds at least ``m = b - (seen - tp_seen)``
+        normal samples up to ``ends[j]``; the ``m``-th normal sample sits at position
+        ``m - 1 + #{k : anomalous_at[k] - k <= m - 1}`` (``anomalous_at[k] - k`` is the number
+        of normal samples before the ``k``-th anomalous one).
+        """
+        # integer counts: fp >= b  <=>  fp >= ceil(b)
+        needed = np.ceil(np.asarray(borders, dtype=np.float64)).astype(np.int64)
+        needed -= self.seen - self.tp_seen
+        normals_before = self.anomalous_at - np.arange(self.anomalous_at.size)
+        position = needed - 1 + np.searchsorted(normals_before, needed - 1, side="right")
+        return np.searchsorted(self.ends, position, side="left")
+
+
 class Block:
     """Consecutive curve points in decreasing-threshold order (see the module docstring).
 
     ``prev_fp`` and ``prev_tp`` are the point just before ``fp[0]`` — the previous block's last
     point, or the curve's ``(0, 0)`` start. ``scores`` (only when the sweep was asked to keep
     them) are the thresholds of the points.
+
+    The points are given as arrays (``fp``, ``tp``, ``pro``) or, by the pixel sweep, as
+    :class:`SweptPoints` (``points``) with their ``rises``: then ``fp``/``tp``/``pro`` are built
+    only when a consumer reads them, and :meth:`fp_at`, :meth:`tp_at`, :meth:`pro_at` and
+    :meth:`fp_first_at_least` read single points without them (the same values).
     """
 
-    fp: np.ndarray
-    tp: np.ndarray
-    pro: np.ndarray | None
-    prev_fp: int = 0
-    prev_tp: int = 0
-    scores: np.ndarray | None = None
+    __slots__ = ("prev_fp", "prev_tp", "scores", "size", "_fp", "_tp", "_pro", "_points",
+                 "_rises", "_at_rises")
 
-    @cached_property
+    def __init__(
+        self,
+        fp: np.ndarray | None = None,
+        tp: np.ndarray | None = None,
+        pro: np.ndarray | None = None,
+        prev_fp: int = 0,
+        prev_tp: int = 0,
+        scores: np.ndarray | None = None,
+        *,
+        rises: np.ndarray | None = None,
+        points: SweptPoints | None = None,
+    ) -> None:
+        assert (fp is not None and tp is not None) or points is not None
+        self._fp = fp
+        self._tp = tp
+        self.prev_fp = prev_fp
+        self.prev_tp = prev_tp
+        self.scores = scores
+        self._pro = pro
+        self._points = points
+        self._rises = rises
+        self._at_rises: tuple[np.ndarray, np.ndarray] | None = None
+        #: Number of points.
+        self.size = int(points.ends.size if points is not None else fp.size)  # type: ignore[union-attr]
+
+    @property
+    def tp(self) -> np.ndarray:
+        """``tp`` at every point (int64).
+
+        Built with :attr:`fp` and :attr:`pro` (whoever reads one reads all: AU-PRO, full
+        curves), in place of the swept description's arrays to save memory: ``pro`` first
+        from the running counts, which then become ``tp``, and the run ends become ``fp``.
+        """
+        if self._tp is None:
+            points = self._points
+            assert points is not None
+            if self.pro_steps_with_tp:
+                _ = self.pro
+            tp = points.tp_local()
+            tp += points.tp_seen
+            self._tp = tp
+            self.fp  # noqa: B018 - the run ends become fp now (no copy)
+            points.release()
+        return self._tp
+
+    @property
+    def fp(self) -> np.ndarray:
+        """``fp`` at every point (int64; see :attr:`tp`)."""
+        if self._fp is None:
+            points = self._points
+            assert points is not None
+            tp = self.tp
+            if self._fp is None:
+                self._at_rises = self.at_rises() if self._rises is not None else None
+                fp = points.ends  # its last use: the points are read from fp and tp now
+                fp += points.seen + 1
+                fp -= tp
+                self._fp = fp
+        return self._fp
+
+    def tp_at(self, index: np.ndarray) -> np.ndarray:
+        """``tp[index]``."""
+        if self._tp is not None:
+            return self._tp[index]
+        assert self._points is not None
+        return self._points.tp_local(index) + self._points.tp_seen
+
+    def fp_at(self, index: np.ndarray) -> np.ndarray:
+        """``fp[index]``."""
+        if self._fp is not None:
+            return self._fp[index]
+        points = self._points
+        assert points is not None
+        fp = points.ends[index] + (points.seen + 1)
+        fp -= self.tp_at(index)
+        return fp
+
+    def fp_first_at_least(self, borders: np.ndarray) -> np.ndarray:
+        """``searchsorted(fp, borders, side="left")`` (``fp`` is non-decreasing)."""
+        if self._fp is not None or self._points is None:
+            return np.searchsorted(self.fp, borders, side="left")
+        return self._points.fp_first_at_least(borders)
+
+    @property
+    def has_pro(self) -> bool:
+        """True when the points carry PRO sums (without building :attr:`pro`)."""
+        return self._pro is not None or (
+            self._points is not None and self._points.running_pro is not None
+        )
+
+    @property
+    def pro(self) -> np.ndarray | None:
+        """``pro`` at every point (None without region weights)."""
+        if self._pro is None and self.pro_steps_with_tp:
+            points = self._points
+            assert points is not None and points.running_pro is not None
+            pro = points.running_pro[points.tp_local()]
+            pro += points.pro_seen
+            self._pro = pro
+        return self._pro
+
+    @property
+    def pro_steps_with_tp(self) -> bool:
+        """True for :class:`SweptPoints` with region weights: ``pro`` changes only where
+        ``tp`` rises."""
+        return self._points is not None and self._points.running_pro is not None
+
+    def pro_at(self, index: np.ndarray) -> np.ndarray:
+        """``pro[index]`` (the same float64 values), built only at ``index``."""
+        if self._pro is None and self.pro_steps_with_tp:
+            points = self._points
+            assert points is not None and points.running_pro is not None
+            pro = points.running_pro[points.tp_local(index)]
+            pro += points.pro_seen
+            return pro
+        assert self._pro is not None, "a block without region weights"
+        return self._pro[index]
+
+    @property
     def tp_rises(self) -> np.ndarray:
         """Indices of the points whose ``tp`` is larger than the point before them."""
-        steps = np.diff(self.tp, prepend=self.prev_tp)
-        return np.flatnonzero(steps)
+        if self._rises is None:
+            steps = np.diff(self.tp, prepend=self.prev_tp)
+            self._rises = np.flatnonzero(steps)
+        return self._rises
+
+    def at_rises(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(tp, fp)`` at the :attr:`tp_rises` (int64, computed once per block)."""
+        if self._at_rises is None:
+            rises = self.tp_rises
+            points = self._points
+            if self._tp is None and points is not None and points.rises_tp_local is not None:
+                tp = points.rises_tp_local  # its only use: becomes tp in place
+                points.rises_tp_local = None
+                tp += points.tp_seen
+                fp = points.ends[rises] + (points.seen + 1)
+                fp -= tp
+            else:
+                tp = self.tp_at(rises).astype(np.int64, copy=False)
+                fp = self.fp_at(rises).astype(np.int64, copy=False)
+            self._at_rises = (tp, fp)
+        return self._at_rises
+
+    def before_rises(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(tp, fp)`` at the point just before each rise (``prev_tp`` / ``prev_fp`` before
+        index 0). ``tp`` only changes at rises, so it is the previous rise's ``tp``."""
+        rises = self.tp_rises
+        tp, _ = self.at_rises()
+        tp_before = np.empty_like(tp)
+        tp_before[:1] = self.prev_tp
+        tp_before[1:] = tp[:-1]
+        before = np.maximum(rises - 1, 0)
+        points = self._points
+        if self._fp is not None or points is None:
+            fp_before = self.fp_at(before).astype(np.int64)
+        else:
+            fp_before = points.ends[before] + (points.seen + 1)
+            fp_before -= tp_before
+        if rises.size and rises[0] == 0:
+            fp_before[0] = self.prev_fp
+        return tp_before, fp_before
 
 
 class RocArea:
@@ -142,6 +372,9 @@ class RocArea:
         self._twice_area = 0
 
     def update(self, block: Block) -> None:
+        if self._dtype is np.int64:
+            self._twice_area += self._twice_area_at_rises(block)
+            return
         fp = block.fp.astype(self._dtype, copy=False)
         tp = block.tp.astype(self._dtype, copy=False)
         width = np.diff(fp, prepend=self._dtype(block.prev_fp))
@@ -150,6 +383,34 @@ class RocArea:
         heights[1:] = tp[:-1]
         heights += tp
         self._twice_area += np.dot(width, heights).item()
+
+    @staticmethod
+    def _twice_area_at_rises(block: Block) -> int:
+        """The block's ``sum((fp[i] - fp[i-1]) * (tp[i] + tp[i-1]))`` from its rises alone.
+
+        ``tp`` is constant between the points where it rises, so the sum is
+        ``2 * sum(tp_k * (fp span at tp_k)) + sum(fp step * tp step at each rise)``: the
+        same integer, read at the rises and the block's ends instead of at every point.
+        """
+        rises = block.tp_rises
+        last_fp = int(block.fp_at(np.array([block.size - 1]))[0])
+        if rises.size == 0:
+            return 2 * int(block.prev_tp) * (last_fp - int(block.prev_fp))
+        tp_at, fp_at = block.at_rises()
+        tp_before, fp_before = block.before_rises()
+        # between rises tp holds one level: tp_before[k] up to rise k, tp_at[-1] after the last
+        span_ends = np.empty(rises.size + 1, dtype=np.int64)
+        span_ends[:-1] = fp_at
+        span_ends[-1] = last_fp
+        span_starts = np.empty_like(span_ends)
+        span_starts[0] = block.prev_fp
+        span_starts[1:] = fp_at
+        levels = np.empty_like(span_ends)
+        levels[:-1] = tp_before
+        levels[-1] = tp_at[-1]
+        flat = int(np.dot(levels, span_ends - span_starts))
+        steps = int(np.dot(fp_at - fp_before, tp_at - tp_before))
+        return 2 * flat + steps
 
     def compute(self) -> float:
         return self._twice_area / self._denominator
@@ -170,11 +431,9 @@ class AveragePrecision:
         rises = block.tp_rises
         if rises.size == 0:
             return
-        tp = block.tp[rises]
-        previous = np.empty_like(tp)
-        previous[0] = block.tp[rises[0] - 1] if rises[0] > 0 else block.prev_tp
-        previous[1:] = block.tp[rises[1:] - 1]
-        precision = tp / (tp + block.fp[rises])
+        tp, fp = block.at_rises()
+        previous = block.before_rises()[0]
+        precision = tp / (tp + fp)
         self._sum += float(np.dot((tp - previous).astype(np.float64), precision))
 
     def compute(self) -> float:
@@ -201,8 +460,8 @@ class F1Max:
         rises = block.tp_rises
         if rises.size == 0:
             return
-        tp = block.tp[rises]
-        ratio = tp / (tp + block.fp[rises] + self._n_pos)
+        tp, fp = block.at_rises()
+        ratio = tp / (tp + fp + self._n_pos)
         best = float(ratio.max())
         if block.scores is not None and best >= self._best:
             # thresholds decrease along the sweep: the last point at the maximum is the lowest
@@ -303,7 +562,8 @@ class ThresholdCounts:
         assert block.scores is not None, "ThresholdCounts needs a sweep that keeps its scores"
         above = int(np.count_nonzero(block.scores >= self._key))  # a prefix: scores decrease
         if above:
-            self.fp, self.tp = int(block.fp[above - 1]), int(block.tp[above - 1])
+            point = np.array([above - 1])
+            self.fp, self.tp = int(block.fp_at(point)[0]), int(block.tp_at(point)[0])
         if above < block.scores.size:
             self.done = True
 
@@ -364,35 +624,48 @@ class ThinCurveCollector:
         self._pro: list[np.ndarray] = []
 
     @staticmethod
-    def _steps(values: np.ndarray, previous: float, scale: float, cells: int) -> np.ndarray:
-        """Indices where the monotone ``values`` enter a higher cell than the point before.
+    def _borders(previous: float, top: float, scale: float, cells: int) -> np.ndarray:
+        """The cell borders a monotone curve crosses going from ``previous`` up to ``top``.
 
         The cell of ``v`` is the number of ``k`` in ``1..cells`` with ``v >= k * scale``
-        (in float64); found by binary search over the few cell borders the block crosses,
-        not by a pass over the block.
+        (in float64); the first point at or above each border enters a higher cell than the
+        point before it. Found by binary search, not by a pass over the block.
         """
         cell = min(max(int(previous / scale), 0), cells)  # the previous point's cell, then exact
         while cell < cells and previous >= (cell + 1) * scale:
             cell += 1
         while cell > 0 and previous < cell * scale:
             cell -= 1
-        top = float(values[-1])
         if cell == cells or top < (cell + 1) * scale:
-            return np.empty(0, dtype=np.int64)
+            return np.empty(0, dtype=np.float64)
         borders = np.arange(cell + 1, cells + 1, dtype=np.float64) * scale
-        borders = borders[: int(np.searchsorted(borders, top, side="right"))]
-        return np.searchsorted(values, borders, side="left")
+        return borders[: int(np.searchsorted(borders, top, side="right"))]
 
     def update(self, block: Block) -> None:
-        size = block.fp.size
-        moved = [
-            self._steps(block.fp, self._last[0], self._n_neg / self._cells, self._cells),
-            self._steps(block.tp, self._last[1], self._n_pos / self._cells, self._cells),
-        ]
-        if block.pro is not None:
-            moved.append(
-                self._steps(block.pro, self._last[2], self._n_regions / self._cells, self._cells)
-            )
+        size = block.size
+        last = np.array([size - 1])
+        last_fp, last_tp = int(block.fp_at(last)[0]), int(block.tp_at(last)[0])
+        fp_borders = self._borders(self._last[0], last_fp, self._n_neg / self._cells, self._cells)
+        moved = [block.fp_first_at_least(fp_borders)]
+        # tp (and the sweep's pro) change only where tp rises: their cells are searched there
+        rises = block.tp_rises
+        if rises.size:
+            tp_rises = block.at_rises()[0]
+            scale = self._n_pos / self._cells
+            borders = self._borders(self._last[1], float(tp_rises[-1]), scale, self._cells)
+            moved.append(rises[np.searchsorted(tp_rises, borders, side="left")])
+        if block.has_pro:
+            scale = self._n_regions / self._cells
+            if block.pro_steps_with_tp:
+                if rises.size:
+                    pro_rises = block.pro_at(rises)
+                    borders = self._borders(self._last[2], float(pro_rises[-1]), scale, self._cells)
+                    moved.append(rises[np.searchsorted(pro_rises, borders, side="left")])
+            else:
+                pro = block.pro
+                assert pro is not None
+                borders = self._borders(self._last[2], float(pro[-1]), scale, self._cells)
+                moved.append(np.searchsorted(pro, borders, side="left"))
         if self._last[0] < 0:  # the curve's first point
             moved.append(np.zeros(1, dtype=np.int64))
         starts = np.unique(np.concatenate(moved))  # first points of runs (0: left the last)
@@ -400,12 +673,14 @@ class ThinCurveCollector:
         keep = keep[keep >= 0]
         if keep.size == 0 or keep[-1] != size - 1:
             keep = np.append(keep, size - 1)  # the block's last point is always kept
-        self._fp.append(block.fp[keep])
-        self._tp.append(block.tp[keep])
-        if block.pro is not None:
-            self._pro.append(block.pro[keep])
-        last_pro = float(block.pro[-1]) if block.pro is not None else 0.0
-        self._last = (float(block.fp[-1]), float(block.tp[-1]), last_pro)
+        self._fp.append(block.fp_at(keep))
+        self._tp.append(block.tp_at(keep))
+        last_pro = 0.0
+        if block.has_pro:
+            pro_kept = block.pro_at(keep)
+            self._pro.append(pro_kept)
+            last_pro = float(pro_kept[-1])
+        self._last = (float(last_fp), float(last_tp), last_pro)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, None]:
         """``(fp, tp, pro, None)`` over the kept points, as :meth:`CurveCollector.arrays`."""

@@ -41,12 +41,18 @@ import numpy as np
 from pyimgano.errors import MetricInputError
 from pyimgano.metrics._regions import Regions, label_regions
 from pyimgano.metrics._sweep import Chunk
+from pyimgano.metrics._validation import defects_not_covering
 
 __all__ = [
     "CHUNK_SIZE",
+    "ID_WORD",
+    "KEY_WORD",
+    "Layout",
     "PooledPixels",
     "count_defect_pixels",
+    "float32_keys",
     "packable",
+    "packed_keys",
     "pool_pixels",
     "sweep_chunk_size",
     "threshold_keys",
@@ -58,8 +64,8 @@ CHUNK_SIZE = 1 << 21
 #: Largest chunk of the evaluation's sweep (:func:`sweep_chunk_size`).
 SWEEP_CHUNK = 1 << 18
 
-# Position of the key (high) and region id (low) words of a uint64 in its uint32 view.
-_KEY_WORD, _ID_WORD = (1, 0) if sys.byteorder == "little" else (0, 1)
+#: Positions of the key (high) and region id (low) words of a packed uint64 in its uint32 view.
+KEY_WORD, ID_WORD = (1, 0) if sys.byteorder == "little" else (0, 1)
 _FLOAT32_INT_LIMIT = 2**24  # integers up to this magnitude are exact in float32
 
 
@@ -92,7 +98,7 @@ def _is_float32_exact(amap: np.ndarray) -> bool:
         return bool(np.array_equal(amap.astype(np.float32), amap))
 
 
-def _float32_keys(amap: np.ndarray) -> np.ndarray:
+def float32_keys(amap: np.ndarray) -> np.ndarray:
     """Monotone uint32 keys of the float32 values of ``amap`` (flattened).
 
     Non-negative floats get their sign bit set; negative floats have all bits inverted; so
@@ -192,9 +198,9 @@ def _packed_chunks(keys: np.ndarray, chunk_size: int) -> Iterator[Chunk]:
     words = keys.view(np.uint32)
     for stop in range(keys.size, 0, -chunk_size):
         start = max(0, stop - chunk_size)
-        scores = words[2 * start + _KEY_WORD : 2 * stop : 2][::-1]
-        ids = words[2 * start + _ID_WORD : 2 * stop : 2][::-1]
-        next_score = words[2 * (start - 1) + _KEY_WORD] if start else None
+        scores = words[2 * start + KEY_WORD : 2 * stop : 2][::-1]
+        ids = words[2 * start + ID_WORD : 2 * stop : 2][::-1]
+        next_score = words[2 * (start - 1) + KEY_WORD] if start else None
         yield scores, ids, next_score
 
 
@@ -229,13 +235,13 @@ def pool_pixels(
     (per defect) and AU-PRO (per region) read the same sort.
     """
     n_pixels = sum(amap.size for amap in maps)
-    layout = _Layout(masks, regions, defects)
+    layout = Layout(masks, regions, defects)
     if packable(maps):
         return _pool_packed(maps, layout, n_pixels)
     return _pool_argsort(maps, layout, n_pixels)
 
 
-class _Layout:
+class Layout:
     """Label assignment of every image (see the module docstring).
 
     Good images are known up front (their mask is empty); regions are labelled image by image
@@ -271,6 +277,10 @@ class _Layout:
         self._label_image: list[np.ndarray] = [np.full(1, -1, np.int64), np.flatnonzero(good)]
         self._next_label = self.first_defect
 
+    def good_label(self, index: int) -> int:
+        """The label of every pixel of image ``index`` when it is a good image, else 0."""
+        return int(self._good_label[index])
+
     def fill(self, index: int, out: np.ndarray) -> None:
         """Write image ``index``'s pixel labels into ``out`` (a flat view of its pixels)."""
         if self._good_label[index]:
@@ -305,10 +315,7 @@ class _Layout:
             code[mask] |= np.int64(1) << bit
         defect = labels != 0
         if not np.array_equal(code != 0, defect):
-            raise MetricInputError(
-                f"the defects of image {index} do not cover exactly the defect pixels of "
-                f"masks[{index}]; expected the mask to be the union of the image's defects"
-            )
+            raise defects_not_covering(index)
         bits = len(image_defects)
         key = (labels[defect].astype(np.int64) << bits) | code[defect]
         cells, inverse = np.unique(key, return_inverse=True)
@@ -325,7 +332,19 @@ class _Layout:
         self._next_label += cells.size
         self._n_regions += counts.size - 1
 
-    def pooled(self, dtype: np.dtype, **arrays: np.ndarray) -> PooledPixels:
+    def pooled(
+        self,
+        dtype: np.dtype,
+        *,
+        keys: np.ndarray | None = None,
+        values: np.ndarray | None = None,
+        ids: np.ndarray | None = None,
+        order: np.ndarray | None = None,
+        spill: Any = None,
+    ) -> PooledPixels:
+        """The label tables with the pixels: sorted packed ``keys``, ``values``/``ids`` with
+        their argsort ``order``, a ``spill`` (:class:`~pyimgano.metrics._spill.SpilledKeys`),
+        or none (the tables alone, as the torch path keeps its pixels)."""
         n_defect = int(self.defect_counts.sum())
         return PooledPixels(
             n_normal=int(self.image_sizes.sum()) - n_defect,
@@ -338,30 +357,52 @@ class _Layout:
             values_dtype=dtype,
             region_count=self._n_regions,
             label_defects=self._cell_defects if self._defects is not None else None,
-            **arrays,
+            _keys=keys,
+            _values=values,
+            _ids=ids,
+            _order=order,
+            _spill=spill,
         )
 
 
-def packed_keys(maps: Sequence[np.ndarray], layout: _Layout, n_pixels: int) -> np.ndarray:
+def packed_keys(maps: Sequence[np.ndarray], layout: Layout, n_pixels: int) -> np.ndarray:
     """The packed uint64 keys (float32 score key, label/region id) of every pixel, unsorted."""
     keys = np.empty(n_pixels, dtype=np.uint64)
     words = keys.view(np.uint32)
+    largest = max((amap.size for amap in maps), default=0)
+    buffers = np.empty(largest, dtype=np.uint32), np.empty(largest, dtype=np.uint32)
     start = 0
     for index, amap in enumerate(maps):
         stop = start + amap.size
-        words[2 * start + _KEY_WORD : 2 * stop : 2] = _float32_keys(amap)
-        layout.fill(index, words[2 * start + _ID_WORD : 2 * stop : 2])
+        words[2 * start + KEY_WORD : 2 * stop : 2] = _float32_keys_into(amap, *buffers)
+        layout.fill(index, words[2 * start + ID_WORD : 2 * stop : 2])
         start = stop
     return keys
 
 
-def _pool_packed(maps: Sequence[np.ndarray], layout: _Layout, n_pixels: int) -> PooledPixels:
+def _float32_keys_into(amap: np.ndarray, bits: np.ndarray, flip: np.ndarray) -> np.ndarray:
+    """:func:`float32_keys` of ``amap`` in the reused uint32 buffers ``bits`` and ``flip``.
+
+    The same keys in four in-place passes: ``x + 0.0`` (``-0.0 -> +0.0``), the arithmetic
+    shift of the sign into ``0`` or ``0xFFFFFFFF``, ``| 0x80000000``, and the XOR.
+    """
+    size = amap.size
+    out, sign = bits[:size], flip[:size]
+    values = np.asarray(amap, dtype=np.float32).reshape(-1)
+    np.add(values, np.float32(0.0), out=out.view(np.float32))
+    np.right_shift(out.view(np.int32), np.int32(31), out=sign.view(np.int32))
+    np.bitwise_or(sign, np.uint32(0x80000000), out=sign)
+    np.bitwise_xor(out, sign, out=out)
+    return out
+
+
+def _pool_packed(maps: Sequence[np.ndarray], layout: Layout, n_pixels: int) -> PooledPixels:
     keys = packed_keys(maps, layout, n_pixels)
     keys.sort()
-    return layout.pooled(np.result_type(*(amap.dtype for amap in maps)), _keys=keys)
+    return layout.pooled(np.result_type(*(amap.dtype for amap in maps)), keys=keys)
 
 
-def _pool_argsort(maps: Sequence[np.ndarray], layout: _Layout, n_pixels: int) -> PooledPixels:
+def _pool_argsort(maps: Sequence[np.ndarray], layout: Layout, n_pixels: int) -> PooledPixels:
     dtype = np.result_type(*(amap.dtype for amap in maps))
     values = np.empty(n_pixels, dtype=dtype)
     ids = np.empty(n_pixels, dtype=np.uint32 if n_pixels < 2**32 else np.int64)
@@ -372,7 +413,7 @@ def _pool_argsort(maps: Sequence[np.ndarray], layout: _Layout, n_pixels: int) ->
         layout.fill(index, ids[start:stop])
         start = stop
     order = np.argsort(values)
-    return layout.pooled(dtype, _values=values, _ids=ids, _order=order)
+    return layout.pooled(dtype, values=values, ids=ids, order=order)
 
 
 def threshold_keys(pooled: PooledPixels, thresholds: np.ndarray) -> np.ndarray:
@@ -386,9 +427,9 @@ def threshold_keys(pooled: PooledPixels, thresholds: np.ndarray) -> np.ndarray:
     if not pooled.packed:
         return thresholds
     if thresholds.dtype.itemsize <= 4:  # float16/float32 thresholds are float32 values
-        return _float32_keys(thresholds)
+        return float32_keys(thresholds)
     t32 = thresholds.astype(np.float32)
     with np.errstate(over="ignore", invalid="ignore"):
         below = t32.astype(np.float64) < thresholds.astype(np.float64)
     t32[below] = np.nextafter(t32[below], np.float32(np.inf))
-    return _float32_keys(t32)
+    return float32_keys(t32)

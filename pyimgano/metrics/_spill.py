@@ -34,11 +34,11 @@ import numpy as np
 from pyimgano.errors import MetricInputError
 from pyimgano.memory import format_size
 from pyimgano.metrics._pixels import (
-    _ID_WORD,
-    _KEY_WORD,
+    ID_WORD,
+    KEY_WORD,
+    Layout,
     PooledPixels,
-    _float32_keys,
-    _Layout,
+    float32_keys,
     sweep_chunk_size,
 )
 from pyimgano.metrics._regions import Regions
@@ -173,8 +173,8 @@ def _fixed_chunks(rounds: Iterable[np.ndarray], chunk_size: int) -> Iterator[tup
     carried = 0
     for merged in rounds:
         words = merged.view(np.uint32)
-        scores = words[_KEY_WORD::2][::-1]
-        ids = words[_ID_WORD::2][::-1]
+        scores = words[KEY_WORD::2][::-1]
+        ids = words[ID_WORD::2][::-1]
         size = scores.size
         position = 0
         if carried:
@@ -228,14 +228,14 @@ def pool_spilled(
     layout_plan = plan(sizes, budget)
     spill = SpilledKeys(Path(tempfile.mkdtemp(prefix="pyimgano-metrics-")), layout_plan.merge)
     try:
-        layout = _Layout(masks, regions, defects)
+        layout = Layout(masks, regions, defects)
         run = np.empty(min(layout_plan.run, max(sum(sizes), 1)), dtype=np.uint64)
         filled = 0
         for index, amap in enumerate(maps):
             keys = np.empty(amap.size, dtype=np.uint64)
             words = keys.view(np.uint32)
-            words[_KEY_WORD::2] = _float32_keys(amap)
-            layout.fill(index, words[_ID_WORD::2])
+            words[KEY_WORD::2] = float32_keys(amap)
+            layout.fill(index, words[ID_WORD::2])
             del words
             start = 0
             while start < keys.size:
@@ -251,7 +251,7 @@ def pool_spilled(
             spill.add_run(run[:filled])
         del run
         dtype = np.result_type(*(amap.dtype for amap in maps))
-        return layout.pooled(dtype, _spill=spill), layout_plan
+        return layout.pooled(dtype, spill=spill), layout_plan
     except BaseException:
         spill.close()
         raise

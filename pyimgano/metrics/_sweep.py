@@ -13,6 +13,10 @@ cumulative counts at every distinct score that *ends* in the chunk (a run of equ
 threshold; the point is taken after its last element, as MVTec's ``compute_pro`` keeps the last
 element of each run), carries the running totals into the next chunk, and hands each block to
 every consumer. Memory stays at a few arrays of one chunk, whatever the number of samples.
+A block describes its points (:class:`~pyimgano.metrics._curves.SweptPoints`: the run ends and
+the positions of the chunk's anomalous samples): the consumers read single points (ROC, AP,
+F1-max and the thin curves only where ``tp`` rises), and the full ``fp``/``tp``/``pro`` arrays
+are built only for those that need every point (AU-PRO up to its FPR limit).
 
 *Pixel consumers* (AUPIMO, AU-sPRO) need more than the curve points: while they are not
 ``done`` they also get each chunk's raw ``(scores, ids, next_score)``, in the same order,
@@ -26,9 +30,9 @@ from typing import Protocol
 
 import numpy as np
 
-from pyimgano.metrics._curves import Block
+from pyimgano.metrics._curves import Block, SweptPoints
 
-__all__ = ["Chunk", "Consumer", "PixelConsumer", "sweep"]
+__all__ = ["Chunk", "Consumer", "PixelConsumer", "group_ends", "sweep"]
 
 Chunk = tuple[np.ndarray, np.ndarray, object]
 
@@ -44,7 +48,7 @@ class PixelConsumer(Protocol):
     def update_pixels(self, scores: np.ndarray, ids: np.ndarray, next_score: object) -> None: ...
 
 
-def _group_ends(scores: np.ndarray, next_score: object) -> np.ndarray:
+def group_ends(scores: np.ndarray, next_score: object) -> np.ndarray:
     """Positions of the last element of each run of equal scores that ends in this chunk."""
     is_end = np.empty(scores.size, dtype=bool)
     np.not_equal(scores[:-1], scores[1:], out=is_end[:-1])
@@ -92,38 +96,64 @@ def sweep(
         for pixel_consumer in pixel_consumers:
             if not pixel_consumer.done:
                 pixel_consumer.update_pixels(scores, ids, next_score)
-        ends = _group_ends(scores, next_score)
-        anomalous = ids >= first_defect if first_defect != 1 else ids != 0
-        running_tp = np.cumsum(anomalous, dtype=np.int64)
-        tp_local = running_tp[ends]
-        chunk_tp = int(running_tp[-1])
-        del running_tp
-        pro = None
+        if not scores.flags.c_contiguous:  # e.g. the key words of packed pixels
+            scores = np.ascontiguousarray(scores)  # one copy; the passes below run faster
+        if not ids.flags.c_contiguous:
+            ids = np.ascontiguousarray(ids)
+        ends = group_ends(scores, next_score)
+        # The chunk's anomalous samples (sparse among the pixels): their positions, and the
+        # point each one is counted at (the first group end at or after it; ends.size for a
+        # run that ends in the next chunk). The block describes its points by these
+        # (SweptPoints): no cumulative sum runs over every sample, and fp/tp/pro at every
+        # point are built only for the consumers that read them all (AU-PRO up to its limit).
+        flags = ids >= first_defect if first_defect != 1 else ids != 0
+        anomalous_at = np.flatnonzero(flags)
+        del flags
+        chunk_tp = anomalous_at.size
+        running_pro = None
         chunk_pro = 0.0
         if weights is not None:
-            # Region weights of the chunk's anomalous pixels, summed in order; the running
-            # sum after the k-th anomalous pixel is running_pro[k].
+            # Region weights of the chunk's anomalous samples, summed in order; the running
+            # sum after the k-th anomalous sample is running_pro[k].
             running_pro = np.zeros(chunk_tp + 1, dtype=np.float64)
-            np.cumsum(weights[ids[np.flatnonzero(anomalous)]], out=running_pro[1:])
+            np.cumsum(weights[ids[anomalous_at]], out=running_pro[1:])
             chunk_pro = float(running_pro[-1])
-            pro = running_pro[tp_local]
-            pro += pro_seen
-        del anomalous
         if ends.size:
-            tp = tp_local + tp_seen
-            fp = ends + (seen + 1)  # samples at or above each threshold ...
-            fp -= tp  # ... that are normal
+            at_point = np.searchsorted(ends, anomalous_at)
+            # the points where tp rises: those with an anomalous sample of their own, and the
+            # first point when an earlier chunk's last run carried some over
+            counted = at_point[: int(np.searchsorted(at_point, ends.size))]
+            first_of_run = np.empty(counted.size, dtype=bool)
+            first_of_run[:1] = True
+            np.not_equal(counted[1:], counted[:-1], out=first_of_run[1:])
+            run_starts = np.flatnonzero(first_of_run)
+            rises = counted[run_starts]
+            del first_of_run
+            # the chunk's anomalous samples up to each rise: where the next run starts
+            rises_tp_local = np.empty(rises.size, dtype=np.int64)
+            rises_tp_local[:-1] = run_starts[1:]
+            rises_tp_local[-1:] = counted.size
+            del run_starts
+            if tp_seen != last_tp and (rises.size == 0 or rises[0] != 0):
+                rises = np.concatenate(([0], rises))
+                rises_tp_local = np.concatenate(([0], rises_tp_local))
+            points = SweptPoints(
+                ends, anomalous_at, at_point, seen, tp_seen, running_pro, pro_seen, rises_tp_local
+            )
+            del at_point, running_pro, rises_tp_local  # the block's now (it releases them)
             block = Block(
-                fp=fp,
-                tp=tp,
-                pro=pro,
                 prev_fp=last_fp,
                 prev_tp=last_tp,
                 scores=scores[ends] if keep_scores else None,
+                rises=rises.astype(np.int64, copy=False),
+                points=points,
             )
+            del counted, anomalous_at, ends  # likewise
             for consumer in consumers:
                 consumer.update(block)
-            last_fp, last_tp = int(fp[-1]), int(tp[-1])
+            last = np.array([block.size - 1])
+            last_fp, last_tp = int(block.fp_at(last)[0]), int(block.tp_at(last)[0])
+            del block, points
         seen += scores.size
         tp_seen += chunk_tp
         pro_seen += chunk_pro

@@ -38,7 +38,7 @@ import torch
 
 from pyimgano.errors import MetricInputError, device_errors
 from pyimgano.metrics._curves import Block
-from pyimgano.metrics._pixels import PooledPixels, _Layout
+from pyimgano.metrics._pixels import Layout, PooledPixels
 from pyimgano.metrics._regions import Regions
 from pyimgano.metrics._sweep import Consumer
 from pyimgano.metrics.aupimo import AupimoAccumulator, AupimoResult, undefined_reason
@@ -159,11 +159,11 @@ class TorchPixels:
             dtype = torch.float32
         self.dtype = dtype
         self.maps = [amap.to(dtype) for amap in maps]
-        layout = _Layout(masks, regions)
+        layout = Layout(masks, regions)
         self.labels: list[torch.Tensor] = []
         for index, amap in enumerate(self.maps):
             if layout.defect_counts[index] == 0:
-                label = int(layout._good_label[index])
+                label = int(layout.good_label(index))
                 self.labels.append(torch.full(amap.shape, label, dtype=torch.int32, device=device))
                 continue
             host = np.empty(amap.numel(), dtype=np.int32)

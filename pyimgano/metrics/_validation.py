@@ -176,3 +176,11 @@ def check_limit(limit: Any, *, name: str = "aupro_limit") -> float:
     if not 0.0 < value <= 1.0:
         raise MetricInputError(f"{name} is {limit!r}; expected a number in (0, 1]")
     return value
+
+
+def defects_not_covering(index: int) -> MetricInputError:
+    """The error for an image whose defect masks' union is not its ground-truth mask."""
+    return MetricInputError(
+        f"the defects of image {index} do not cover exactly the defect pixels of "
+        f"masks[{index}]; expected the mask to be the union of the image's defects"
+    )

@@ -1,15 +1,18 @@
 """Pixel-level metrics of docs/REFERENCE.md §5, all from one ordering of the pooled pixels.
 
-:func:`evaluate_pixels` is the one entry point of the evaluation: pixel AUROC, AP, F1-max,
-AU-PRO at ``aupro_limit`` and at every extra limit (``aupro_<limit>``, see
-:func:`~pyimgano.metrics.results.limit_key`), and AUPIMO (``aupimo_mean``, ``aupimo_std``, the
-per-image values) — one sort of the pooled pixels and one sweep over it feed every accumulator
-(:mod:`pyimgano.metrics._curves`, :mod:`pyimgano.metrics.aupimo`), and the sweep's ROC and
-PRO curves can be kept for the plots. :func:`pixel_metrics` is its public, dict-returning face.
+Two entry points: :func:`pixel_metrics`, the public one (validated maps and masks in, the
+metrics as a dict out), and :func:`evaluate_pixels`, the evaluation's (package-internal): pixel
+AUROC, AP, F1-max, AU-PRO at ``aupro_limit`` and at every extra limit (``aupro_<limit>``, see
+:func:`~pyimgano.metrics.results.limit_key`), AUPIMO (``aupimo_mean``, ``aupimo_std``, the
+per-image values) and optionally AU-sPRO and SegF1 — one sort of the pooled pixels and one
+sweep over it feed every accumulator (:mod:`pyimgano.metrics._curves`,
+:mod:`pyimgano.metrics.aupimo`), and the sweep's ROC and PRO curves can be kept for the plots.
+``compute_pixel_metrics`` and ``compute_pixel_evaluation`` are deprecated aliases (they warn).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +41,12 @@ from pyimgano.metrics._pixels import (
 from pyimgano.metrics._regions import Regions
 from pyimgano.metrics._spill import in_memory_need, pool_spilled
 from pyimgano.metrics._sweep import Consumer, PixelConsumer, sweep
-from pyimgano.metrics._validation import check_limit, check_maps_masks, check_masks
+from pyimgano.metrics._validation import (
+    check_limit,
+    check_maps_masks,
+    check_masks,
+    defects_not_covering,
+)
 from pyimgano.metrics.aupimo import (
     DEFAULT_FPR_BOUNDS,
     AupimoAccumulator,
@@ -52,10 +60,11 @@ from pyimgano.metrics.spro import (
     Defect,
     SproAccumulator,
     SproResults,
-    _check_defects,
-    _check_groups,
+    check_defects,
+    check_groups,
+    compute_spro,
+    defect_union,
 )
-from pyimgano.metrics.spro import _compute as _compute_spro
 
 __all__ = [
     "PixelEvaluation",
@@ -333,8 +342,12 @@ def evaluate_pixels(
     defect_groups: Sequence[str | None] | None = None,
     seg_f1_threshold: float | None = None,
     memory_budget: int | str | None = None,
+    chunk_size: int | None = None,
 ) -> PixelEvaluation:
     """Every pixel metric of one category from one sort (the evaluation's entry point).
+
+    Package-internal: users call :func:`pixel_metrics` (its metrics, as a dict); the
+    evaluation calls this for the rest (per-image AUPIMO, curves, AU-sPRO, device, budget).
 
     Parameters
     ----------
@@ -372,6 +385,9 @@ def evaluate_pixels(
         would need more, the sorted keys are spilled in runs to a temporary directory and
         merged while sweeping (:mod:`pyimgano.metrics._spill`); the metrics are the same
         (to ~1e-15). ``None``: no budget. Ignored on the torch path.
+    chunk_size : int, optional
+        Pixels per sweep chunk (per score range on the torch path); ``None``: the default for
+        the pixel count. The metrics do not depend on it beyond float rounding (~1e-15).
 
     Returns
     -------
@@ -392,6 +408,11 @@ def evaluate_pixels(
     extra = check_limits(aupro_limits)
     bounds = None if aupimo_fpr_bounds is None else check_fpr_bounds(aupimo_fpr_bounds)
     threshold = None if seg_f1_threshold is None else _check_threshold(seg_f1_threshold)
+    if chunk_size is not None and (
+        isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer))
+        or chunk_size < 1
+    ):
+        raise MetricInputError(f"chunk_size is {chunk_size!r}; expected an integer >= 1")
     map_list = _as_list(maps)
     if device is None and not any(_is_tensor(amap) for amap in map_list):
         checked_maps, checked_masks = check_maps_masks(map_list, masks)
@@ -408,22 +429,17 @@ def evaluate_pixels(
         spro_limits = check_limits(auspro_limits, name="auspro_limits")
         if not spro_limits:
             raise MetricInputError("auspro_limits is empty; expected at least one FPR limit")
-        defect_list = _check_defects(checked_maps, defects)
+        defect_list = check_defects(checked_maps, defects)
         pairs = zip(defect_list, checked_masks, strict=True)
         for index, ((shape, image), mask) in enumerate(pairs):
-            union = np.zeros(shape, dtype=bool)
-            for defect_mask, _ in image:
-                union |= defect_mask
-            if not np.array_equal(union, mask != 0):
-                raise MetricInputError(
-                    f"the defects of image {index} do not cover exactly the defect pixels of "
-                    f"masks[{index}]; expected the mask to be the union of the image's defects"
-                )
-        spro_input = (defect_list, _check_groups(defect_groups, defect_list), list(spro_limits))
-    return compute_pixel_evaluation(
+            if not np.array_equal(defect_union(shape, image), mask != 0):
+                raise defects_not_covering(index)
+        spro_input = (defect_list, check_groups(defect_groups, defect_list), list(spro_limits))
+    return _evaluate(
         checked_maps,
         checked_masks,
         limit,
+        chunk_size=None if chunk_size is None else int(chunk_size),
         aupro_limits=extra,
         aupimo_fpr_bounds=bounds,
         regions=checked_regions,
@@ -474,27 +490,7 @@ def _check_regions(
     return regions
 
 
-def compute_pixel_metrics(
-    maps: Sequence[np.ndarray],
-    masks: Sequence[np.ndarray],
-    limit: float,
-    *,
-    chunk_size: int = CHUNK_SIZE,
-    aupro_limits: Sequence[float] = (),
-    aupimo_fpr_bounds: tuple[float, float] = DEFAULT_FPR_BOUNDS,
-) -> MetricResults:
-    """:func:`pixel_metrics` on validated input (``chunk_size``: pixels per sweep chunk)."""
-    return compute_pixel_evaluation(
-        maps,
-        masks,
-        limit,
-        chunk_size=chunk_size,
-        aupro_limits=aupro_limits,
-        aupimo_fpr_bounds=aupimo_fpr_bounds,
-    ).metrics
-
-
-def compute_pixel_evaluation(
+def _evaluate(
     maps: Sequence[Any],
     masks: Sequence[np.ndarray],
     limit: float,
@@ -509,7 +505,7 @@ def compute_pixel_evaluation(
     seg_f1_threshold: float | None = None,
     memory_budget: int | None = None,
 ) -> PixelEvaluation:
-    """:func:`evaluate_pixels` on validated input.
+    """:func:`evaluate_pixels` on its validated input.
 
     ``seg_f1_threshold`` (finite): adds ``seg_f1``, counted by a consumer of the same sweep.
 
@@ -631,7 +627,7 @@ def compute_pixel_evaluation(
         if isinstance(spro_accumulator, SproAccumulator):  # on the host, its own sort
             assert spro is not None
             host_maps = [amap.cpu().numpy() for amap in pixels.maps]
-            spro_results = _compute_spro(host_maps, *spro, CHUNK_SIZE)
+            spro_results = compute_spro(host_maps, *spro, CHUNK_SIZE)
     for area in areas:
         area.finish()
     results.set("pixel_auroc", roc.compute())
@@ -710,3 +706,78 @@ def _device_name(device: Any) -> str:
         index = device.index if device.index is not None else torch.cuda.current_device()
         return f"cuda:{index}"
     return f"{device.type} (torch)"
+
+
+def _deprecated(name: str, replacement: str) -> None:
+    warnings.warn(
+        f"pyimgano.metrics.pixel.{name} is deprecated; use {replacement}",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+
+
+def compute_pixel_metrics(
+    maps: Sequence[Any],
+    masks: Sequence[Any],
+    limit: float,
+    *,
+    chunk_size: int = CHUNK_SIZE,
+    aupro_limits: Sequence[float] = (),
+    aupimo_fpr_bounds: tuple[float, float] = DEFAULT_FPR_BOUNDS,
+) -> MetricResults:
+    """Deprecated: ``evaluate_pixels(maps, masks, aupro_limit=limit, chunk_size=...).metrics``."""
+    _deprecated(
+        "compute_pixel_metrics",
+        "evaluate_pixels(maps, masks, aupro_limit=limit, chunk_size=...).metrics "
+        "(or pixel_metrics)",
+    )
+    return evaluate_pixels(
+        maps,
+        masks,
+        aupro_limit=limit,
+        aupro_limits=aupro_limits,
+        aupimo_fpr_bounds=aupimo_fpr_bounds,
+        chunk_size=chunk_size,
+    ).metrics
+
+
+def compute_pixel_evaluation(
+    maps: Sequence[Any],
+    masks: Sequence[Any],
+    limit: float,
+    *,
+    chunk_size: int | None = None,
+    aupro_limits: Sequence[float] = (),
+    aupimo_fpr_bounds: tuple[float, float] | None = DEFAULT_FPR_BOUNDS,
+    regions: Sequence[Regions] | None = None,
+    keep_curves: bool = False,
+    device: Any = None,
+    spro: tuple[list, list[str | None] | None, list[float]] | None = None,
+    seg_f1_threshold: float | None = None,
+    memory_budget: int | None = None,
+) -> PixelEvaluation:
+    """Deprecated: :func:`evaluate_pixels` (``aupro_limit=limit``; ``spro`` as ``defects``,
+    ``defect_groups`` and ``auspro_limits``)."""
+    _deprecated("compute_pixel_evaluation", "evaluate_pixels(maps, masks, aupro_limit=limit, ...)")
+    spro_kwargs: dict[str, Any] = {}
+    if spro is not None:
+        checked, groups, limits = spro
+        spro_kwargs = {
+            "defects": [image for _, image in checked],
+            "defect_groups": groups,
+            "auspro_limits": limits,
+        }
+    return evaluate_pixels(
+        maps,
+        masks,
+        aupro_limit=limit,
+        aupro_limits=aupro_limits,
+        aupimo_fpr_bounds=aupimo_fpr_bounds,
+        regions=regions,
+        keep_curves=keep_curves,
+        device=device,
+        seg_f1_threshold=seg_f1_threshold,
+        memory_budget=memory_budget,
+        chunk_size=chunk_size,
+        **spro_kwargs,
+    )

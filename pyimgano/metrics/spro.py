@@ -47,8 +47,8 @@ import numpy as np
 
 from pyimgano.errors import MetricInputError
 from pyimgano.metrics._curves import Block, ProArea
-from pyimgano.metrics._pixels import CHUNK_SIZE, PooledPixels, _float32_keys, pool_pixels
-from pyimgano.metrics._sweep import _group_ends, sweep
+from pyimgano.metrics._pixels import CHUNK_SIZE, PooledPixels, float32_keys, pool_pixels
+from pyimgano.metrics._sweep import group_ends, sweep
 from pyimgano.metrics._validation import check_limit, check_maps_masks
 from pyimgano.metrics.results import MetricResults, limit_key
 
@@ -140,16 +140,20 @@ def auspro(
     limit_list = list(dict.fromkeys(values))
     if not limit_list:
         raise MetricInputError("limits is empty; expected at least one FPR limit in (0, 1]")
-    defect_list = _check_defects(maps, defects)
-    unions = [_union(amap_shape, image_defects) for amap_shape, image_defects in defect_list]
+    defect_list = check_defects(maps, defects)
+    unions = [defect_union(amap_shape, image_defects) for amap_shape, image_defects in defect_list]
     checked_maps, _ = check_maps_masks(maps, unions)
-    group_names = _check_groups(groups, defect_list)
-    return _compute(checked_maps, defect_list, group_names, limit_list, chunk_size)
+    group_names = check_groups(groups, defect_list)
+    return compute_spro(checked_maps, defect_list, group_names, limit_list, chunk_size)
 
 
-def _check_defects(
+def check_defects(
     maps: Sequence[Any], defects: Sequence[Sequence[Defect]]
 ) -> list[tuple[tuple[int, ...], list[tuple[np.ndarray, float]]]]:
+    """Per image ``(map shape, [(bool mask, saturation), ...])``; package-internal.
+
+    Raises :class:`MetricInputError` for a defect list that does not match the maps.
+    """
     try:
         map_list = list(maps)
         defect_lists = [list(image) for image in defects]
@@ -195,14 +199,18 @@ def _check_defects(
     return out
 
 
-def _union(shape: tuple[int, ...], image_defects: list[tuple[np.ndarray, float]]) -> np.ndarray:
+def defect_union(
+    shape: tuple[int, ...], image_defects: list[tuple[np.ndarray, float]]
+) -> np.ndarray:
+    """The pixels of an image that belong to any of its defects (bool, ``shape``)."""
     union = np.zeros(shape, dtype=bool)
     for mask, _ in image_defects:
         union |= mask
     return union
 
 
-def _check_groups(groups: Sequence[str | None] | None, defects: list) -> list[str | None] | None:
+def check_groups(groups: Sequence[str | None] | None, defects: list) -> list[str | None] | None:
+    """The defect group names, one per image (a name wherever an image has defects)."""
     if groups is None:
         return None
     names = list(groups)
@@ -218,14 +226,15 @@ def _check_groups(groups: Sequence[str | None] | None, defects: list) -> list[st
     return names
 
 
-def _compute(
+def compute_spro(
     maps: list[np.ndarray],
     defects: list[tuple[tuple[int, ...], list[tuple[np.ndarray, float]]]],
     groups: list[str | None] | None,
     limits: list[float],
     chunk_size: int,
 ) -> SproResults:
-    unions = [_union(shape, image_defects) for shape, image_defects in defects]
+    """AU-sPRO of checked input (:func:`check_defects`, :func:`check_groups`), its own sort."""
+    unions = [defect_union(shape, image_defects) for shape, image_defects in defects]
     masks_of = [[mask for mask, _ in image_defects] for _, image_defects in defects]
     accumulator = SproAccumulator.prepare(defects, groups, limits)
     if isinstance(accumulator, SproResults):
@@ -361,12 +370,12 @@ class SproAccumulator:
             if group < 0:
                 continue
             position = 0 if self._sets == [None] else group
-            union = _union(shape, image_defects)
+            union = defect_union(shape, image_defects)
             n_outside[position] += union.size - int(np.count_nonzero(union))
             if len(self._sets) > 1:
                 values = np.asarray(maps[index])[~union]
                 if pooled.packed:
-                    outside[position].append(_float32_keys(values))
+                    outside[position].append(float32_keys(values))
                 else:
                     outside[position].append(values.astype(pooled.values_dtype, copy=False))
         if len(self._sets) > 1:
@@ -389,7 +398,7 @@ class SproAccumulator:
         return bool(self._areas) and all(area.done for row in self._areas for area in row)
 
     def update_pixels(self, scores: np.ndarray, ids: np.ndarray, next_score: object) -> None:
-        ends = _group_ends(scores, next_score)
+        ends = group_ends(scores, next_score)
         first_defect = self._first_defect
         running_good = np.cumsum((ids != 0) & (ids < first_defect), dtype=np.int64)
         fp_good = running_good[ends] + self._good_seen

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from pyimgano.errors import MetricInputError
-from pyimgano.metrics.stats import SEED, BootstrapMetric, _pro_areas, _threshold_grid
+from pyimgano.metrics.stats import SEED, BootstrapMetric, pro_areas, threshold_grid
 
 __all__ = ["SproStatistics", "auspro_bootstrap_metric", "spro_statistics"]
 
@@ -87,15 +87,15 @@ def spro_statistics(
         The input errors of :func:`~pyimgano.metrics.auspro`.
     """
     from pyimgano.metrics._validation import check_maps_masks
-    from pyimgano.metrics.spro import _check_defects, _check_groups, _union
+    from pyimgano.metrics.spro import check_defects, check_groups, defect_union
 
-    defect_list = _check_defects(maps, defects)
-    unions = [_union(shape, image_defects) for shape, image_defects in defect_list]
+    defect_list = check_defects(maps, defects)
+    unions = [defect_union(shape, image_defects) for shape, image_defects in defect_list]
     maps_, _ = check_maps_masks(maps, unions)
-    names = _check_groups(groups, defect_list) or [None] * len(maps_)
+    names = check_groups(groups, defect_list) or [None] * len(maps_)
     if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 2:
         raise MetricInputError(f"n_bins is {n_bins!r}; expected an integer >= 2")
-    edges, to_bins = _threshold_grid(maps_, n_bins, sample, seed, unions)
+    edges, to_bins = threshold_grid(maps_, n_bins, sample, seed, unions)
     width = edges.size + 1
     free = np.zeros((len(maps_), width), dtype=np.float64)
     saturated = np.zeros((len(maps_), width), dtype=np.float64)
@@ -114,7 +114,7 @@ def spro_statistics(
 
 
 def _area_rows(stats: SproStatistics, weights: np.ndarray, limit: float) -> np.ndarray:
-    return _pro_areas(
+    return pro_areas(
         weights @ stats.free,
         weights @ stats.saturated,
         weights @ stats.free[:, -1],

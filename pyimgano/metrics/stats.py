@@ -969,7 +969,7 @@ class PixelStatistics:
 _CELLS = 1 << 20
 
 
-def _threshold_grid(
+def threshold_grid(
     maps: list[np.ndarray],
     n_bins: int,
     sample: int,
@@ -1079,7 +1079,7 @@ def pixel_statistics(
     -----
     A resample's pixel curves are the sums of its images' histograms, so a bootstrap never
     re-sorts the pixels: one pass over the pixels (a multiply and a table look-up per pixel,
-    see ``_threshold_grid``), then O(n_resamples · n_images · n_bins) for all resamples.
+    see ``threshold_grid``), then O(n_resamples · n_images · n_bins) for all resamples.
     Within one bin the pixels count as tied; the resampled values approximate the exact ones
     to the grid's resolution, which is why :func:`paired_bootstrap` takes the exact estimates
     through ``exact``.
@@ -1090,7 +1090,7 @@ def pixel_statistics(
     maps_, masks_ = check_maps_masks(maps, masks)
     if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 2:
         raise MetricInputError(f"n_bins is {n_bins!r}; expected an integer >= 2")
-    edges, to_bins = _threshold_grid(maps_, n_bins, sample, seed, masks_)
+    edges, to_bins = threshold_grid(maps_, n_bins, sample, seed, masks_)
     width = edges.size + 1
     normal = np.zeros((len(maps_), width), dtype=np.int64)
     defect = np.zeros((len(maps_), width), dtype=np.int64)
@@ -1159,8 +1159,8 @@ def _binned_aupro_rows(stats: PixelStatistics, counts: np.ndarray, limit: float)
     n_neg, n_regions = weights @ normal_cum[:, -1], weights @ stats.n_regions
     short = fp[:, -1] <= limit * n_neg  # not past the limit within the cut
     if cut < pooled.size and short.any():
-        out = _pro_areas(fp, pro, n_neg, n_regions, limit)
-        out[short] = _pro_areas(
+        out = pro_areas(fp, pro, n_neg, n_regions, limit)
+        out[short] = pro_areas(
             weights[short] @ normal_cum,
             weights[short] @ overlap_cum,
             n_neg[short],
@@ -1168,10 +1168,10 @@ def _binned_aupro_rows(stats: PixelStatistics, counts: np.ndarray, limit: float)
             limit,
         )
         return out
-    return _pro_areas(fp, pro, n_neg, n_regions, limit)
+    return pro_areas(fp, pro, n_neg, n_regions, limit)
 
 
-def _pro_areas(
+def pro_areas(
     fp: np.ndarray, pro: np.ndarray, n_neg: np.ndarray, n_regions: np.ndarray, limit: float
 ) -> np.ndarray:
     """Normalised PRO area to ``limit`` per row (NaN without normal pixels or regions), from

@@ -40,7 +40,6 @@ import pytest
 from scipy import ndimage
 
 from pyimgano.metrics import evaluate_pixels, pixel_metrics
-from pyimgano.metrics.pixel import compute_pixel_evaluation
 
 N_IMAGES = int(os.environ.get("PYIMGANO_BENCH_IMAGES", "80"))
 SIZE = int(os.environ.get("PYIMGANO_BENCH_SIZE", "900"))
@@ -244,7 +243,7 @@ def test_protocol_metrics_cost(benchmark, data) -> None:
     evaluate_pixels(maps[:2], masks[:2])  # warm up (imports torch for AUPIMO's thresholds)
     results, best = _best_of(
         {
-            "today": lambda: compute_pixel_evaluation(maps, masks, 0.3, aupimo_fpr_bounds=None),
+            "today": lambda: evaluate_pixels(maps, masks, aupimo_fpr_bounds=None),
             "aupro_limits_and_aupimo": lambda: evaluate_pixels(maps, masks, aupro_limits=(0.05,)),
             "all_protocol": lambda: evaluate_pixels(
                 maps, masks, aupro_limits=(0.05,), defects=defects, auspro_limits=(0.05, 0.3)

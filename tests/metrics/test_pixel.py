@@ -10,10 +10,9 @@ import pytest
 from pyimgano.errors import MetricInputError
 from pyimgano.metrics import evaluate_pixels, pixel_metrics, pro_curve, roc_curve
 from pyimgano.metrics import pixel as pixel_module
-from pyimgano.metrics._pixels import _float32_keys, pool_pixels
+from pyimgano.metrics._pixels import float32_keys, pool_pixels
 from pyimgano.metrics._regions import label_regions
 from pyimgano.metrics.aupimo import NUM_THRESHOLDS
-from pyimgano.metrics.pixel import compute_pixel_metrics
 
 from ._reference import pooled, ref_aupro, ref_pixel_metrics
 
@@ -80,7 +79,7 @@ def test_chunk_boundaries_inside_tied_runs(chunk_size: int, dtype) -> None:
     if dtype is np.float64:  # values a float32 cannot hold: the argsort path
         maps = [m + 1e-13 for m in maps]
     assert pool_pixels(maps, masks).packed is (dtype is np.float32)
-    result = compute_pixel_metrics(maps, masks, 0.3, chunk_size=chunk_size)
+    result = evaluate_pixels(maps, masks, chunk_size=chunk_size).metrics
     _assert_matches(result, ref_pixel_metrics(maps, masks), tol=1e-12)
 
 
@@ -163,7 +162,7 @@ def test_float32_keys_are_monotone() -> None:
         [-np.finfo(np.float32).max, -1.5, -1e-45, -0.0, 0.0, 1e-45, 1e-38, 1.0, 3.4e38],
         dtype=np.float32,
     )
-    keys = _float32_keys(values)
+    keys = float32_keys(values)
     assert np.all(np.diff(keys.astype(np.int64)) >= 0)
     assert keys[3] == keys[4]  # -0.0 ties with +0.0
     assert np.count_nonzero(np.diff(keys.astype(np.int64)) == 0) == 1
@@ -207,7 +206,7 @@ def test_peak_memory_per_pixel_with_small_chunks() -> None:
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
-        compute_pixel_metrics(maps, masks, 0.3, chunk_size=1 << 16)
+        evaluate_pixels(maps, masks, chunk_size=1 << 16)
         peak = tracemalloc.get_traced_memory()[1] - before
     finally:
         tracemalloc.stop()
@@ -238,7 +237,9 @@ def test_extra_aupro_limits_from_the_same_sweep(monkeypatch: pytest.MonkeyPatch)
 @pytest.mark.parametrize("chunk_size", [1, 5, 1 << 20])
 def test_extra_limits_with_small_chunks(chunk_size: int) -> None:
     maps, masks = _case(13, levels=3)
-    result = compute_pixel_metrics(maps, masks, 0.3, chunk_size=chunk_size, aupro_limits=(0.01,))
+    result = evaluate_pixels(
+        maps, masks, chunk_size=chunk_size, aupro_limits=(0.01,)
+    ).metrics
     assert result["aupro_0.01"] == pytest.approx(ref_aupro(maps, masks, 0.01), abs=1e-12, rel=0)
 
 
@@ -373,3 +374,44 @@ def test_bad_limit(limit) -> None:
     maps, masks = _good()
     with pytest.raises(MetricInputError, match=r"aupro_limit is .*; expected a number in \(0, 1\]"):
         pixel_metrics(maps, masks, aupro_limit=limit)
+
+
+# --- entry points: pixel_metrics (public), evaluate_pixels (internal), deprecated aliases ----
+
+
+def test_deprecated_entry_points_warn_and_give_the_same_results() -> None:
+    from pyimgano.metrics.pixel import compute_pixel_evaluation, compute_pixel_metrics
+
+    maps, masks = _case(5)
+    kept = evaluate_pixels(maps, masks, aupro_limit=0.2, chunk_size=1000, aupro_limits=(0.05,))
+    with pytest.warns(DeprecationWarning, match=r"compute_pixel_metrics .*evaluate_pixels"):
+        old = compute_pixel_metrics(maps, masks, 0.2, chunk_size=1000, aupro_limits=(0.05,))
+    assert dict(old) == dict(kept.metrics)
+    with pytest.warns(DeprecationWarning, match=r"compute_pixel_evaluation .*evaluate_pixels"):
+        old_evaluation = compute_pixel_evaluation(
+            maps, masks, 0.2, chunk_size=1000, aupro_limits=(0.05,), keep_curves=True
+        )
+    curves = evaluate_pixels(
+        maps, masks, aupro_limit=0.2, chunk_size=1000, aupro_limits=(0.05,), keep_curves=True
+    )
+    assert dict(old_evaluation.metrics) == dict(kept.metrics)
+    assert old_evaluation.aupimo_per_image == kept.aupimo_per_image
+    for ours, theirs in ((old_evaluation.roc, curves.roc), (old_evaluation.pro, curves.pro)):
+        assert ours is not None and theirs is not None
+        assert all(np.array_equal(a, b) for a, b in zip(ours, theirs, strict=True))
+
+
+def test_pixel_metrics_is_the_public_entry_point() -> None:
+    import pyimgano.metrics as metrics
+
+    assert "pixel_metrics" in metrics.__all__
+    assert not {"evaluate_pixels", "compute_pixel_metrics", "compute_pixel_evaluation"} & set(
+        metrics.__all__
+    )
+
+
+@pytest.mark.parametrize("chunk_size", [0, -3, 2.5, True, "64"])
+def test_bad_chunk_size_is_named(chunk_size) -> None:
+    maps, masks = _case(2)
+    with pytest.raises(MetricInputError, match="chunk_size is"):
+        evaluate_pixels(maps, masks, chunk_size=chunk_size)

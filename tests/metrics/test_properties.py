@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from pyimgano.metrics import image_metrics
-from pyimgano.metrics.pixel import compute_pixel_metrics
+from pyimgano.metrics.pixel import evaluate_pixels
 
 from ._reference import pooled, ref_ap, ref_auroc, ref_f1_max, ref_pixel_metrics
 
@@ -44,7 +44,7 @@ def images(draw):
 def test_pixel_metrics_match_references(data, chunk_size, limit) -> None:
     maps, masks = data
     labels, _ = pooled(maps, masks)
-    result = compute_pixel_metrics(maps, masks, limit, chunk_size=chunk_size)
+    result = evaluate_pixels(maps, masks, aupro_limit=limit, chunk_size=chunk_size).metrics
     if labels.all() or not labels.any():
         assert all(value is None for value in result.values())
         assert set(result.notes) == set(result)

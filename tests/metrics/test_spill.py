@@ -159,7 +159,7 @@ def test_temporary_files_are_removed_on_failure_and_interrupt(
 
         monkeypatch.setattr(pixel_module, "sweep", failing)
     else:
-        real_keys = spill_module._float32_keys
+        real_keys = spill_module.float32_keys
         calls = []
 
         def failing_keys(amap):
@@ -168,7 +168,7 @@ def test_temporary_files_are_removed_on_failure_and_interrupt(
                 raise error
             return real_keys(amap)
 
-        monkeypatch.setattr(spill_module, "_float32_keys", failing_keys)
+        monkeypatch.setattr(spill_module, "float32_keys", failing_keys)
     with pytest.raises(type(error)):
         evaluate_pixels(maps, masks, memory_budget=175_000)
     assert list(directory.iterdir()) == []
@@ -229,13 +229,11 @@ def test_evaluate_streams_within_its_budget(synthetic_root, monkeypatch) -> None
 
 @pytest.mark.parametrize("kind", ["noise", "ties"])
 def test_streamed_with_the_in_memory_chunks_is_bit_identical(kind, monkeypatch) -> None:
-    from pyimgano.metrics.pixel import compute_pixel_evaluation
-
     maps, masks = _case(kind)
     kwargs = {"chunk_size": 1000, "aupro_limits": (0.05, 0.1), "aupimo_fpr_bounds": BOUNDS}
-    expected = compute_pixel_evaluation(maps, masks, 0.3, **kwargs)
+    expected = evaluate_pixels(maps, masks, **kwargs)
     runs = _spilled_runs(monkeypatch)
-    result = compute_pixel_evaluation(maps, masks, 0.3, memory_budget=175_000, **kwargs)
+    result = evaluate_pixels(maps, masks, memory_budget=175_000, **kwargs)
     assert runs and runs[0] >= 2
     assert dict(result.metrics) == dict(expected.metrics)
     assert result.aupimo_per_image == expected.aupimo_per_image

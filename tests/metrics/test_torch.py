@@ -9,7 +9,6 @@ import pytest
 from pyimgano.errors import MetricInputError
 from pyimgano.metrics import evaluate_pixels
 from pyimgano.metrics._regions import label_regions
-from pyimgano.metrics.pixel import compute_pixel_evaluation
 
 from ._reference import ref_aupro, ref_pixel_metrics
 from .test_aupimo import _case as aupimo_case
@@ -58,10 +57,9 @@ def test_tiny_score_ranges_give_the_exact_result(chunk_size) -> None:
     maps, masks = _case(11, levels=2, dtype=np.float64)
     maps = [m + 0.5 * (i % 2) + 1e-13 for i, m in enumerate(maps)]
     host = evaluate_pixels(maps, masks, aupro_limits=(0.05,))
-    result = compute_pixel_evaluation(
+    result = evaluate_pixels(
         [torch.from_numpy(m) for m in maps],
         masks,
-        0.3,
         aupro_limits=(0.05,),
         chunk_size=chunk_size,
         device=torch.device("cpu"),
