@@ -23,7 +23,6 @@ from before manifests has none: its files are unknown, so none is deleted (see
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
@@ -45,14 +44,10 @@ def manifest_path(report_dir: Path) -> Path:
 
 
 def file_entry(path: Path) -> dict[str, Any]:
-    """``{"sha256": hex, "size": bytes}`` of a file (read in 1 MiB blocks)."""
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-            size += len(block)
-    return {"sha256": digest.hexdigest(), "size": size}
+    """``{"sha256": hex, "size": bytes}`` of a file."""
+    from pyimgano.digests import file_sha256
+
+    return {"sha256": file_sha256(path), "size": Path(path).stat().st_size}
 
 
 def relative_key(report_dir: Path, path: Path) -> str | None:

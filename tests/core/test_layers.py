@@ -31,7 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     "resources": _BASE,
     "report": _BASE | {"resources"},
     "summary": _BASE | {"report"},
-    "manifest": _BASE | {"report", "summary"},
+    "manifest": _BASE | {"digests", "report", "summary"},
     # numerics and data
     "metrics/": _BASE | {"memory", "outputs"},
     "alignment": _BASE,
