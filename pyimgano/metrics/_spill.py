@@ -2,19 +2,23 @@
 spilled to a temporary directory and merged while sweeping.
 
 The packed uint64 keys (``score key << 32 | label``) of the images are written run by run:
-a run buffer is filled image by image (an image may straddle two runs), sorted in place and
-written to ``run-<i>.u64`` in a private temporary directory. The sweep then reads the runs
-from their top (highest keys) in rounds: from each run the next ``merge`` keys; every key not
-below ``t`` — the largest, over runs that still hold keys below their buffer, of the smallest
-key buffered — is certainly among the highest keys left, so those are merged (one sort of at
-most ``runs * merge`` keys) and swept, and the rest is read again in the next round. The keys
-come out in exactly the order of the in-memory sort (equal keys are equal pixels for every
-metric), and they are cut into the in-memory path's chunks, so every metric is the in-memory
-one bit for bit — unless the budget is too small for those chunks (under about 100 MB), when
-smaller chunks change the order of floating-point sums (differences ~1e-15).
+each image's score keys and labels go straight into a run buffer (an image may straddle two
+runs), which is sorted in place and written to ``run-<i>.u64`` in a private temporary
+directory. The sweep then reads the runs from their top (highest keys) in rounds: from each
+run the next ``merge`` keys, read into one round buffer; every key not below ``t`` — the
+largest, over runs that still hold keys below their window, of the smallest key read — is
+certainly among the highest keys left, so those are kept (each run's kept keys moved down the
+buffer), merged and swept, and the rest is read again in the next round. The merge is NumPy's
+stable sort (timsort), which finds the round's sorted pieces and merges them: 2-3x faster than
+sorting the round afresh. The keys come out in exactly the order of the in-memory sort (equal
+keys are equal pixels for every metric), and they are cut into the in-memory path's chunks, so
+every metric is the in-memory one bit for bit — unless the budget is too small for those
+chunks (under about 100 MB), when smaller chunks change the order of floating-point sums
+(differences ~1e-15).
 
-Memory (bytes, ``L`` the largest image's pixels): ``32 L`` while one image's keys are made,
-``8`` per run-buffer pixel, ``16 * runs * merge`` while merging, about ``100`` per sweep-chunk
+Memory (bytes, ``L`` the largest image's pixels): at most ``32 L`` while one image's keys and
+labels are made, ``8`` per run-buffer pixel, ``12 * runs * merge`` while merging (the round's
+keys, and the stable sort's buffer of at most half of them), about ``100`` per sweep-chunk
 pixel. :func:`plan` sizes the three from the budget. The directory is removed by
 :meth:`SpilledKeys.close` (called on success, error and Ctrl-C by the caller) and on any
 error while the runs are written.
