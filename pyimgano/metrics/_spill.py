@@ -30,7 +30,7 @@ import contextlib
 import math
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -125,6 +125,8 @@ class SpilledKeys:
         self.directory = directory
         self._merge = merge
         self._runs: list[tuple[Path, int]] = []
+        # the rounds being read (their run files are open until they end or are closed)
+        self._reading: list[Generator[np.ndarray, None, None]] = []
 
     def add_run(self, keys: np.ndarray) -> None:
         """Sort ``keys`` in place and write them as the next run."""
@@ -137,7 +139,7 @@ class SpilledKeys:
     def n_runs(self) -> int:
         return len(self._runs)
 
-    def _rounds(self) -> Iterator[np.ndarray]:
+    def _rounds(self) -> Generator[np.ndarray, None, None]:
         """Ascending arrays of keys; each round's keys are all above the next round's."""
         ends = [count for _, count in self._runs]
         with contextlib.ExitStack() as stack:
@@ -171,10 +173,14 @@ class SpilledKeys:
 
     def chunks(self, chunk_size: int) -> Iterator[Chunk]:
         """``(scores, ids, next_score)`` chunks over every run, highest score first."""
-        return _joined(self._rounds(), chunk_size)
+        rounds = self._rounds()
+        self._reading.append(rounds)
+        return _joined(rounds, chunk_size)
 
     def close(self) -> None:
-        """Remove the temporary directory (idempotent)."""
+        """Close the run files still open, remove the temporary directory (idempotent)."""
+        while self._reading:
+            self._reading.pop().close()
         shutil.rmtree(self.directory, ignore_errors=True)
 
 

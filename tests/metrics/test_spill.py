@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 
 import numpy as np
@@ -265,3 +266,28 @@ def test_merged_rounds_are_the_sorted_keys(merge, tmp_path) -> None:
     scores = np.concatenate([chunk[0] for chunk in chunks])
     np.testing.assert_array_equal(scores, (expected >> np.uint64(32)).astype(np.uint32))
     assert all(chunk[0].size == 256 for chunk in chunks[:-1])
+
+
+def test_close_mid_read_closes_the_run_files(tmp_path) -> None:
+    import os
+
+    def open_runs() -> list[str]:
+        links = []
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):  # the listing's own descriptor is gone
+                links.append(os.readlink(f"/proc/self/fd/{fd}"))
+        return [link for link in links if link.startswith(str(tmp_path))]
+
+    if not os.path.isdir("/proc/self/fd"):
+        pytest.skip("needs /proc/self/fd")
+    spilled = spill_module.SpilledKeys(tmp_path / "runs", 64)
+    spilled.directory.mkdir()
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        spilled.add_run(rng.integers(0, 2**63, 1000, dtype=np.uint64))
+    chunks = spilled.chunks(256)
+    next(chunks)  # reading: every run file is open
+    assert len(open_runs()) == 3
+    spilled.close()
+    assert open_runs() == []
+    assert not spilled.directory.exists()
