@@ -2,19 +2,23 @@
 spilled to a temporary directory and merged while sweeping.
 
 The packed uint64 keys (``score key << 32 | label``) of the images are written run by run:
-a run buffer is filled image by image (an image may straddle two runs), sorted in place and
-written to ``run-<i>.u64`` in a private temporary directory. The sweep then reads the runs
-from their top (highest keys) in rounds: from each run the next ``merge`` keys; every key not
-below ``t`` — the largest, over runs that still hold keys below their buffer, of the smallest
-key buffered — is certainly among the highest keys left, so those are merged (one sort of at
-most ``runs * merge`` keys) and swept, and the rest is read again in the next round. The keys
-come out in exactly the order of the in-memory sort (equal keys are equal pixels for every
-metric), and they are cut into the in-memory path's chunks, so every metric is the in-memory
-one bit for bit — unless the budget is too small for those chunks (under about 100 MB), when
-smaller chunks change the order of floating-point sums (differences ~1e-15).
+each image's score keys and labels go straight into a run buffer (an image may straddle two
+runs), which is sorted in place and written to ``run-<i>.u64`` in a private temporary
+directory. The sweep then reads the runs from their top (highest keys) in rounds: from each
+run the next ``merge`` keys, read into one round buffer; every key not below ``t`` — the
+largest, over runs that still hold keys below their window, of the smallest key read — is
+certainly among the highest keys left, so those are kept (each run's kept keys moved down the
+buffer), merged and swept, and the rest is read again in the next round. The merge is NumPy's
+stable sort (timsort), which finds the round's sorted pieces and merges them: 2-3x faster than
+sorting the round afresh. The keys come out in exactly the order of the in-memory sort (equal
+keys are equal pixels for every metric), and they are cut into the in-memory path's chunks, so
+every metric is the in-memory one bit for bit — unless the budget is too small for those
+chunks (under about 100 MB), when smaller chunks change the order of floating-point sums
+(differences ~1e-15).
 
-Memory (bytes, ``L`` the largest image's pixels): ``32 L`` while one image's keys are made,
-``8`` per run-buffer pixel, ``16 * runs * merge`` while merging, about ``100`` per sweep-chunk
+Memory (bytes, ``L`` the largest image's pixels): at most ``32 L`` while one image's keys and
+labels are made, ``8`` per run-buffer pixel, ``12 * runs * merge`` while merging (the round's
+keys, and the stable sort's buffer of at most half of them), about ``100`` per sweep-chunk
 pixel. :func:`plan` sizes the three from the budget. The directory is removed by
 :meth:`SpilledKeys.close` (called on success, error and Ctrl-C by the caller) and on any
 error while the runs are written.
@@ -22,12 +26,14 @@ error while the runs are written.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -48,6 +54,8 @@ __all__ = ["SpilledKeys", "in_memory_need", "plan", "pool_spilled"]
 
 #: Bytes per pixel of the largest image while its keys and labels are made.
 IMAGE_BYTES = 32
+#: Bytes per key of a merge round: the keys (8) and the stable sort's buffer (at most 4).
+MERGE_BYTES = 12
 #: Bytes of sweep temporaries per chunk pixel.
 CHUNK_BYTES = 100
 _MIN_CHUNK = 256
@@ -102,10 +110,10 @@ def plan(sizes: Sequence[int], budget: int) -> Plan:
         raise _too_small(budget, n_pixels, largest, least_run)
     run = min(run, max(n_pixels, 1))
     runs = max(1, math.ceil(n_pixels / run))
-    merge = (budget - sweep_bytes) // (16 * runs)
+    merge = (budget - sweep_bytes) // (MERGE_BYTES * runs)
     if merge < _MIN_MERGE:
         # the runs alone need this much to be merged _MIN_MERGE keys at a time
-        need = sweep_bytes + 16 * _MIN_MERGE * runs
+        need = sweep_bytes + MERGE_BYTES * _MIN_MERGE * runs
         raise _too_small(budget, n_pixels, largest, max(need, least_run))
     return Plan(run=int(run), merge=int(merge), chunk=int(chunk), runs=runs)
 
@@ -117,6 +125,8 @@ class SpilledKeys:
         self.directory = directory
         self._merge = merge
         self._runs: list[tuple[Path, int]] = []
+        # the rounds being read (their run files are open until they end or are closed)
+        self._reading: list[Generator[np.ndarray, None, None]] = []
 
     def add_run(self, keys: np.ndarray) -> None:
         """Sort ``keys`` in place and write them as the next run."""
@@ -129,35 +139,62 @@ class SpilledKeys:
     def n_runs(self) -> int:
         return len(self._runs)
 
-    def _rounds(self) -> Iterator[np.ndarray]:
+    def _rounds(self) -> Generator[np.ndarray, None, None]:
         """Ascending arrays of keys; each round's keys are all above the next round's."""
         ends = [count for _, count in self._runs]
-        while any(ends):
-            buffers = []
-            for (path, _), end in zip(self._runs, ends, strict=True):
-                size = min(self._merge, end)
-                offset = (end - size) * 8
-                buffers.append(np.fromfile(path, dtype=np.uint64, count=size, offset=offset))
-            more = [buf[0] for buf, end in zip(buffers, ends, strict=True) if end > buf.size]
-            threshold = max(more) if more else None
-            parts = []
-            for index, buf in enumerate(buffers):
-                start = 0 if threshold is None else int(np.searchsorted(buf, threshold))
-                parts.append(buf[start:])
-                ends[index] -= buf.size - start
-            merged = np.concatenate(parts)
-            del buffers, parts
-            merged.sort()
-            yield merged
-            del merged
+        with contextlib.ExitStack() as stack:
+            files = [stack.enter_context(open(path, "rb", buffering=0)) for path, _ in self._runs]
+            while any(ends):
+                sizes = [min(self._merge, end) for end in ends]
+                firsts = [
+                    _read(file, end - size, np.empty(1, dtype=np.uint64))[0]
+                    for file, end, size in zip(files, ends, sizes, strict=True)
+                    if end > size
+                ]
+                threshold = max(firsts) if firsts else None
+                merged = np.empty(sum(sizes), dtype=np.uint64)
+                filled = 0
+                for index, (file, size) in enumerate(zip(files, sizes, strict=True)):
+                    window = _read(file, ends[index] - size, merged[filled : filled + size])
+                    start = 0 if threshold is None else int(np.searchsorted(window, threshold))
+                    kept = size - start
+                    if start:  # keep the window's top: a forward copy within the buffer
+                        np.copyto(merged[filled : filled + kept], window[start:])
+                    filled += kept
+                    ends[index] -= kept
+                    del window
+                merged = merged[:filled]
+                # a merge of sorted pieces: NumPy's stable sort (timsort) finds the pieces and
+                # merges them, 2-3x faster here than sorting afresh; its buffer is at most
+                # half the keys (4 bytes per key, counted by plan)
+                merged.sort(kind="stable")
+                yield merged
+                del merged
 
     def chunks(self, chunk_size: int) -> Iterator[Chunk]:
         """``(scores, ids, next_score)`` chunks over every run, highest score first."""
-        return _joined(self._rounds(), chunk_size)
+        rounds = self._rounds()
+        self._reading.append(rounds)
+        return _joined(rounds, chunk_size)
 
     def close(self) -> None:
-        """Remove the temporary directory (idempotent)."""
+        """Close the run files still open, remove the temporary directory (idempotent)."""
+        while self._reading:
+            self._reading.pop().close()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _read(file: BinaryIO, first: int, out: np.ndarray) -> np.ndarray:
+    """Read keys ``first, first + 1, ...`` of a run file into all of ``out``; return ``out``."""
+    file.seek(8 * first)
+    view = memoryview(out).cast("B")
+    done = 0
+    while done < len(view):
+        got = file.readinto(view[done:])
+        if not got:
+            raise OSError(f"{getattr(file, 'name', 'a run file')} ended early")
+        done += got
+    return out
 
 
 def _fixed_chunks(rounds: Iterable[np.ndarray], chunk_size: int) -> Iterator[tuple]:
@@ -230,26 +267,28 @@ def pool_spilled(
     try:
         layout = Layout(masks, regions, defects)
         run = np.empty(min(layout_plan.run, max(sum(sizes), 1)), dtype=np.uint64)
+        run_words = run.view(np.uint32)
+        labels = np.empty(max(sizes, default=0), dtype=np.uint32)
         filled = 0
         for index, amap in enumerate(maps):
-            keys = np.empty(amap.size, dtype=np.uint64)
-            words = keys.view(np.uint32)
-            words[KEY_WORD::2] = float32_keys(amap)
-            layout.fill(index, words[ID_WORD::2])
-            del words
+            scores = float32_keys(amap)
+            ids = labels[: scores.size]
+            layout.fill(index, ids)
             start = 0
-            while start < keys.size:
-                take = min(run.size - filled, keys.size - start)
-                run[filled : filled + take] = keys[start : start + take]
-                filled += take
+            while start < scores.size:  # the image's keys go straight into the run buffer
+                take = min(run.size - filled, scores.size - start)
+                stop = filled + take
+                run_words[2 * filled + KEY_WORD : 2 * stop : 2] = scores[start : start + take]
+                run_words[2 * filled + ID_WORD : 2 * stop : 2] = ids[start : start + take]
+                filled = stop
                 start += take
                 if filled == run.size:
                     spill.add_run(run)
                     filled = 0
-            del keys
+            del scores, ids
         if filled:
             spill.add_run(run[:filled])
-        del run
+        del run, run_words, labels
         dtype = np.result_type(*(amap.dtype for amap in maps))
         return layout.pooled(dtype, spill=spill), layout_plan
     except BaseException:

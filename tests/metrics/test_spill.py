@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 
 import numpy as np
@@ -237,3 +238,56 @@ def test_streamed_with_the_in_memory_chunks_is_bit_identical(kind, monkeypatch) 
     assert runs and runs[0] >= 2
     assert dict(result.metrics) == dict(expected.metrics)
     assert result.aupimo_per_image == expected.aupimo_per_image
+
+
+@pytest.mark.parametrize("merge", [64, 100, 1000])
+def test_merged_rounds_are_the_sorted_keys(merge, tmp_path) -> None:
+    """The rounds, read from the top, are every key of every run in descending order."""
+    rng = np.random.default_rng(3)
+    runs = [
+        rng.integers(0, 2**64 - 1, 700, dtype=np.uint64, endpoint=True),
+        rng.integers(0, 50, 1500, dtype=np.uint64),  # heavy ties, below the others
+        np.full(300, 2**63, dtype=np.uint64),  # one value
+        rng.integers(2**62, 2**63, 1, dtype=np.uint64),
+        rng.integers(0, 2**64 - 1, 2049, dtype=np.uint64, endpoint=True),
+    ]
+    spilled = spill_module.SpilledKeys(tmp_path, merge)
+    for keys in runs:
+        spilled.add_run(keys.copy())
+    rounds = list(spilled._rounds())
+    expected = np.sort(np.concatenate(runs))[::-1]  # the official order: all keys, descending
+    for high, low in zip(rounds, rounds[1:], strict=False):
+        assert high.size and low.size and high[0] >= low[-1]
+    for merged in rounds:
+        assert merged.size <= merge * len(runs)
+        assert np.all(merged[:-1] <= merged[1:])
+    np.testing.assert_array_equal(np.concatenate(rounds[::-1])[::-1], expected)
+    chunks = list(spilled.chunks(256))
+    scores = np.concatenate([chunk[0] for chunk in chunks])
+    np.testing.assert_array_equal(scores, (expected >> np.uint64(32)).astype(np.uint32))
+    assert all(chunk[0].size == 256 for chunk in chunks[:-1])
+
+
+def test_close_mid_read_closes_the_run_files(tmp_path) -> None:
+    import os
+
+    def open_runs() -> list[str]:
+        links = []
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):  # the listing's own descriptor is gone
+                links.append(os.readlink(f"/proc/self/fd/{fd}"))
+        return [link for link in links if link.startswith(str(tmp_path))]
+
+    if not os.path.isdir("/proc/self/fd"):
+        pytest.skip("needs /proc/self/fd")
+    spilled = spill_module.SpilledKeys(tmp_path / "runs", 64)
+    spilled.directory.mkdir()
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        spilled.add_run(rng.integers(0, 2**63, 1000, dtype=np.uint64))
+    chunks = spilled.chunks(256)
+    next(chunks)  # reading: every run file is open
+    assert len(open_runs()) == 3
+    spilled.close()
+    assert open_runs() == []
+    assert not spilled.directory.exists()
