@@ -11,18 +11,24 @@ AUPIMO gets device-made histograms (normal-image pixels per threshold bucket, de
 the ground-truth region labels go the other way, once per anomalous image (labelled on the host,
 possibly precomputed in a background thread). Counts are int64 and weights float64 on the device.
 
-Memory and chunking: the pixels are swept in *score ranges* of at most ``chunk_size`` pixels
-(ranges are intervals of score values, cut at sampled quantiles, so a run of tied scores is
-never split and the result is exactly that of one global sort; a single score held by more
-pixels than ``chunk_size`` forms a range of its own). Within a range: one ``torch.sort`` of its
-values (float32 maps: 4 bytes) with its int64 indices (8), the gathered int32 labels (4), then
-reductions in slices of ``2**21`` pixels. Resident for the call: the int32 pixel labels
-(4 bytes per pixel; dropped when the whole category is one range). Peak beyond the maps, float32
-maps, one range: about 20 bytes per pixel (measured on CPU tensors by peak RSS: 25 B/px at 8.6 M
-pixels, 21 B/px at 17 M, the fixed slice temporaries weighing less as the pixel count grows).
-The default range size is a quarter of the free device memory divided by 32 bytes (on CUDA;
-``2**24`` pixels on CPU), so an MVTec category on a GPU is one range; a category that does not
-fit is cut into several ranges with the same exact result.
+Memory and chunking: no label is kept for every pixel. Resident for the call, per anomalous
+image only: the flat positions (int64) of its defect pixels and their region labels (int32),
+12 bytes per *defect* pixel; good images and normal pixels need none. The pixels are swept in
+*score ranges* of at most ``chunk_size`` pixels (ranges are intervals of score values, cut at
+sampled quantiles, so a run of tied scores is never split and the result is exactly that of
+one global sort; a single score held by more pixels than ``chunk_size`` forms a range of its
+own). A range is gathered at its final size (its values, 4 bytes for float32 maps, and a
+defect flag, 1 byte, per range pixel; the region labels of its defect pixels) and sorted — in
+place on the CPU, with int64 indices (8) and the sort's own buffer (8 on the CPU): about 21
+bytes per *range* pixel. The reductions run on slices of at most ``2**21`` pixels (and a 32nd
+of the pixels), each defect pixel's label found by its range position (``searchsorted``).
+By default a range holds at most a quarter of the pixels, so the peak beyond the maps stays
+within 16 bytes per pixel: measured on CPU tensors by the peak resident size over the call,
+17.8 M pixels (17 maps of 1024x1024, half good, 4.6 % defect pixels): about 10 B/px by default
+(24-27 before this layout), about 21 B/px with the whole category as one range (22-26 before).
+On CUDA a range is also at most what a quarter of the free device memory holds at
+``_BYTES_PER_RANGE_PIXEL`` bytes a range pixel (the device sort is not in place and keeps
+radix-sort double buffers: an estimate, not measured on a GPU); ``2**24`` pixels on the CPU.
 
 ``torch`` is imported only here, and this module only when torch tensors (or a device) are
 given.
@@ -31,7 +37,7 @@ given.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -45,19 +51,27 @@ from pyimgano.metrics.aupimo import AupimoAccumulator, AupimoResult, undefined_r
 
 __all__ = ["TorchPixels", "check_tensor_maps", "default_chunk_size", "resolve_device"]
 
-_BYTES_PER_RANGE_PIXEL = 32
+# per range pixel on CUDA: the 21 bytes measured on the CPU, plus the unsorted values (4) and
+# the radix sort's key and index double buffers (12) of an out-of-place device sort (estimated)
+_BYTES_PER_RANGE_PIXEL = 40
 _CPU_CHUNK = 1 << 24
+_RANGE_SHARE = 4  # a range holds at most 1/_RANGE_SHARE of the pixels
 _REDUCE_CHUNK = 1 << 21  # pixels per reduction slice of a sorted range (as CHUNK_SIZE)
 #: What a device failure here names (:func:`pyimgano.errors.device_errors`).
 _STAGE = "the pixel metrics on the maps' device (sort and sweep)"
 
 
 def default_chunk_size(device: torch.device, n_pixels: int) -> int:
-    """Pixels per score range: all of them where a quarter of the free memory holds them."""
+    """Pixels per score range: at most a quarter of them, and what a quarter of the free device
+    memory holds (``2**24`` on the CPU)."""
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
-        return max(1 << 16, min(n_pixels, free // 4 // _BYTES_PER_RANGE_PIXEL))
-    return max(1, min(n_pixels, _CPU_CHUNK))
+        fit = max(1 << 16, free // 4 // _BYTES_PER_RANGE_PIXEL)
+    else:
+        fit = _CPU_CHUNK
+    # at most a quarter of the pixels (above 2**16), so a range's sort stays a few bytes/pixel
+    share = max(1 << 16, -(-n_pixels // _RANGE_SHARE))
+    return max(1, min(n_pixels, fit, share))
 
 
 def resolve_device(device: Any, maps: Sequence[Any]) -> torch.device:
@@ -131,6 +145,32 @@ _DTYPES = {
 }
 
 
+class _Range(NamedTuple):
+    """One score range being swept: ``values`` sorted (highest first), ``order`` their
+    positions in the range, ``flags`` per range position whether it is a defect pixel,
+    ``positions`` the defect positions (ascending) and ``labels`` their region labels."""
+
+    values: torch.Tensor
+    order: torch.Tensor
+    flags: torch.Tensor
+    positions: torch.Tensor
+    labels: torch.Tensor
+
+
+def _sort_descending(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``values`` sorted highest first and their int64 sort order.
+
+    On the CPU the sort writes into ``values`` itself (no second values array); elsewhere it
+    makes a new one (a device sort may not read and write the same memory), and the caller
+    drops the unsorted one.
+    """
+    if values.device.type != "cpu":
+        return torch.sort(values, descending=True)
+    order = torch.empty(values.numel(), dtype=torch.int64, device=values.device)
+    torch.sort(values, descending=True, out=(values, order))
+    return values, order
+
+
 class TorchPixels:
     """The pooled pixels of one category on a torch device (see the module docstring)."""
 
@@ -160,15 +200,21 @@ class TorchPixels:
         self.dtype = dtype
         self.maps = [amap.to(dtype) for amap in maps]
         layout = Layout(masks, regions)
-        self.labels: list[torch.Tensor] = []
+        # per anomalous image: the flat positions of its defect pixels (ascending, int64) and
+        # their region labels (int32); good images and normal pixels need no labels
+        self.defects: list[tuple[torch.Tensor, torch.Tensor] | None] = []
         for index, amap in enumerate(self.maps):
             if layout.defect_counts[index] == 0:
-                label = int(layout.good_label(index))
-                self.labels.append(torch.full(amap.shape, label, dtype=torch.int32, device=device))
+                self.defects.append(None)
                 continue
             host = np.empty(amap.numel(), dtype=np.int32)
             layout.fill(index, host)
-            self.labels.append(torch.from_numpy(host).view(amap.shape).to(device))
+            where = np.flatnonzero(host)
+            labels = host[where]
+            del host
+            self.defects.append(
+                (torch.from_numpy(where).to(device), torch.from_numpy(labels).to(device))
+            )
         self.pooled: PooledPixels = layout.pooled(np.dtype(str(dtype).removeprefix("torch.")))
         self.n_pixels = sum(amap.numel() for amap in self.maps)
 
@@ -197,50 +243,58 @@ class TorchPixels:
         self._pro_seen = 0.0
         self._last = (0, 0)
         upper: float | None = None
+        # the reductions run on slices, so their temporaries stay within a byte per pixel
+        step = min(chunk_size, _REDUCE_CHUNK, max(1 << 16, self.n_pixels >> 5))
         for lower in self._splits(chunk_size):
-            values, labels = self._gather(lower, upper)
+            values, flags, labels = self._gather(lower, upper)
             upper = lower
             if values.numel() == 0:
                 continue
-            values, order = torch.sort(values, descending=True)
-            labels = labels[order]
-            del order
-            # the reductions run on slices, so their temporaries stay small
-            step = min(chunk_size, _REDUCE_CHUNK)
-            for start in range(0, values.numel(), step):
-                stop = min(values.numel(), start + step)
-                ends_with_range = stop == values.numel()
-                self._reduce(values, labels, start, stop, ends_with_range, weights, consumers,
-                             keep_scores)
+            values, order = _sort_descending(values)
+            # the range's defect pixels in its own (unsorted) order, as ``labels``
+            positions = torch.nonzero(flags).flatten()
+            ranged = _Range(values, order, flags, positions, labels)
+            del values, order, flags, positions, labels
+            for start in range(0, ranged.values.numel(), step):
+                stop = min(ranged.values.numel(), start + step)
+                self._reduce(ranged, start, stop, weights, consumers, keep_scores)
+            del ranged
 
     def _reduce(
         self,
-        values: torch.Tensor,
-        labels: torch.Tensor,
+        ranged: _Range,
         start: int,
         stop: int,
-        ends_with_range: bool,
         weights: torch.Tensor,
         consumers: Sequence[Consumer],
         keep_scores: bool,
     ) -> None:
-        """One block from the sorted pixels ``start:stop`` (a range's end closes a run)."""
+        """One block from the sorted pixels ``start:stop`` of a range (its end closes a run)."""
+        values = ranged.values
         chunk = values[start:stop]
         is_end = torch.empty(chunk.numel(), dtype=torch.bool, device=self.device)
         torch.ne(chunk[:-1], chunk[1:], out=is_end[:-1])
-        if ends_with_range:
+        if stop == values.numel():
             is_end[-1] = True
         else:
             is_end[-1] = values[stop - 1] != values[stop]
         ends = torch.nonzero(is_end).flatten()
         del is_end
-        chunk_labels = labels[start:stop]
-        running_tp = torch.cumsum(chunk_labels >= self.pooled.first_defect, dim=0,
-                                  dtype=torch.int64)
+        index = ranged.order[start:stop]
+        defect = ranged.flags[index]
+        running_tp = torch.cumsum(defect, dim=0, dtype=torch.int64)
         chunk_tp = int(running_tp[-1])
         tp_local = running_tp[ends]
         del running_tp
-        running_pro = weights[chunk_labels.long()]
+        # region weights of the defect pixels (0 elsewhere), found by their range position
+        running_pro = torch.zeros(chunk.numel(), dtype=weights.dtype, device=self.device)
+        hits = torch.nonzero(defect).flatten()
+        del defect
+        if hits.numel():
+            rank = torch.searchsorted(ranged.positions, index[hits])
+            running_pro[hits] = weights[ranged.labels[rank].long()]
+            del rank
+        del hits
         running_pro.cumsum_(0)
         chunk_pro = float(running_pro[-1])
         pro_local = running_pro[ends]
@@ -259,26 +313,70 @@ class TorchPixels:
         self._tp_seen += chunk_tp
         self._pro_seen += chunk_pro
 
+    def _keep(self, flat: torch.Tensor, lower: float | None, upper: float | None) -> Any:
+        """Which of ``flat`` have ``lower <= score < upper`` (bool), or None for all of them.
+
+        The bounds are map values: compared in the maps' dtype when it is floating (exact),
+        else in float64 (as an integer compared with a float would be in float32).
+        """
+        if lower is None and upper is None:
+            return None
+        exact = flat if flat.dtype.is_floating_point else flat.to(torch.float64)
+        keep = None
+        if lower is not None:
+            keep = exact >= lower
+        if upper is not None:
+            keep = exact < upper if keep is None else keep.logical_and_(exact < upper)
+        return keep
+
     def _gather(
         self, lower: float | None, upper: float | None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The values and labels of every pixel with ``lower <= score < upper``."""
-        if lower is None and upper is None:  # one range: the labels are needed once more
-            values = torch.cat([amap.flatten() for amap in self.maps])
-            labels = torch.cat([label.flatten() for label in self.labels])
-            self.labels = []
-            return values, labels
-        values, labels = [], []
-        for amap, label in zip(self.maps, self.labels, strict=True):
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Every pixel with ``lower <= score < upper``: its value (a new tensor), whether it is a
+        defect pixel (bool), and the region labels of the defect pixels among them, in order.
+
+        The range's tensors are made at their final size (counted first: the per-image masks
+        of the range, a byte per pixel, live until they are filled), so no pieces are
+        concatenated: the range costs its own bytes only.
+        """
+        keeps = [self._keep(amap.flatten(), lower, upper) for amap in self.maps]
+        counts, n_defect = [], 0
+        for amap, defect, keep in zip(self.maps, self.defects, keeps, strict=True):
+            counts.append(amap.numel() if keep is None else int(torch.count_nonzero(keep)))
+            if defect is not None:
+                n_defect += defect[0].numel() if keep is None else int(
+                    torch.count_nonzero(keep[defect[0]]))
+        device = self.device
+        values = torch.empty(sum(counts), dtype=self.dtype, device=device)
+        flags = torch.zeros(values.numel(), dtype=torch.bool, device=device)
+        labels = torch.empty(n_defect, dtype=torch.int32, device=device)
+        start = defect_start = 0
+        for index, (amap, defect, count) in enumerate(
+            zip(self.maps, self.defects, counts, strict=True)
+        ):
             flat = amap.flatten()
-            keep = torch.ones_like(flat, dtype=torch.bool)
-            if lower is not None:
-                keep &= flat.to(torch.float64) >= lower
-            if upper is not None:
-                keep &= flat.to(torch.float64) < upper
-            values.append(flat[keep])
-            labels.append(label.flatten()[keep])
-        return torch.cat(values), torch.cat(labels)
+            keep, keeps[index] = keeps[index], None
+            stop = start + count
+            if keep is None:
+                values[start:stop].copy_(flat)
+            else:
+                torch.masked_select(flat, keep, out=values[start:stop])
+            if defect is not None:
+                where, label = defect
+                flag = torch.zeros(flat.numel(), dtype=torch.bool, device=device)
+                flag[where] = True
+                if keep is None:
+                    flags[start:stop].copy_(flag)
+                    kept_labels = label
+                else:
+                    torch.masked_select(flag, keep, out=flags[start:stop])
+                    kept_labels = label[keep[where]]
+                del flag
+                defect_stop = defect_start + kept_labels.numel()
+                labels[defect_start:defect_stop].copy_(kept_labels)
+                defect_start = defect_stop
+            start = stop
+        return values, flags, labels
 
     # --- AUPIMO -----------------------------------------------------------------------------
 
@@ -310,15 +408,15 @@ class TorchPixels:
         row_of = {int(image): row for row, image in enumerate(accumulator.anomalous_images)}
         good_label = {int(image): label for label, image in
                       enumerate(pooled.label_image[: pooled.first_defect]) if label}
-        for index, (amap, label) in enumerate(zip(self.maps, self.labels, strict=True)):
-            if pooled.defect_counts[index] == 0:
+        for index, (amap, defect) in enumerate(zip(self.maps, self.defects, strict=True)):
+            if defect is None:
                 buckets = torch.searchsorted(thresholds, amap.flatten().to(thresholds.dtype),
                                              right=True)
                 group = int(label_group[good_label[index]])
                 good_hist += torch.bincount(buckets + group * (k + 1), minlength=good_hist.numel())
             else:
-                defect = amap.flatten()[label.flatten() >= pooled.first_defect]
-                buckets = torch.searchsorted(thresholds, defect.to(thresholds.dtype), right=True)
+                scores = amap.flatten()[defect[0]]
+                buckets = torch.searchsorted(thresholds, scores.to(thresholds.dtype), right=True)
                 defect_buckets.append(buckets)
                 defect_rows.append(torch.full_like(buckets, row_of[index]))
         all_buckets = torch.cat(defect_buckets)

@@ -153,3 +153,54 @@ def test_importing_the_metrics_does_not_import_torch() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     # the NumPy path imports torch only for AUPIMO's thresholds, and only when AUPIMO is defined
     assert out.stdout.strip() == "False"
+
+
+def _interleaved_case(dtype):
+    """Good images first, last and between anomalous ones; several regions per anomalous
+    image; few score levels, so tied runs hold defect and normal pixels of several images."""
+    rng = np.random.default_rng(21)
+    maps, masks = [], []
+    for index in range(7):
+        mask = np.zeros((9, 11), dtype=bool)
+        if index in (1, 2, 4):  # 0, 3, 5 and 6 are good
+            mask[1:4, 1:4] = True  # three 8-connected regions of several sizes
+            mask[6:8, 2:9] = True
+            mask[2 + index, 8] = True
+        amap = np.round(rng.random((9, 11)) * 4 + 1.5 * mask) / 2  # 0.0 .. 2.5 in steps of 0.5
+        maps.append(amap.astype(dtype))
+        masks.append(mask)
+    return maps, masks
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+@pytest.mark.parametrize("chunk_size", [1, 5, 40, 150, 10_000])
+def test_ranges_cutting_regions_between_good_images(dtype, chunk_size) -> None:
+    # The labels of defect pixels are kept per anomalous image only (none for good images):
+    # a range boundary inside a region, a range with no defect pixel or with only defect
+    # pixels, and ties across the defect/normal boundary must all give the NumPy result.
+    maps, masks = _interleaved_case(dtype)
+    host = evaluate_pixels(maps, masks, aupro_limits=(0.05,), keep_curves=True)
+    result = evaluate_pixels(
+        _tensors(maps), masks, aupro_limits=(0.05,), keep_curves=True, chunk_size=chunk_size
+    )
+    _assert_same(result.metrics, host.metrics)
+    for got, want in zip((*result.roc, *result.pro), (*host.roc, *host.pro), strict=True):
+        np.testing.assert_allclose(got, want, rtol=0, atol=TOL)
+    float_maps = [m.astype(np.float64) for m in maps]
+    assert result.metrics["aupro"] == pytest.approx(
+        ref_aupro(float_maps, masks, 0.3), abs=TOL, rel=0
+    )
+    expected = ref_pixel_metrics(float_maps, masks)
+    for key in KEYS[:3]:
+        assert result.metrics[key] == pytest.approx(expected[key], abs=TOL, rel=0), key
+
+
+def test_default_ranges_hold_at_most_a_quarter_of_the_pixels() -> None:
+    # the memory bound of the device path: a range's sort is paid on a quarter of the pixels
+    from pyimgano.metrics._torch import default_chunk_size
+
+    cpu = torch.device("cpu")
+    assert default_chunk_size(cpu, 1_000) == 1_000  # small categories: one range
+    assert default_chunk_size(cpu, 1 << 16) == 1 << 16
+    assert default_chunk_size(cpu, 10_000_001) == 2_500_001
+    assert default_chunk_size(cpu, 1 << 30) == 1 << 24  # and at most 2**24 pixels on the CPU
