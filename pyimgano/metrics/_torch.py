@@ -24,8 +24,8 @@ bytes per *range* pixel. The reductions run on slices of at most ``2**21`` pixel
 of the pixels), each defect pixel's label found by its range position (``searchsorted``).
 By default a range holds at most a quarter of the pixels, so the peak beyond the maps stays
 within 16 bytes per pixel: measured on CPU tensors by the peak resident size over the call,
-17.8 M pixels (17 maps of 1024x1024, half good, 4.6 % defect pixels): about 10 B/px by default
-(24-27 before this layout), about 21 B/px with the whole category as one range (22-26 before).
+17.8 M pixels (17 maps of 1024x1024, half good, 4.6 % defect pixels): 9.4 B/px by default
+(24.0 before this layout), 25.4 B/px with the whole category as one range (32.6 before).
 On CUDA a range is also at most what a quarter of the free device memory holds at
 ``_BYTES_PER_RANGE_PIXEL`` bytes a range pixel (the device sort is not in place and keeps
 radix-sort double buffers: an estimate, not measured on a GPU); ``2**24`` pixels on the CPU.

@@ -12,13 +12,22 @@ records (``extra_info``) its figures; BENCHMARKS.md quotes them.
 2. ``test_streamed_path``: the same call with ``memory_budget`` a quarter of the in-memory need:
    time against the in-memory path (target <= 1.5x), peak traced bytes against the budget,
    and every metric within 1e-12 of the in-memory one.
-3. ``test_mvtec_ad2_size_category`` (only with ``PYIMGANO_BENCH_AD2=1``: minutes): 150 maps of
+3. ``test_device_path_bytes_per_pixel`` (``-k device``): the torch path
+   (:mod:`pyimgano.metrics._torch`) on CPU tensors, ``PYIMGANO_BENCH_DEVICE_IMAGES`` maps
+   (default 17) of 1024x1024 (17.8 M px), half of them good, four regions on each other one
+   (about 4.6 % defect pixels): the peak resident memory over the call (the process's
+   high-water mark, reset before the call through ``/proc/self/clear_refs``, minus its resident
+   size before it; torch's CPU allocations are not traced) per pixel, with the default score
+   ranges (target <= 16) and with the whole category as one range; every metric within 1e-12
+   of the NumPy path's.
+4. ``test_mvtec_ad2_size_category`` (only with ``PYIMGANO_BENCH_AD2=1``: minutes): 150 maps of
    2448x2048 under a 4 GiB budget; wall time per megapixel.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import time
 import tracemalloc
@@ -137,6 +146,85 @@ def test_streamed_path(case) -> None:
         if value is not None:
             assert streamed.metrics[key] == pytest.approx(value, abs=1e-12, rel=0), key
     assert peak <= budget
+
+
+DEVICE_IMAGES = int(os.environ.get("PYIMGANO_BENCH_DEVICE_IMAGES", "17"))
+
+
+def make_device_case(n_images: int, size: int = 1024, seed: int = 3):
+    """:func:`make_case` maps, with four separate regions (rectangles and ellipses of several
+    sizes, about 6 % of the image) on every odd image instead of one rectangle and a blob."""
+    maps, _ = make_case(n_images, size, size, seed=seed)
+    rng = np.random.default_rng(seed)
+    rows, cols = np.ogrid[0:size, 0:size]
+    masks = []
+    for index, amap in enumerate(maps):
+        mask = np.zeros((size, size), dtype=bool)
+        if index % 2:
+            for quarter, scale in zip(range(4), (4, 6, 9, 14), strict=True):
+                top, left = (quarter // 2) * size // 2, (quarter % 2) * size // 2
+                y, x = top + rng.integers(0, size // 4), left + rng.integers(0, size // 4)
+                if quarter % 2:
+                    mask[y : y + size // scale, x : x + size // (scale - 1)] = True
+                else:
+                    radius = size / (2 * scale)
+                    mask |= ((rows - y - radius) ** 2 + (cols - x - radius) ** 2) <= radius**2
+            amap[mask] += np.float32(0.3)
+        masks.append(mask)
+    return maps, masks
+
+
+def _resident() -> tuple[int, int]:
+    """The process's resident and peak resident bytes (``VmRSS``, ``VmHWM``)."""
+    found = {}
+    with open("/proc/self/status") as status:
+        for line in status:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                found[key] = int(value.split()[0]) * 1024
+    return found["VmRSS"], found["VmHWM"]
+
+
+def resident_peak(function) -> tuple[object, int]:
+    """``function()`` and the growth of the resident memory's high-water mark over it (bytes).
+
+    Freed heap memory that the C allocator still holds is first handed back (``malloc_trim``,
+    glibc), so that an earlier call's leftovers neither count nor hide this call's need.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    before, _ = _resident()
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")  # resets VmHWM to the current resident size
+    result = function()
+    return result, _resident()[1] - before
+
+
+def test_device_path_bytes_per_pixel() -> None:
+    torch = pytest.importorskip("torch")
+    if not os.access("/proc/self/clear_refs", os.W_OK):
+        pytest.skip("needs /proc/self/clear_refs (Linux) to reset the peak resident size")
+    from pyimgano.metrics._regions import label_regions
+
+    maps, masks = make_device_case(DEVICE_IMAGES)
+    regions = [label_regions(mask) for mask in masks]
+    n_pixels = sum(amap.size for amap in maps)
+    tensors = [torch.from_numpy(amap) for amap in maps]
+    result, peak = resident_peak(lambda: _call(tensors, masks, regions))
+    _, one_range = resident_peak(lambda: _call(tensors, masks, regions, chunk_size=n_pixels))
+    expected = _call(maps, masks, regions).metrics
+    figures = {
+        "pixels": n_pixels,
+        "defect_fraction": round(sum(int(m.sum()) for m in masks) / n_pixels, 4),
+        "bytes_per_pixel": round(peak / n_pixels, 2),
+        "one_range_bytes_per_pixel": round(one_range / n_pixels, 2),
+    }
+    print("\ndevice path (CPU tensors)", figures)
+    for key, value in expected.items():
+        if value is not None:
+            assert result.metrics[key] == pytest.approx(value, abs=1e-12, rel=0), key
+    if n_pixels >= 1 << 24:
+        assert figures["bytes_per_pixel"] <= 16
 
 
 @pytest.mark.skipif(os.environ.get("PYIMGANO_BENCH_AD2") != "1", reason="PYIMGANO_BENCH_AD2=1")
