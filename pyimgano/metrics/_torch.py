@@ -12,8 +12,8 @@ the ground-truth region labels go the other way, once per anomalous image (label
 possibly precomputed in a background thread). Counts are int64 and weights float64 on the device.
 
 Memory and chunking: no label is kept for every pixel. Resident for the call, per anomalous
-image only: the flat positions (int64) of its defect pixels and their region labels (int32),
-12 bytes per *defect* pixel; good images and normal pixels need none. The pixels are swept in
+image only: the flat positions (int32) of its defect pixels and their region labels (int32),
+8 bytes per *defect* pixel; good images and normal pixels need none. The pixels are swept in
 *score ranges* of at most ``chunk_size`` pixels (ranges are intervals of score values, cut at
 sampled quantiles, so a run of tied scores is never split and the result is exactly that of
 one global sort; a single score held by more pixels than ``chunk_size`` forms a range of its
@@ -22,10 +22,12 @@ defect flag, 1 byte, per range pixel; the region labels of its defect pixels) an
 place on the CPU, with int64 indices (8) and the sort's own buffer (8 on the CPU): about 21
 bytes per *range* pixel. The reductions run on slices of at most ``2**21`` pixels (and a 32nd
 of the pixels), each defect pixel's label found by its range position (``searchsorted``).
-By default a range holds at most a quarter of the pixels, so the peak beyond the maps stays
+By default a range holds at most a quarter of the pixels (an eighth when a quarter or more
+are defect pixels, a sixteenth from three quarters on), so the peak beyond the maps stays
 within 16 bytes per pixel: measured on CPU tensors by the peak resident size over the call,
 17.8 M pixels (17 maps of 1024x1024, half good, 4.6 % defect pixels): 9.4 B/px by default
-(24.0 before this layout), 25.4 B/px with the whole category as one range (32.6 before).
+(24.0 before this layout), 25.4 B/px with the whole category as one range (32.6 before); with
+the left half of every image defect (no good image), 12.7 B/px (17.9 with quarter ranges).
 On CUDA a range is also at most what a quarter of the free device memory holds at
 ``_BYTES_PER_RANGE_PIXEL`` bytes a range pixel (the device sort is not in place and keeps
 radix-sort double buffers: an estimate, not measured on a GPU); ``2**24`` pixels on the CPU.
@@ -61,17 +63,19 @@ _REDUCE_CHUNK = 1 << 21  # pixels per reduction slice of a sorted range (as CHUN
 _STAGE = "the pixel metrics on the maps' device (sort and sweep)"
 
 
-def default_chunk_size(device: torch.device, n_pixels: int) -> int:
-    """Pixels per score range: at most a quarter of them, and what a quarter of the free device
-    memory holds (``2**24`` on the CPU)."""
+def default_chunk_size(device: torch.device, n_pixels: int, n_defect: int = 0) -> int:
+    """Pixels per score range: at most a quarter of them (an eighth where a quarter or more of
+    them are defect pixels, a sixteenth from three quarters on: their positions and labels stay
+    resident), and what a quarter of the free device memory holds (``2**24`` on the CPU)."""
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         fit = max(1 << 16, free // 4 // _BYTES_PER_RANGE_PIXEL)
     else:
         fit = _CPU_CHUNK
-    # at most a quarter of the pixels (above 2**16), so a range's sort stays a few bytes/pixel
-    share = max(1 << 16, -(-n_pixels // _RANGE_SHARE))
-    return max(1, min(n_pixels, fit, share))
+    share = _RANGE_SHARE * (1 if 4 * n_defect < n_pixels else 2 if 4 * n_defect < 3 * n_pixels
+                            else 4)
+    # above 2**16 pixels, so that a range's sort stays a few bytes per pixel
+    return max(1, min(n_pixels, fit, max(1 << 16, -(-n_pixels // share))))
 
 
 def resolve_device(device: Any, maps: Sequence[Any]) -> torch.device:
@@ -200,8 +204,8 @@ class TorchPixels:
         self.dtype = dtype
         self.maps = [amap.to(dtype) for amap in maps]
         layout = Layout(masks, regions)
-        # per anomalous image: the flat positions of its defect pixels (ascending, int64) and
-        # their region labels (int32); good images and normal pixels need no labels
+        # per anomalous image: the flat positions of its defect pixels (ascending, int32 below
+        # 2**31 pixels) and their region labels (int32); good images and normal pixels need none
         self.defects: list[tuple[torch.Tensor, torch.Tensor] | None] = []
         for index, amap in enumerate(self.maps):
             if layout.defect_counts[index] == 0:
@@ -210,6 +214,8 @@ class TorchPixels:
             host = np.empty(amap.numel(), dtype=np.int32)
             layout.fill(index, host)
             where = np.flatnonzero(host)
+            if where.size and int(where[-1]) < 2**31:  # int32 positions: 4 bytes, not 8
+                where = where.astype(np.int32)
             labels = host[where]
             del host
             self.defects.append(
@@ -403,9 +409,8 @@ class TorchPixels:
         k = thresholds.numel()
         group_sizes, label_group = accumulator.good_groups
         good_hist = torch.zeros(group_sizes.size * (k + 1), dtype=torch.int64, device=self.device)
+        # per anomalous image (the TPR rows, in image order): its defect pixels' buckets, int32
         defect_buckets: list[torch.Tensor] = []
-        defect_rows: list[torch.Tensor] = []
-        row_of = {int(image): row for row, image in enumerate(accumulator.anomalous_images)}
         good_label = {int(image): label for label, image in
                       enumerate(pooled.label_image[: pooled.first_defect]) if label}
         for index, (amap, defect) in enumerate(zip(self.maps, self.defects, strict=True)):
@@ -416,18 +421,18 @@ class TorchPixels:
                 good_hist += torch.bincount(buckets + group * (k + 1), minlength=good_hist.numel())
             else:
                 scores = amap.flatten()[defect[0]]
-                buckets = torch.searchsorted(thresholds, scores.to(thresholds.dtype), right=True)
-                defect_buckets.append(buckets)
-                defect_rows.append(torch.full_like(buckets, row_of[index]))
-        all_buckets = torch.cat(defect_buckets)
-        all_rows = torch.cat(defect_rows)
-        n_anomalous = len(row_of)
+                defect_buckets.append(torch.searchsorted(
+                    thresholds, scores.to(thresholds.dtype), right=True, out_int32=True))
+        rows = [index for index, defect in enumerate(self.defects) if defect is not None]
+        assert rows == accumulator.anomalous_images.tolist()
 
         def tp_histogram(start: int, width: int) -> np.ndarray:
-            within = torch.clamp(all_buckets - start, 0, width)
-            flat = torch.bincount(all_rows * (width + 1) + within,
-                                  minlength=n_anomalous * (width + 1))
-            return flat.view(n_anomalous, width + 1).cpu().numpy()
+            hist = torch.empty((len(defect_buckets), width + 1), dtype=torch.int64,
+                               device=self.device)
+            for row, buckets in enumerate(defect_buckets):
+                within = torch.clamp(buckets - start, 0, width)
+                hist[row] = torch.bincount(within, minlength=width + 1)
+            return hist.cpu().numpy()
 
         accumulator.load_counts(good_hist.view(group_sizes.size, k + 1).cpu().numpy(), tp_histogram)
         return accumulator.result()

@@ -622,7 +622,7 @@ def _evaluate(
         if threshold is not None:  # the scores are the maps' values: compared in float64
             at_threshold = ThresholdCounts(threshold)
             consumers.append(at_threshold)
-        size = chunk_size or default_chunk_size(device, pixels.n_pixels)
+        size = chunk_size or default_chunk_size(device, pixels.n_pixels, n_defect)
         pixels.sweep(consumers, chunk_size=size, keep_scores=at_threshold is not None)
         if isinstance(spro_accumulator, SproAccumulator):  # on the host, its own sort
             assert spro is not None

@@ -204,3 +204,7 @@ def test_default_ranges_hold_at_most_a_quarter_of_the_pixels() -> None:
     assert default_chunk_size(cpu, 1 << 16) == 1 << 16
     assert default_chunk_size(cpu, 10_000_001) == 2_500_001
     assert default_chunk_size(cpu, 1 << 30) == 1 << 24  # and at most 2**24 pixels on the CPU
+    # many defect pixels (their positions and labels stay resident): smaller ranges
+    assert default_chunk_size(cpu, 8_000_000, n_defect=1_999_999) == 2_000_000
+    assert default_chunk_size(cpu, 8_000_000, n_defect=2_000_000) == 1_000_000
+    assert default_chunk_size(cpu, 8_000_000, n_defect=6_000_000) == 500_000
