@@ -212,9 +212,10 @@ def train_tiny(model: str, data_root: Path, out: Path, *, stand_ins: bool = True
     try:
         with _quiet(), offline_construction(), patched:
             seed_everything(0, workers=True, verbose=False)
-            kwargs["pre_processor"] = cls.configure_pre_processor(
-                image_size=(image_size, image_size), **pre_processor_kwargs
-            )
+            if "pre_processor" in accepted:  # VlmAd takes none: it is no trainable network
+                kwargs["pre_processor"] = cls.configure_pre_processor(
+                    image_size=(image_size, image_size), **pre_processor_kwargs
+                )
             module = cls(**kwargs)
             datamodule = MVTecAD(root=data_root, category=CATEGORY,
                                  train_batch_size=train_batch_size,

@@ -74,7 +74,7 @@ EXPECTED: dict[str, tuple[tuple[str, ...], bool | None]] = {
 NOT_TRAINABLE_OFFLINE: dict[str, str] = {
     "anomalyvfm": "hf_hub_download",
     "cfm": "Point-MAE",
-    "vlm_ad": "",  # whatever its backend fails with: no offline model behind it
+    "vlm_ad": "Ollama",  # its default backend (the package, then its model service) is absent
     "winclip": "open_clip",
 }
 
