@@ -746,38 +746,14 @@ def compute_pixel_evaluation(
     masks: Sequence[Any],
     limit: float,
     *,
-    chunk_size: int | None = None,
-    aupro_limits: Sequence[float] = (),
-    aupimo_fpr_bounds: tuple[float, float] | None = DEFAULT_FPR_BOUNDS,
-    regions: Sequence[Regions] | None = None,
-    keep_curves: bool = False,
-    device: Any = None,
     spro: tuple[list, list[str | None] | None, list[float]] | None = None,
-    seg_f1_threshold: float | None = None,
-    memory_budget: int | None = None,
+    **options: Any,
 ) -> PixelEvaluation:
     """Deprecated: :func:`evaluate_pixels` (``aupro_limit=limit``; ``spro`` as ``defects``,
-    ``defect_groups`` and ``auspro_limits``)."""
+    ``defect_groups`` and ``auspro_limits``; every other keyword as there)."""
     _deprecated("compute_pixel_evaluation", "evaluate_pixels(maps, masks, aupro_limit=limit, ...)")
-    spro_kwargs: dict[str, Any] = {}
     if spro is not None:
         checked, groups, limits = spro
-        spro_kwargs = {
-            "defects": [image for _, image in checked],
-            "defect_groups": groups,
-            "auspro_limits": limits,
-        }
-    return evaluate_pixels(
-        maps,
-        masks,
-        aupro_limit=limit,
-        aupro_limits=aupro_limits,
-        aupimo_fpr_bounds=aupimo_fpr_bounds,
-        regions=regions,
-        keep_curves=keep_curves,
-        device=device,
-        seg_f1_threshold=seg_f1_threshold,
-        memory_budget=memory_budget,
-        chunk_size=chunk_size,
-        **spro_kwargs,
-    )
+        options.update(defects=[image for _, image in checked], defect_groups=groups,
+                       auspro_limits=limits)
+    return evaluate_pixels(maps, masks, aupro_limit=limit, **options)
